@@ -1,0 +1,202 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/service"
+	"github.com/labspace/labspace/store"
+)
+
+// TokenRequest signs in a user (username, password) or an application
+// (clientId, clientSecret).
+type TokenRequest struct {
+	Username     string `json:"username,omitempty"`
+	Password     string `json:"password,omitempty"`
+	ClientID     string `json:"clientId,omitempty"`
+	ClientSecret string `json:"clientSecret,omitempty"`
+}
+
+// TokenResponse carries a new token; it is shown only this once.
+type TokenResponse struct {
+	AccessToken string    `json:"accessToken"`
+	ExpiresAt   time.Time `json:"expiresAt"`
+	ID          string    `json:"id"`
+}
+
+// PersonalTokenRequest asks for a named personal access token.
+type PersonalTokenRequest struct {
+	Name             string `json:"name"`
+	ExpiresInSeconds int64  `json:"expiresInSeconds"`
+}
+
+// UserBody is a user with its (write-only) password.
+type UserBody struct {
+	labspace.User
+	Password string `json:"password,omitempty"`
+}
+
+// ApplicationCreated is a new application with its client secret, shown once.
+type ApplicationCreated struct {
+	labspace.Application
+	ClientSecret string `json:"clientSecret"`
+}
+
+func (s *Server) identityRoutes() []route {
+	return []route{
+		{method: "POST", path: "/api/v1/token", summary: "Sign in: exchange a password or client secret for a token",
+			tag: "identity", public: true, in: TokenRequest{}, out: TokenResponse{}, status: 200, handle: s.token},
+		{method: "POST", path: "/api/v1/logout", summary: "Revoke the token used for this request", tag: "identity",
+			status: 204, handle: func(w http.ResponseWriter, r *http.Request) error {
+				if err := s.svc.Logout(r.Context(), r.Context().Value(tokenKey{}).(*labspace.Token)); err != nil {
+					return err
+				}
+				w.WriteHeader(204)
+				return nil
+			}},
+		{method: "GET", path: "/api/v1/me", summary: "Who the caller is and its roles", tag: "identity",
+			out: service.Me{}, status: 200, handle: func(w http.ResponseWriter, r *http.Request) error {
+				me, err := s.svc.WhoAmI(r.Context())
+				return reply(w, 200, me, err)
+			}},
+		{method: "GET", path: "/api/v1/tokens", summary: "The caller's tokens (never their values)", tag: "identity",
+			out: List[labspace.Token]{}, status: 200, handle: func(w http.ResponseWriter, r *http.Request) error {
+				items, err := s.svc.ListTokens(r.Context())
+				return reply(w, 200, List[labspace.Token]{Items: items}, err)
+			}},
+		{method: "POST", path: "/api/v1/tokens", summary: "Create a personal access token", tag: "identity",
+			in: PersonalTokenRequest{}, out: TokenResponse{}, status: 201, handle: func(w http.ResponseWriter, r *http.Request) error {
+				var req PersonalTokenRequest
+				if err := decode(r, &req); err != nil {
+					return err
+				}
+				raw, tk, err := s.svc.CreatePersonalToken(r.Context(), req.Name, time.Duration(req.ExpiresInSeconds)*time.Second)
+				if err != nil {
+					return err
+				}
+				return reply(w, 201, TokenResponse{AccessToken: raw, ExpiresAt: tk.ExpiresAt, ID: tk.ID}, nil)
+			}},
+		{method: "DELETE", path: "/api/v1/tokens/{id}", summary: "Revoke one of the caller's tokens", tag: "identity",
+			status: 204, handle: func(w http.ResponseWriter, r *http.Request) error {
+				return reply(w, 204, nil, s.svc.RevokeToken(r.Context(), r.PathValue("id")))
+			}},
+		{method: "GET", path: "/api/v1/users", summary: "List users", tag: "users", out: List[labspace.Object]{Items: []labspace.Object{&labspace.User{}}},
+			status: 200, query: listQuery, handle: s.list(labspace.KindUser)},
+		{method: "POST", path: "/api/v1/users", summary: "Create a local user", tag: "users", in: UserBody{}, out: labspace.User{},
+			status: 201, handle: func(w http.ResponseWriter, r *http.Request) error {
+				var b UserBody
+				if err := decode(r, &b); err != nil {
+					return err
+				}
+				u, err := s.svc.CreateUser(r.Context(), &b.User, b.Password)
+				return reply(w, 201, u, err)
+			}},
+		{method: "GET", path: "/api/v1/users/{name}", summary: "Get a user", tag: "users", out: labspace.User{},
+			status: 200, handle: s.get(labspace.KindUser, "name")},
+		{method: "PUT", path: "/api/v1/users/{name}", summary: "Update a user; a new password signs it out everywhere", tag: "users",
+			in: UserBody{}, out: labspace.User{}, status: 200, handle: func(w http.ResponseWriter, r *http.Request) error {
+				var b UserBody
+				if err := decode(r, &b); err != nil {
+					return err
+				}
+				u, err := s.svc.UpdateUser(r.Context(), r.PathValue("name"), &b.User, b.Password)
+				return reply(w, 200, u, err)
+			}},
+		{method: "DELETE", path: "/api/v1/users/{name}", summary: "Delete a user, its tokens and access rules", tag: "users",
+			status: 204, handle: s.del(labspace.KindUser, "name")},
+		{method: "GET", path: "/api/v1/applications", summary: "List applications (service accounts)", tag: "applications",
+			out: List[labspace.Object]{Items: []labspace.Object{&labspace.Application{}}}, status: 200, query: listQuery, handle: s.list(labspace.KindApplication)},
+		{method: "POST", path: "/api/v1/applications", summary: "Create an application; its client secret is shown once", tag: "applications",
+			in: labspace.Application{}, out: ApplicationCreated{}, status: 201, handle: func(w http.ResponseWriter, r *http.Request) error {
+				var app labspace.Application
+				if err := decode(r, &app); err != nil {
+					return err
+				}
+				out, sec, err := s.svc.CreateApplication(r.Context(), &app)
+				if err != nil {
+					return err
+				}
+				return reply(w, 201, ApplicationCreated{Application: *out, ClientSecret: sec}, nil)
+			}},
+		{method: "GET", path: "/api/v1/applications/{name}", summary: "Get an application", tag: "applications",
+			out: labspace.Application{}, status: 200, handle: s.get(labspace.KindApplication, "name")},
+		{method: "DELETE", path: "/api/v1/applications/{name}", summary: "Revoke an application: delete it, its tokens and rules", tag: "applications",
+			status: 204, handle: s.del(labspace.KindApplication, "name")},
+		{method: "GET", path: "/api/v1/audit", summary: "The audit log, newest first (system administrators)", tag: "audit",
+			out: List[labspace.AuditEntry]{}, status: 200, query: []string{"limit", "continue", "actor", "objectId"},
+			handle: func(w http.ResponseWriter, r *http.Request) error {
+				v := r.URL.Query()
+				q := store.AuditQuery{Actor: v.Get("actor"), ObjectID: v.Get("objectId"), Continue: v.Get("continue")}
+				if l := v.Get("limit"); l != "" {
+					n, err := strconv.Atoi(l)
+					if err != nil || n < 1 || n > 1000 {
+						return labspace.FieldErr("limit", "must be an integer between 1 and 1000 (got %q)", l)
+					}
+					q.Limit = n
+				}
+				items, next, err := s.svc.Audit(r.Context(), q)
+				return reply(w, 200, List[labspace.AuditEntry]{Items: items, Continue: next}, err)
+			}},
+	}
+}
+
+func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
+	var req TokenRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	var raw string
+	var tk *labspace.Token
+	var err error
+	switch {
+	case req.Username != "" && req.ClientID == "":
+		raw, tk, err = s.svc.Login(r.Context(), req.Username, req.Password)
+	case req.ClientID != "" && req.Username == "":
+		raw, tk, err = s.svc.LoginApplication(r.Context(), req.ClientID, req.ClientSecret)
+	default:
+		return labspace.FieldErr("username", "send username and password, or clientId and clientSecret")
+	}
+	if err != nil {
+		return err
+	}
+	return reply(w, 200, TokenResponse{AccessToken: raw, ExpiresAt: tk.ExpiresAt, ID: tk.ID}, nil)
+}
+
+// reply writes v with status, or returns err.
+func reply(w http.ResponseWriter, status int, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	if v == nil {
+		w.WriteHeader(status)
+		return nil
+	}
+	writeJSON(w, status, v)
+	return nil
+}
+
+func (s *Server) list(k labspace.Kind) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := parseList(r)
+		if err != nil {
+			return err
+		}
+		items, next, err := s.svc.List(r.Context(), k, q)
+		return reply(w, 200, List[labspace.Object]{Items: items, Continue: next}, err)
+	}
+}
+
+func (s *Server) get(k labspace.Kind, key string) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		out, err := s.svc.Get(r.Context(), k, r.PathValue(key))
+		return reply(w, 200, out, err)
+	}
+}
+
+func (s *Server) del(k labspace.Kind, key string) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return reply(w, 204, nil, s.svc.Delete(r.Context(), k, r.PathValue(key)))
+	}
+}

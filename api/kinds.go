@@ -1,0 +1,132 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/store"
+)
+
+// kindPath is a kind served by the generic routes, and the path it lives at.
+type kindPath struct {
+	kind labspace.Kind
+	path string // under /api/v1
+	key  string // what names one object in the path: "name" or "id"
+}
+
+var kinds = []kindPath{
+	{labspace.KindDepartment, "departments", "name"},
+	{labspace.KindProject, "projects", "name"},
+	{labspace.KindGroup, "groups", "name"},
+	{labspace.KindAccessRule, "access-rules", "id"},
+	{labspace.KindEnvironment, "environments", "id"},
+	{labspace.KindComputeResource, "compute-resources", "id"},
+	{labspace.KindDataSource, "data-sources", "id"},
+	{labspace.KindCredential, "credentials", "id"},
+	{labspace.KindTemplate, "templates", "id"},
+}
+
+// List is a page of objects.
+type List[T any] struct {
+	Items    []T    `json:"items"`
+	Continue string `json:"continue,omitempty"`
+}
+
+var listQuery = []string{"limit", "continue", "sortBy", "sortOrder", "search", "scope", "creator"}
+
+func (s *Server) kindRoutes(k kindPath) []route {
+	base := "/api/v1/" + k.path
+	one := base + "/{" + k.key + "}"
+	sample := labspace.New(k.kind)
+	name := string(k.kind)
+	return []route{
+		{method: "GET", path: base, summary: "List " + k.path, tag: k.path, out: List[labspace.Object]{Items: []labspace.Object{sample}},
+			status: 200, query: listQuery, handle: s.list(k.kind)},
+		{method: "POST", path: base, summary: "Create a " + name, tag: k.path, in: sample, out: sample, status: 201,
+			handle: func(w http.ResponseWriter, r *http.Request) error {
+				obj := labspace.New(k.kind).(labspace.Validator)
+				if err := decode(r, obj); err != nil {
+					return err
+				}
+				out, err := s.svc.Create(r.Context(), obj)
+				return reply(w, 201, out, err)
+			}},
+		{method: "GET", path: one, summary: "Get a " + name, tag: k.path, out: sample, status: 200, handle: s.get(k.kind, k.key)},
+		{method: "PUT", path: one, summary: "Update a " + name + " (send the resourceVersion you read)", tag: k.path,
+			in: sample, out: sample, status: 200, handle: func(w http.ResponseWriter, r *http.Request) error {
+				obj := labspace.New(k.kind).(labspace.Validator)
+				if err := decode(r, obj); err != nil {
+					return err
+				}
+				out, err := s.svc.Update(r.Context(), r.PathValue(k.key), obj)
+				return reply(w, 200, out, err)
+			}},
+		{method: "DELETE", path: one, summary: "Delete a " + name + " (409 while in use)", tag: k.path, status: 204,
+			handle: s.del(k.kind, k.key)},
+	}
+}
+
+// parseList reads the list query parameters.
+func parseList(r *http.Request) (store.ListQuery, error) {
+	v := r.URL.Query()
+	var bad labspace.Invalid
+	q := store.ListQuery{Continue: v.Get("continue"), SortBy: v.Get("sortBy"), Search: v.Get("search"),
+		CreatedBy: v.Get("creator"), Phase: v.Get("phase")}
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			bad.Add("limit", "must be an integer between 1 and 1000 (got %q)", l)
+		}
+		q.Limit = n
+	}
+	switch v.Get("sortOrder") {
+	case "", "asc":
+	case "desc":
+		q.Desc = true
+	default:
+		bad.Add("sortOrder", "must be asc or desc")
+	}
+	if _, ok := map[string]bool{"": true, "name": true, "createdAt": true, "updatedAt": true, "phase": true}[q.SortBy]; !ok {
+		bad.Add("sortBy", "must be one of name, createdAt, updatedAt, phase")
+	}
+	if p := v.Get("project"); p != "" {
+		labspace.ValidateName("project", p, &bad)
+		q.Scopes = []labspace.Scope{labspace.ProjectScope(p)}
+	}
+	if sc := v.Get("scope"); sc != "" {
+		s, ok := parseScope(sc)
+		if !ok {
+			bad.Add("scope", "must be global, department/<name> or project/<name>")
+		}
+		q.Scopes = []labspace.Scope{s}
+	}
+	if q.Phase != "" {
+		ok := false
+		for _, p := range labspace.Phases {
+			ok = ok || string(p) == q.Phase
+		}
+		if !ok {
+			bad.Add("phase", "must be a phase such as Running or Pending")
+		}
+	}
+	if len(q.Search) > 63 {
+		bad.Add("search", "must be at most 63 characters")
+	}
+	return q, bad.Err()
+}
+
+func parseScope(s string) (labspace.Scope, bool) {
+	if s == "global" {
+		return labspace.Global, true
+	}
+	for _, t := range []labspace.ScopeType{labspace.ScopeDepartment, labspace.ScopeProject} {
+		if name, ok := strings.CutPrefix(s, string(t)+"/"); ok {
+			var v labspace.Invalid
+			labspace.ValidateName("scope", name, &v)
+			return labspace.Scope{Type: t, Name: name}, v.Err() == nil
+		}
+	}
+	return labspace.Scope{}, false
+}

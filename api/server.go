@@ -1,0 +1,96 @@
+// Package api serves labspace's REST API under /api/v1. Handlers are thin:
+// decode, call the service, encode. The route table also generates the
+// OpenAPI document, so the two cannot drift apart.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/service"
+)
+
+// Server is the REST API.
+type Server struct {
+	svc    *service.Service
+	log    *slog.Logger
+	mux    *http.ServeMux
+	routes []route
+}
+
+// route is one operation: the handler and what the OpenAPI document says of it.
+type route struct {
+	method, path string
+	summary      string
+	tag          string
+	public       bool // no token needed
+	in           any  // request body type (nil: none)
+	out          any  // success body type (nil: none)
+	status       int  // success status
+	query        []string
+	handle       func(w http.ResponseWriter, r *http.Request) error
+}
+
+// New returns the API server.
+func New(svc *service.Service, log *slog.Logger) *Server {
+	s := &Server{svc: svc, log: log, mux: http.NewServeMux()}
+	s.routes = append(s.routes, s.identityRoutes()...)
+	s.routes = append(s.routes, s.workspaceRoutes()...)
+	for _, k := range kinds {
+		s.routes = append(s.routes, s.kindRoutes(k)...)
+	}
+	s.routes = append(s.routes, route{method: "GET", path: "/api/v1/openapi.json", summary: "This API's OpenAPI 3.1 document",
+		tag: "meta", public: true, out: map[string]any{}, status: 200, handle: s.openAPI})
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
+	}
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, log, labspace.Errorf(labspace.ENOTFOUND, "No API route %s %s.", r.Method, r.URL.Path))
+	})
+	return s
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// wrap authenticates the caller (unless the route is public) and turns the
+// handler's error into a problem document.
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := service.WithSource(r.Context(), clientAddr(r))
+		if !rt.public {
+			a, tk, err := s.authenticate(ctx, r)
+			if err != nil {
+				writeError(w, r, s.log, err)
+				return
+			}
+			ctx = context.WithValue(service.WithActor(ctx, a), tokenKey{}, tk)
+		}
+		if err := rt.handle(w, r.WithContext(ctx)); err != nil {
+			writeError(w, r, s.log, err)
+		}
+	})
+}
+
+type tokenKey struct{}
+
+func (s *Server) authenticate(ctx context.Context, r *http.Request) (*labspace.Actor, *labspace.Token, error) {
+	h := r.Header.Get("Authorization")
+	raw, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || raw == "" {
+		return nil, nil, labspace.Errorf(labspace.EUNAUTHORIZED, "Send a token: Authorization: Bearer <token> (from POST /api/v1/token).")
+	}
+	return s.svc.Authenticate(ctx, raw)
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,60 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/labspace/labspace"
+)
+
+func (s *Server) workspaceRoutes() []route {
+	const base = "/api/v1/projects/{project}/workspaces"
+	const one = base + "/{name}"
+	ws := &labspace.Workspace{}
+	desired := func(to labspace.Phase) func(http.ResponseWriter, *http.Request) error {
+		return func(w http.ResponseWriter, r *http.Request) error {
+			out, err := s.svc.SetDesiredPhase(r.Context(), r.PathValue("project"), r.PathValue("name"), to)
+			return reply(w, 202, out, err)
+		}
+	}
+	listAll := s.list(labspace.KindWorkspace)
+	return []route{
+		{method: "GET", path: "/api/v1/workspaces", summary: "List the workspaces of every project the caller can see",
+			tag: "workspaces", out: List[labspace.Object]{Items: []labspace.Object{ws}}, status: 200,
+			query: []string{"limit", "continue", "sortBy", "sortOrder", "search", "project", "phase", "creator"}, handle: listAll},
+		{method: "GET", path: base, summary: "List a project's workspaces", tag: "workspaces",
+			out: List[labspace.Object]{Items: []labspace.Object{ws}}, status: 200,
+			query: []string{"limit", "continue", "sortBy", "sortOrder", "search", "phase", "creator"},
+			handle: func(w http.ResponseWriter, r *http.Request) error {
+				q := r.URL.Query()
+				q.Set("project", r.PathValue("project"))
+				r.URL.RawQuery = q.Encode()
+				return listAll(w, r)
+			}},
+		{method: "POST", path: base, summary: "Create a workspace from a template or building blocks, started unless desiredPhase is Stopped",
+			tag: "workspaces", in: labspace.WorkspaceCreate{}, out: ws, status: 201,
+			handle: func(w http.ResponseWriter, r *http.Request) error {
+				var req labspace.WorkspaceCreate
+				if err := decode(r, &req); err != nil {
+					return err
+				}
+				out, err := s.svc.CreateWorkspace(r.Context(), r.PathValue("project"), &req)
+				return reply(w, 201, out, err)
+			}},
+		{method: "GET", path: one, summary: "Get a workspace", tag: "workspaces", out: ws, status: 200,
+			handle: func(w http.ResponseWriter, r *http.Request) error {
+				out, err := s.svc.GetWorkspace(r.Context(), r.PathValue("project"), r.PathValue("name"))
+				return reply(w, 200, out, err)
+			}},
+		{method: "POST", path: one + "/start", summary: "Ask for the workspace to run", tag: "workspaces", out: ws, status: 202,
+			handle: desired(labspace.PhaseRunning)},
+		{method: "POST", path: one + "/stop", summary: "Ask for the workspace to stop (keeps its storage)", tag: "workspaces",
+			out: ws, status: 202, handle: desired(labspace.PhaseStopped)},
+		{method: "DELETE", path: one, summary: "Ask for the workspace to be deleted", tag: "workspaces", out: ws, status: 202,
+			handle: desired(labspace.PhaseDeleted)},
+		{method: "GET", path: one + "/events", summary: "The workspace's history, oldest first", tag: "workspaces",
+			out: List[labspace.Event]{}, status: 200, handle: func(w http.ResponseWriter, r *http.Request) error {
+				items, err := s.svc.WorkspaceEvents(r.Context(), r.PathValue("project"), r.PathValue("name"))
+				return reply(w, 200, List[labspace.Event]{Items: items}, err)
+			}},
+	}
+}

@@ -1,0 +1,124 @@
+// Package server wires labspace together: store, service and HTTP handlers.
+// `labspace serve` and the tests both start labspace through it.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/labspace/labspace/api"
+	"github.com/labspace/labspace/secret"
+	"github.com/labspace/labspace/service"
+	"github.com/labspace/labspace/store/sqlstore"
+)
+
+// Config is what `labspace serve` takes.
+type Config struct {
+	DataDir string
+	Addr    string
+	// SecretKey (64 hex digits) seals credentials; empty: a key file in DataDir.
+	SecretKey string
+	// AdminPassword is the first start's admin password; empty: a random one.
+	AdminPassword string
+	BcryptCost    int
+	Logger        *slog.Logger
+}
+
+// Server is a running labspace.
+type Server struct {
+	Service  *service.Service
+	API      *api.Server
+	Listener net.Listener
+	// AdminPassword is set when this start created the admin user.
+	AdminPassword string
+	http          *http.Server
+	closeStore    func() error
+}
+
+// Open prepares a server: opens the store, creates the admin user on first
+// start, and listens on cfg.Addr. Serve starts answering.
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	key, err := loadKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	box, err := secret.NewBox(key)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "labspace.db"))
+	if err != nil {
+		return nil, err
+	}
+	svc := service.New(service.Options{Store: db, Box: box, BcryptCost: cfg.BcryptCost, Logger: cfg.Logger})
+	s := &Server{Service: svc, API: api.New(svc, cfg.Logger), closeStore: db.Close}
+	password := cfg.AdminPassword
+	if password == "" {
+		password = randomPassword()
+	}
+	created, err := svc.EnsureAdmin(ctx, password)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("admin user: %w", err)
+	}
+	if created {
+		s.AdminPassword = password
+	}
+	s.Listener, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/", s.API)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)}
+	return s, nil
+}
+
+func loadKey(cfg Config) ([]byte, error) {
+	if cfg.SecretKey != "" {
+		return secret.ParseKey(cfg.SecretKey)
+	}
+	return secret.LoadOrCreateKey(filepath.Join(cfg.DataDir, "secret.key"))
+}
+
+func randomPassword() string {
+	b := make([]byte, 15)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// URL is where the server answers.
+func (s *Server) URL() string { return "http://" + s.Listener.Addr().String() }
+
+// Serve answers requests until Close.
+func (s *Server) Serve() error {
+	err := s.http.Serve(s.Listener)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close stops answering, waiting up to the context's deadline for requests
+// in flight, then closes the store.
+func (s *Server) Close(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	return errors.Join(err, s.closeStore())
+}

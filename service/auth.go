@@ -1,0 +1,255 @@
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/secret"
+	"github.com/labspace/labspace/store"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Token prefixes make leaked tokens easy to recognise and scan for.
+const (
+	sessionPrefix  = "lss_"
+	personalPrefix = "lsp_"
+	clientPrefix   = "lsc_"
+)
+
+func badLogin() error {
+	return labspace.Errorf(labspace.EUNAUTHORIZED, "Wrong user name or password.")
+}
+
+// dummyHash keeps sign-in time the same whether or not the user exists.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("labspace-dummy-password"), bcrypt.MinCost)
+
+// Login checks a user's password and returns a new session token.
+func (s *Service) Login(ctx context.Context, username, password string) (string, *labspace.Token, error) {
+	var rec *store.Record
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		rec, err = tx.GetByName(labspace.KindUser, labspace.Global, username)
+		return err
+	})
+	if labspace.ErrorCode(err) == labspace.ENOTFOUND {
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return "", nil, badLogin()
+	} else if err != nil {
+		return "", nil, err
+	}
+	if bcrypt.CompareHashAndPassword(rec.Secret, []byte(password)) != nil {
+		return "", nil, badLogin()
+	}
+	var u labspace.User
+	if err := store.Decode(rec, &u); err != nil {
+		return "", nil, err
+	}
+	if u.Spec.Disabled {
+		return "", nil, labspace.Errorf(labspace.EUNAUTHORIZED, "This user is disabled.")
+	}
+	return s.issue(ctx, labspace.Subject{Type: labspace.SubjectUser, Name: username}, labspace.TokenSession, "", s.sessionTTL)
+}
+
+// LoginApplication checks an application's client secret and returns a session token.
+func (s *Service) LoginApplication(ctx context.Context, clientID, clientSecret string) (string, *labspace.Token, error) {
+	var app labspace.Application
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		recs, _, err := tx.List(labspace.KindApplication, store.ListQuery{Subjects: []string{clientID}, Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(recs) == 0 || !constantEqual(string(recs[0].Secret), secret.HashToken(clientSecret)) {
+			return labspace.Errorf(labspace.EUNAUTHORIZED, "Wrong client id or secret.")
+		}
+		return store.Decode(recs[0], &app)
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return s.issue(ctx, labspace.Subject{Type: labspace.SubjectApplication, Name: app.Name}, labspace.TokenSession, "", s.sessionTTL)
+}
+
+func (s *Service) issue(ctx context.Context, sub labspace.Subject, kind, name string, ttl time.Duration) (string, *labspace.Token, error) {
+	prefix := sessionPrefix
+	if kind == labspace.TokenPersonal {
+		prefix = personalPrefix
+	}
+	raw := secret.NewToken(prefix)
+	now := s.now().UTC()
+	tk := &labspace.Token{ID: uuid.NewString(), Hash: secret.HashToken(raw), Subject: sub, Kind: kind, Name: name,
+		CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	err := s.store.Update(ctx, func(tx store.Tx) error { return tx.InsertToken(tk) })
+	if err != nil {
+		return "", nil, err
+	}
+	return raw, tk, nil
+}
+
+// Authenticate turns a bearer token into the actor it stands for, with the
+// grants of its access rules (and its groups'). Revoked and expired tokens
+// are refused at once: nothing is cached.
+func (s *Service) Authenticate(ctx context.Context, raw string) (*labspace.Actor, *labspace.Token, error) {
+	var a *labspace.Actor
+	var tk *labspace.Token
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		tk, err = tx.TokenByHash(secret.HashToken(raw))
+		if labspace.ErrorCode(err) == labspace.ENOTFOUND || (err == nil && !s.now().Before(tk.ExpiresAt)) {
+			return labspace.Errorf(labspace.EUNAUTHORIZED, "The token is invalid, expired or revoked; sign in again.")
+		} else if err != nil {
+			return err
+		}
+		a, err = s.loadActor(tx, tk.Subject)
+		return err
+	})
+	return a, tk, err
+}
+
+// loadActor gathers the grants of a subject and the project/department
+// facts needed to evaluate them.
+func (s *Service) loadActor(tx store.Tx, sub labspace.Subject) (*labspace.Actor, error) {
+	subjects := []string{sub.String()}
+	kind := labspace.KindUser
+	if sub.Type == labspace.SubjectApplication {
+		kind = labspace.KindApplication
+	}
+	rec, err := tx.GetByName(kind, labspace.Global, sub.Name)
+	if err != nil {
+		return nil, labspace.Errorf(labspace.EUNAUTHORIZED, "The token's owner no longer exists.")
+	}
+	if sub.Type == labspace.SubjectUser {
+		var u labspace.User
+		if err := store.Decode(rec, &u); err != nil {
+			return nil, err
+		}
+		if u.Spec.Disabled {
+			return nil, labspace.Errorf(labspace.EUNAUTHORIZED, "This user is disabled.")
+		}
+		groups, err := s.groupsOf(tx, sub.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range groups {
+			subjects = append(subjects, labspace.Subject{Type: labspace.SubjectGroup, Name: g}.String())
+		}
+	}
+	rules, _, err := tx.List(labspace.KindAccessRule, store.ListQuery{Subjects: subjects, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	a := &labspace.Actor{Subject: sub, Departments: map[string]string{}, DepartmentProjects: map[string][]string{}}
+	var projects []string
+	for _, r := range rules {
+		var rule labspace.AccessRule
+		if err := store.Decode(r, &rule); err != nil {
+			return nil, err
+		}
+		a.Grants = append(a.Grants, labspace.Grant{Role: rule.Spec.Role, Scope: rule.Scope})
+		switch rule.Scope.Type {
+		case labspace.ScopeProject:
+			projects = append(projects, rule.Scope.Name)
+		case labspace.ScopeDepartment:
+			recs, _, err := tx.List(labspace.KindProject, store.ListQuery{
+				Scopes: []labspace.Scope{rule.Scope}, Limit: 1000})
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range recs {
+				a.DepartmentProjects[rule.Scope.Name] = append(a.DepartmentProjects[rule.Scope.Name], p.Name)
+				a.Departments[p.Name] = rule.Scope.Name
+			}
+		}
+	}
+	if len(projects) > 0 {
+		recs, _, err := tx.List(labspace.KindProject, store.ListQuery{Names: projects, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range recs {
+			if p.Scope.Type == labspace.ScopeDepartment {
+				a.Departments[p.Name] = p.Scope.Name
+			}
+		}
+	}
+	return a, nil
+}
+
+// groupsOf returns the names of the groups user belongs to.
+func (s *Service) groupsOf(tx store.Tx, user string) ([]string, error) {
+	var out []string
+	q := store.ListQuery{Limit: 1000}
+	for {
+		recs, next, err := tx.List(labspace.KindGroup, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			var g labspace.Group
+			if err := store.Decode(r, &g); err != nil {
+				return nil, err
+			}
+			for _, m := range g.Spec.Members {
+				if m == user {
+					out = append(out, g.Name)
+					break
+				}
+			}
+		}
+		if next == "" {
+			return out, nil
+		}
+		q.Continue = next
+	}
+}
+
+// Logout revokes the token the caller used.
+func (s *Service) Logout(ctx context.Context, tk *labspace.Token) error {
+	return s.store.Update(ctx, func(tx store.Tx) error { return tx.DeleteToken(tk.Subject, tk.ID) })
+}
+
+// CreatePersonalToken makes a named token for the caller, shown once.
+func (s *Service) CreatePersonalToken(ctx context.Context, name string, ttl time.Duration) (string, *labspace.Token, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	var v labspace.Invalid
+	labspace.ValidateName("name", name, &v)
+	if ttl <= 0 || ttl > 2*365*24*time.Hour {
+		v.Add("expiresInSeconds", "must be between 1 second and 2 years")
+	}
+	if err := v.Err(); err != nil {
+		return "", nil, err
+	}
+	return s.issue(ctx, a.Subject, labspace.TokenPersonal, name, ttl)
+}
+
+// ListTokens lists the caller's tokens (never their values).
+func (s *Service) ListTokens(ctx context.Context) ([]labspace.Token, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []labspace.Token
+	err = s.store.View(ctx, func(tx store.Tx) error {
+		out, err = tx.ListTokens(a.Subject)
+		return err
+	})
+	return out, err
+}
+
+// RevokeToken deletes one of the caller's tokens; it stops working at once.
+func (s *Service) RevokeToken(ctx context.Context, id string) error {
+	a, err := actor(ctx)
+	if err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.DeleteToken(a.Subject, id); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "revoke", &labspace.Meta{ID: id, Name: "token", Scope: labspace.Global}, "token")
+	})
+}

@@ -1,0 +1,138 @@
+package service
+
+import (
+	"context"
+	"crypto/subtle"
+
+	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/secret"
+	"github.com/labspace/labspace/store"
+	"golang.org/x/crypto/bcrypt"
+)
+
+func (s *Service) hashPassword(field, password string) ([]byte, error) {
+	var v labspace.Invalid
+	labspace.ValidatePassword(field, password, &v)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return bcrypt.GenerateFromPassword([]byte(password), s.bcryptCost)
+}
+
+// CreateUser creates a local user with a password.
+func (s *Service) CreateUser(ctx context.Context, u *labspace.User, password string) (*labspace.User, error) {
+	hash, err := s.hashPassword("password", password)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.create(ctx, u, func(r *store.Record) { r.Secret = hash }); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// UpdateUser updates a user; a non-empty password replaces the old one and
+// signs the user out everywhere.
+func (s *Service) UpdateUser(ctx context.Context, name string, u *labspace.User, password string) (*labspace.User, error) {
+	var hash []byte
+	if password != "" {
+		var err error
+		if hash, err = s.hashPassword("password", password); err != nil {
+			return nil, err
+		}
+	}
+	_, err := s.update(ctx, name, u, func(r *store.Record) {
+		if hash != nil {
+			r.Secret = hash
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if hash != nil || u.Spec.Disabled {
+		err = s.store.Update(ctx, func(tx store.Tx) error {
+			return tx.DeleteTokensOf(labspace.Subject{Type: labspace.SubjectUser, Name: u.Name})
+		})
+	}
+	return u, err
+}
+
+// CreateApplication creates a service account and returns its client
+// secret, which is shown this once.
+func (s *Service) CreateApplication(ctx context.Context, app *labspace.Application) (*labspace.Application, string, error) {
+	clientSecret := secret.NewToken(clientPrefix)
+	app.Spec.ClientID = "app-" + app.Name
+	_, err := s.create(ctx, app, func(r *store.Record) {
+		r.Subject, r.Secret = app.Spec.ClientID, []byte(secret.HashToken(clientSecret))
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return app, clientSecret, nil
+}
+
+// Me describes the caller: who it is and the roles it holds where.
+type Me struct {
+	Subject labspace.Subject `json:"subject"`
+	Grants  []MeGrant        `json:"grants"`
+}
+
+// MeGrant is one role over one scope.
+type MeGrant struct {
+	Role  labspace.Role  `json:"role"`
+	Scope labspace.Scope `json:"scope"`
+}
+
+// WhoAmI returns the caller.
+func (s *Service) WhoAmI(ctx context.Context) (*Me, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	me := &Me{Subject: a.Subject, Grants: []MeGrant{}}
+	for _, g := range a.Grants {
+		me.Grants = append(me.Grants, MeGrant{Role: g.Role, Scope: g.Scope})
+	}
+	return me, nil
+}
+
+// EnsureAdmin creates, on first start, the user admin with password and
+// makes it a system administrator. It reports whether it created it.
+func (s *Service) EnsureAdmin(ctx context.Context, password string) (bool, error) {
+	hash, err := s.hashPassword("password", password)
+	if err != nil {
+		return false, err
+	}
+	created := false
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.GetByName(labspace.KindUser, labspace.Global, "admin"); err == nil {
+			return nil
+		}
+		system := &labspace.Actor{Subject: labspace.Subject{Type: labspace.SubjectUser, Name: "system"}}
+		u := &labspace.User{Meta: labspace.Meta{Name: "admin", Scope: labspace.Global}, Spec: labspace.UserSpec{DisplayName: "Administrator"}}
+		s.stamp(&u.Meta, system)
+		rec, err := store.Encode(u)
+		if err != nil {
+			return err
+		}
+		rec.Secret = hash
+		if err := tx.Insert(rec); err != nil {
+			return err
+		}
+		rule := &labspace.AccessRule{Meta: labspace.Meta{Scope: labspace.Global},
+			Spec: labspace.AccessRuleSpec{Subject: labspace.Subject{Type: labspace.SubjectUser, Name: "admin"}, Role: labspace.RoleSystemAdministrator}}
+		var v labspace.Invalid
+		rule.Validate(&v)
+		s.stamp(&rule.Meta, system)
+		if rec, err = store.Encode(rule); err != nil {
+			return err
+		}
+		rec.Subject = rule.Spec.Subject.String()
+		created = true
+		return tx.Insert(rec)
+	})
+	return created, err
+}
+
+// constantEqual compares secrets without leaking where they differ.
+func constantEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

@@ -1,0 +1,146 @@
+// Package service holds labspace's business rules: validation, access
+// checks, reference resolution, lifecycle intent and audit. The HTTP API, the
+// web UI and the CLI all go through it; none of them reach the store.
+//
+// Every method takes the caller from the context (WithActor). A caller who
+// may not see an object gets ENOTFOUND, never EFORBIDDEN, so that objects in
+// other projects cannot be discovered.
+package service
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/secret"
+	"github.com/labspace/labspace/store"
+)
+
+// Lifecycle is told when a workspace's desired phase changes; the controller
+// that drives workspaces to it implements this (the next layer down).
+type Lifecycle interface {
+	Notify(workspaceID string)
+}
+
+type nopLifecycle struct{}
+
+func (nopLifecycle) Notify(string) {}
+
+// Options configure a Service.
+type Options struct {
+	Store store.Store
+	Box   *secret.Box
+	// Lifecycle defaults to one that does nothing.
+	Lifecycle Lifecycle
+	// Now defaults to time.Now; tests inject a clock.
+	Now func() time.Time
+	// SessionTTL is how long a sign-in token lasts (default 12h).
+	SessionTTL time.Duration
+	// BcryptCost defaults to bcrypt.DefaultCost.
+	BcryptCost int
+	Logger     *slog.Logger
+}
+
+// Service is the one place business rules live.
+type Service struct {
+	store      store.Store
+	box        *secret.Box
+	lifecycle  Lifecycle
+	now        func() time.Time
+	sessionTTL time.Duration
+	bcryptCost int
+	log        *slog.Logger
+}
+
+// New returns a Service.
+func New(o Options) *Service {
+	s := &Service{store: o.Store, box: o.Box, lifecycle: o.Lifecycle, now: o.Now, sessionTTL: o.SessionTTL,
+		bcryptCost: o.BcryptCost, log: o.Logger}
+	if s.lifecycle == nil {
+		s.lifecycle = nopLifecycle{}
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.sessionTTL == 0 {
+		s.sessionTTL = 12 * time.Hour
+	}
+	if s.bcryptCost == 0 {
+		s.bcryptCost = 10
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	return s
+}
+
+type ctxKey int
+
+const (
+	actorKey ctxKey = iota
+	sourceKey
+)
+
+// WithActor returns a context carrying the caller.
+func WithActor(ctx context.Context, a *labspace.Actor) context.Context {
+	return context.WithValue(ctx, actorKey, a)
+}
+
+// ActorFrom returns the caller, or nil.
+func ActorFrom(ctx context.Context) *labspace.Actor {
+	a, _ := ctx.Value(actorKey).(*labspace.Actor)
+	return a
+}
+
+// WithSource records the client's address for the audit log.
+func WithSource(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, sourceKey, addr)
+}
+
+func actor(ctx context.Context) (*labspace.Actor, error) {
+	a := ActorFrom(ctx)
+	if a == nil {
+		return nil, labspace.Errorf(labspace.EUNAUTHORIZED, "Sign in first.")
+	}
+	return a, nil
+}
+
+// audit appends an entry for a change made in tx.
+func (s *Service) audit(ctx context.Context, tx store.Tx, action string, m *labspace.Meta, kind labspace.Kind) error {
+	who := "system"
+	if a := ActorFrom(ctx); a != nil {
+		who = a.Subject.String()
+	}
+	src, _ := ctx.Value(sourceKey).(string)
+	return tx.AddAudit(&labspace.AuditEntry{Time: s.now().UTC(), Actor: who, Action: action, Kind: kind,
+		ObjectID: m.ID, ObjectName: m.Name, Scope: m.Scope, Source: src})
+}
+
+// stamp fills the server-owned meta of a new object.
+func (s *Service) stamp(m *labspace.Meta, a *labspace.Actor) {
+	now := s.now().UTC()
+	m.ID = uuid.NewString()
+	m.CreatedAt, m.UpdatedAt = now, now
+	m.CreatedBy = a.Subject.Name
+	m.ResourceVersion = 1
+}
+
+// Audit lists the audit log, newest first. System administrators only.
+func (s *Service) Audit(ctx context.Context, q store.AuditQuery) ([]labspace.AuditEntry, string, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if !a.Can(labspace.VerbRead, labspace.ResAudit, labspace.Global) {
+		return nil, "", labspace.Errorf(labspace.EFORBIDDEN, "Only system administrators may read the audit log.")
+	}
+	var out []labspace.AuditEntry
+	var next string
+	err = s.store.View(ctx, func(tx store.Tx) error {
+		out, next, err = tx.ListAudit(q)
+		return err
+	})
+	return out, next, err
+}

@@ -1,0 +1,273 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/store"
+)
+
+const objectColumns = `id, kind, name, scope_type, scope_name, rv, created_at, updated_at, created_by, phase, subject, data, secret`
+
+func scanRecord(sc interface{ Scan(...any) error }) (*store.Record, error) {
+	var r store.Record
+	var created, updated int64
+	var data string
+	if err := sc.Scan(&r.ID, &r.Kind, &r.Name, &r.Scope.Type, &r.Scope.Name, &r.RV, &created, &updated,
+		&r.CreatedBy, &r.Phase, &r.Subject, &data, &r.Secret); err != nil {
+		return nil, err
+	}
+	r.CreatedAt, r.UpdatedAt, r.Data = fromNanos(created), fromNanos(updated), []byte(data)
+	return &r, nil
+}
+
+func notFound(kind labspace.Kind, what string) error {
+	return labspace.Errorf(labspace.ENOTFOUND, "%s %q not found.", kindTitle(kind), what)
+}
+
+func kindTitle(k labspace.Kind) string {
+	s := strings.ReplaceAll(string(k), "-", " ")
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func (t *sqlTx) Insert(r *store.Record) error {
+	r.RV = 1
+	err := t.exec(`INSERT INTO objects (`+objectColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		r.ID, r.Kind, r.Name, r.Scope.Type, r.Scope.Name, r.RV, nanos(r.CreatedAt), nanos(r.UpdatedAt),
+		r.CreatedBy, r.Phase, r.Subject, string(r.Data), r.Secret)
+	if err != nil && t.d.isConflict(err) {
+		return labspace.Errorf(labspace.ECONFLICT, "%s %q already exists in %s.", kindTitle(r.Kind), r.Name, r.Scope)
+	}
+	return err
+}
+
+func (t *sqlTx) Get(kind labspace.Kind, id string) (*store.Record, error) {
+	r, err := scanRecord(t.queryRow(`SELECT `+objectColumns+` FROM objects WHERE kind = ? AND id = ?`, kind, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(kind, id)
+	}
+	return r, err
+}
+
+func (t *sqlTx) GetByName(kind labspace.Kind, scope labspace.Scope, name string) (*store.Record, error) {
+	r, err := scanRecord(t.queryRow(`SELECT `+objectColumns+` FROM objects
+		WHERE kind = ? AND scope_type = ? AND scope_name = ? AND name = ?`, kind, scope.Type, scope.Name, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(kind, name)
+	}
+	return r, err
+}
+
+func (t *sqlTx) Update(r *store.Record) error {
+	res, err := t.tx.ExecContext(t.ctx, t.rebind(`UPDATE objects SET name = ?, rv = rv + 1, updated_at = ?, phase = ?,
+		subject = ?, data = ?, secret = ? WHERE kind = ? AND id = ? AND rv = ?`),
+		r.Name, nanos(r.UpdatedAt), r.Phase, r.Subject, string(r.Data), r.Secret, r.Kind, r.ID, r.RV)
+	if err != nil {
+		if t.d.isConflict(err) {
+			return labspace.Errorf(labspace.ECONFLICT, "%s %q already exists in %s.", kindTitle(r.Kind), r.Name, r.Scope)
+		}
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 1 {
+		r.RV++
+		return nil
+	}
+	var rv int64
+	if err := t.queryRow(`SELECT rv FROM objects WHERE kind = ? AND id = ?`, r.Kind, r.ID).Scan(&rv); errors.Is(err, sql.ErrNoRows) {
+		return notFound(r.Kind, r.ID)
+	} else if err != nil {
+		return err
+	}
+	return labspace.Errorf(labspace.ECONFLICT, "%s %q was changed by someone else (resourceVersion %d, yours %d); read it again.",
+		kindTitle(r.Kind), r.Name, rv, r.RV)
+}
+
+func (t *sqlTx) Delete(kind labspace.Kind, id string) error {
+	res, err := t.tx.ExecContext(t.ctx, t.rebind(`DELETE FROM objects WHERE kind = ? AND id = ?`), kind, id)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return notFound(kind, id)
+	}
+	if err := t.exec(`DELETE FROM refs WHERE from_id = ?`, id); err != nil {
+		return err
+	}
+	return t.exec(`DELETE FROM events WHERE workspace_id = ?`, id)
+}
+
+// sortColumns maps the API's sort fields to columns.
+var sortColumns = map[string]string{"": "name", "name": "name", "createdAt": "created_at", "updatedAt": "updated_at", "phase": "phase"}
+
+type cursor struct {
+	V  string `json:"v"`
+	ID string `json:"id"`
+}
+
+func sortValue(col string, r *store.Record) string {
+	switch col {
+	case "created_at":
+		return strconv.FormatInt(nanos(r.CreatedAt), 10)
+	case "updated_at":
+		return strconv.FormatInt(nanos(r.UpdatedAt), 10)
+	case "phase":
+		return r.Phase
+	}
+	return r.Name
+}
+
+func badContinue() error {
+	return labspace.FieldErr("continue", "is not a continue token from this list")
+}
+
+func (t *sqlTx) List(kind labspace.Kind, q store.ListQuery) ([]*store.Record, string, error) {
+	col, ok := sortColumns[q.SortBy]
+	if !ok {
+		return nil, "", labspace.FieldErr("sortBy", "must be one of name, createdAt, updatedAt, phase")
+	}
+	if q.Scopes != nil && len(q.Scopes) == 0 {
+		return nil, "", nil
+	}
+	where, args := []string{"kind = ?"}, []any{kind}
+	if q.Scopes != nil {
+		where, args = scopeFilter(q.Scopes, where, args)
+	}
+	where, args = inFilter("name", q.Names, where, args)
+	where, args = inFilter("subject", q.Subjects, where, args)
+	if q.Phase != "" {
+		where, args = append(where, "phase = ?"), append(args, q.Phase)
+	}
+	if q.CreatedBy != "" {
+		where, args = append(where, "created_by = ?"), append(args, q.CreatedBy)
+	}
+	if q.Search != "" {
+		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q.Search)
+		where, args = append(where, `name LIKE ? ESCAPE '\'`), append(args, "%"+esc+"%")
+	}
+	op, dir := ">", "ASC"
+	if q.Desc {
+		op, dir = "<", "DESC"
+	}
+	if q.Continue != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(q.Continue)
+		var c cursor
+		if err != nil || json.Unmarshal(raw, &c) != nil {
+			return nil, "", badContinue()
+		}
+		var v any = c.V
+		if strings.HasSuffix(col, "_at") {
+			n, err := strconv.ParseInt(c.V, 10, 64)
+			if err != nil {
+				return nil, "", badContinue()
+			}
+			v = n
+		}
+		where = append(where, "("+col+" "+op+" ? OR ("+col+" = ? AND id "+op+" ?))")
+		args = append(args, v, v, c.ID)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	if limit > 1000 {
+		limit = 1000
+	}
+	rows, err := t.query(`SELECT `+objectColumns+` FROM objects WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY `+col+` `+dir+`, id `+dir+` LIMIT ?`, append(args, limit+1)...)
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := collect(rows)
+	if err != nil || len(out) <= limit {
+		return out, "", err
+	}
+	out = out[:limit]
+	last := out[limit-1]
+	raw, _ := json.Marshal(cursor{V: sortValue(col, last), ID: last.ID})
+	return out, base64.RawURLEncoding.EncodeToString(raw), nil
+}
+
+func collect(rows *sql.Rows) ([]*store.Record, error) {
+	defer rows.Close()
+	var out []*store.Record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// scopeFilter groups scopes by type so that a list of projects becomes one
+// IN clause the (kind, scope_type, scope_name) index serves.
+func scopeFilter(scopes []labspace.Scope, where []string, args []any) ([]string, []any) {
+	byType := map[labspace.ScopeType][]string{}
+	var order []labspace.ScopeType
+	for _, s := range scopes {
+		if _, ok := byType[s.Type]; !ok {
+			order = append(order, s.Type)
+		}
+		byType[s.Type] = append(byType[s.Type], s.Name)
+	}
+	var ors []string
+	for _, typ := range order {
+		names := byType[typ]
+		ors = append(ors, "(scope_type = ? AND scope_name IN ("+placeholders(len(names))+"))")
+		args = append(args, typ)
+		for _, n := range names {
+			args = append(args, n)
+		}
+	}
+	return append(where, "("+strings.Join(ors, " OR ")+")"), args
+}
+
+func inFilter(col string, vals []string, where []string, args []any) ([]string, []any) {
+	if len(vals) == 0 {
+		return where, args
+	}
+	for _, v := range vals {
+		args = append(args, v)
+	}
+	return append(where, col+" IN ("+placeholders(len(vals))+")"), args
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+func (t *sqlTx) SetRefs(from string, to []string) error {
+	if err := t.exec(`DELETE FROM refs WHERE from_id = ?`, from); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, id := range to {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if err := t.exec(`INSERT INTO refs (from_id, to_id) VALUES (?, ?)`, from, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *sqlTx) Referrers(id string) ([]*store.Record, error) {
+	rows, err := t.query(`SELECT `+objectColumns+` FROM objects WHERE id IN (SELECT from_id FROM refs WHERE to_id = ?)
+		ORDER BY kind, name`, id)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows)
+}

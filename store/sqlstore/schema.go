@@ -1,0 +1,68 @@
+package sqlstore
+
+// migrations are applied in order, each once; their index+1 is the version.
+// Times are Unix nanoseconds, so that ordering and paging are exact on
+// every database. The same statements run on SQLite and PostgreSQL, with
+// {{serial}} and {{blob}} filled in by the dialect.
+var migrations = []string{
+	`CREATE TABLE objects (
+		id TEXT PRIMARY KEY,
+		kind TEXT NOT NULL,
+		name TEXT NOT NULL,
+		scope_type TEXT NOT NULL,
+		scope_name TEXT NOT NULL,
+		rv BIGINT NOT NULL,
+		created_at BIGINT NOT NULL,
+		updated_at BIGINT NOT NULL,
+		created_by TEXT NOT NULL,
+		phase TEXT NOT NULL,
+		subject TEXT NOT NULL,
+		data TEXT NOT NULL,
+		secret {{blob}}
+	);
+	CREATE UNIQUE INDEX objects_name ON objects (kind, scope_type, scope_name, name);
+	CREATE INDEX objects_created ON objects (kind, scope_type, scope_name, created_at, id);
+	CREATE INDEX objects_kind_created ON objects (kind, created_at, id);
+	CREATE INDEX objects_subject ON objects (kind, subject);
+	CREATE TABLE refs (
+		from_id TEXT NOT NULL,
+		to_id TEXT NOT NULL,
+		PRIMARY KEY (from_id, to_id)
+	);
+	CREATE INDEX refs_to ON refs (to_id);
+	CREATE TABLE events (
+		id {{serial}},
+		workspace_id TEXT NOT NULL,
+		at BIGINT NOT NULL,
+		type TEXT NOT NULL,
+		from_phase TEXT NOT NULL,
+		to_phase TEXT NOT NULL,
+		reason TEXT NOT NULL,
+		message TEXT NOT NULL,
+		actor TEXT NOT NULL
+	);
+	CREATE INDEX events_workspace ON events (workspace_id, id);
+	CREATE TABLE audit (
+		id {{serial}},
+		at BIGINT NOT NULL,
+		actor TEXT NOT NULL,
+		action TEXT NOT NULL,
+		kind TEXT NOT NULL,
+		object_id TEXT NOT NULL,
+		object_name TEXT NOT NULL,
+		scope TEXT NOT NULL,
+		source TEXT NOT NULL
+	);
+	CREATE INDEX audit_actor ON audit (actor, id);
+	CREATE INDEX audit_object ON audit (object_id, id);
+	CREATE TABLE tokens (
+		id TEXT PRIMARY KEY,
+		hash TEXT NOT NULL UNIQUE,
+		subject TEXT NOT NULL,
+		kind TEXT NOT NULL,
+		name TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		expires_at BIGINT NOT NULL
+	);
+	CREATE INDEX tokens_subject ON tokens (subject);`,
+}

@@ -1,0 +1,152 @@
+// Package sqlstore implements store.Store on SQL databases: SQLite (through
+// modernc.org/sqlite, pure Go) by default, PostgreSQL for several replicas.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/store"
+)
+
+// dialect holds what differs between databases.
+type dialect struct {
+	name       string
+	serial     string
+	blob       string
+	numbered   bool // $1, $2... placeholders instead of ?
+	isConflict func(error) bool
+}
+
+// DB is a store.Store on database/sql. Writes go through writer, reads
+// through reader (the same pool on PostgreSQL; on SQLite a single writer
+// connection avoids lock upgrades between concurrent writers).
+type DB struct {
+	d      dialect
+	writer *sql.DB
+	reader *sql.DB
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Close closes the pools.
+func (db *DB) Close() error {
+	err := db.writer.Close()
+	if db.reader != db.writer {
+		err = errors.Join(err, db.reader.Close())
+	}
+	return err
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.writer.ExecContext(ctx,
+		`CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var current int
+	if err := db.writer.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	for i := current; i < len(migrations); i++ {
+		stmt := strings.NewReplacer("{{serial}}", db.d.serial, "{{blob}}", db.d.blob).Replace(migrations[i])
+		err := db.Update(ctx, func(tx store.Tx) error {
+			t := tx.(*sqlTx)
+			for _, s := range strings.Split(stmt, ";") {
+				if strings.TrimSpace(s) == "" {
+					continue
+				}
+				if _, err := t.tx.ExecContext(ctx, s); err != nil {
+					return fmt.Errorf("migration %d: %w", i+1, err)
+				}
+			}
+			return t.exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, i+1, time.Now().UnixNano())
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// View runs fn in a read-only transaction.
+func (db *DB) View(ctx context.Context, fn func(store.Tx) error) error {
+	return db.run(ctx, db.reader, &sql.TxOptions{ReadOnly: db.d.name == "postgres"}, fn)
+}
+
+// Update runs fn in a read-write transaction.
+func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
+	opts := &sql.TxOptions{}
+	if db.d.name == "postgres" {
+		// Serializable: read-check-write sequences (quota, unique names
+		// across scopes) stay correct with several replicas.
+		opts.Isolation = sql.LevelSerializable
+	}
+	return db.run(ctx, db.writer, opts, fn)
+}
+
+func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(store.Tx) error) error {
+	tx, err := pool.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	t := &sqlTx{ctx: ctx, tx: tx, d: &db.d}
+	if err := fn(t); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		if db.d.isConflict(err) {
+			return labspace.Errorf(labspace.ECONFLICT, "A concurrent change conflicted; try again.")
+		}
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// sqlTx implements store.Tx.
+type sqlTx struct {
+	ctx context.Context
+	tx  *sql.Tx
+	d   *dialect
+}
+
+// rebind turns ? placeholders into $n where the dialect wants them.
+func (t *sqlTx) rebind(q string) string {
+	if !t.d.numbered {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+func (t *sqlTx) exec(q string, args ...any) error {
+	_, err := t.tx.ExecContext(t.ctx, t.rebind(q), args...)
+	return err
+}
+
+func (t *sqlTx) query(q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(t.ctx, t.rebind(q), args...)
+}
+
+func (t *sqlTx) queryRow(q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(t.ctx, t.rebind(q), args...)
+}
+
+func nanos(tm time.Time) int64 { return tm.UnixNano() }
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }

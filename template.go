@@ -1,0 +1,100 @@
+package labspace
+
+// Template is a building block: a named bundle of environment, compute
+// resource, data sources and general settings to start workspaces from.
+type Template struct {
+	Meta `json:"meta"`
+	Spec TemplateSpec `json:"spec"`
+}
+
+func (*Template) Kind() Kind { return KindTemplate }
+
+// TemplateSpec references building blocks by name or id, with overrides.
+// Env values left empty with fromUser are for the workspace's creator.
+type TemplateSpec struct {
+	Environment string          `json:"environment"`
+	Compute     string          `json:"compute"`
+	DataSources []DataSourceUse `json:"dataSources,omitempty"`
+	Command     []string        `json:"command,omitempty"`
+	Args        []string        `json:"args,omitempty"`
+	Env         []EnvVar        `json:"env,omitempty"`
+	General     GeneralSettings `json:"general"`
+}
+
+// DataSourceUse names a data source and, optionally, another mount path.
+type DataSourceUse struct {
+	Name      string `json:"name"`
+	MountPath string `json:"mountPath,omitempty"`
+}
+
+// GeneralSettings apply to the workload itself.
+type GeneralSettings struct {
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// AutoDeleteSeconds deletes a workspace this long after it stops (0: never).
+	AutoDeleteSeconds int64  `json:"autoDeleteSeconds,omitempty"`
+	Preemptible       bool   `json:"preemptible,omitempty"`
+	NodePool          string `json:"nodePool,omitempty"`
+}
+
+// Validate checks the template's own fields (references are resolved by the service).
+func (t *Template) Validate(v *Invalid) {
+	ValidateMeta(&t.Meta, v)
+	validateRef("spec.environment", t.Spec.Environment, true, v)
+	validateRef("spec.compute", t.Spec.Compute, true, v)
+	validateUses("spec.dataSources", t.Spec.DataSources, v)
+	validateStrings("spec.command", t.Spec.Command, v)
+	validateStrings("spec.args", t.Spec.Args, v)
+	ValidateEnv("spec.env", t.Spec.Env, v)
+	t.Spec.General.validate("spec.general", v)
+}
+
+func (g *GeneralSettings) validate(p string, v *Invalid) {
+	validateLabels(p+".labels", g.Labels, v)
+	validateLabels(p+".annotations", g.Annotations, v)
+	if g.AutoDeleteSeconds < 0 || g.AutoDeleteSeconds > 10*365*24*3600 {
+		v.Add(p+".autoDeleteSeconds", "must be between 0 and ten years")
+	}
+	if g.NodePool != "" {
+		ValidateName(p+".nodePool", g.NodePool, v)
+	}
+}
+
+func validateLabels(field string, m map[string]string, v *Invalid) {
+	if len(m) > 64 {
+		v.Add(field, "must have at most 64 entries")
+	}
+	for k, val := range m {
+		if !resourceName.MatchString(k) || len(k) > 253 {
+			v.Add(field+"."+k, "must be a label key such as example.com/team")
+		}
+		if len(val) > MaxString {
+			v.Add(field+"."+k, "must be at most %d characters", MaxString)
+		}
+	}
+}
+
+// validateRef checks a reference to a building block: a name or an id.
+func validateRef(field, ref string, required bool, v *Invalid) {
+	if ref == "" {
+		if required {
+			v.Add(field, "is required")
+		}
+		return
+	}
+	if len(ref) > 63 || !dnsLabel.MatchString(ref) {
+		v.Add(field, "must name a building block by name or id (got %q)", ref)
+	}
+}
+
+func validateUses(field string, uses []DataSourceUse, v *Invalid) {
+	if len(uses) > 32 {
+		v.Add(field, "must have at most 32 items")
+	}
+	for i, u := range uses {
+		validateRef(fieldIndex(field, i)+".name", u.Name, true, v)
+		if u.MountPath != "" {
+			validateAbsPath(fieldIndex(field, i)+".mountPath", u.MountPath, v)
+		}
+	}
+}

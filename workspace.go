@@ -1,0 +1,182 @@
+package labspace
+
+import "time"
+
+// Phase is where a workspace is in its lifecycle.
+type Phase string
+
+const (
+	PhaseCreating     Phase = "Creating"
+	PhasePending      Phase = "Pending"
+	PhaseInitializing Phase = "Initializing"
+	PhaseRunning      Phase = "Running"
+	PhaseStopping     Phase = "Stopping"
+	PhaseStopped      Phase = "Stopped"
+	PhaseDegraded     Phase = "Degraded"
+	PhaseFailed       Phase = "Failed"
+	PhaseDeleting     Phase = "Deleting"
+	PhaseDeleted      Phase = "Deleted" // only as a desired phase
+)
+
+// Phases are the observed phases, in lifecycle order.
+var Phases = []Phase{PhaseCreating, PhasePending, PhaseInitializing, PhaseRunning, PhaseStopping,
+	PhaseStopped, PhaseDegraded, PhaseFailed, PhaseDeleting}
+
+// Workspace is a researcher's running environment in a project. Its spec is
+// a resolved snapshot of the building blocks it was made from: later edits
+// of those blocks do not change it.
+type Workspace struct {
+	Meta         `json:"meta"`
+	Spec         WorkspaceSpec   `json:"spec"`
+	DesiredPhase Phase           `json:"desiredPhase"`
+	Status       WorkspaceStatus `json:"status"`
+}
+
+func (*Workspace) Kind() Kind { return KindWorkspace }
+
+// Project is the project the workspace lives in.
+func (w *Workspace) Project() string { return w.Scope.Name }
+
+// AssetRef records which building block a snapshot came from.
+type AssetRef struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Scope Scope  `json:"scope"`
+}
+
+// WorkspaceSpec is the resolved, self-contained description of a workspace.
+type WorkspaceSpec struct {
+	Template    *AssetRef            `json:"template,omitempty"`
+	Environment ResolvedEnvironment  `json:"environment"`
+	Compute     ResolvedCompute      `json:"compute"`
+	DataSources []ResolvedDataSource `json:"dataSources"`
+	Command     []string             `json:"command,omitempty"`
+	Args        []string             `json:"args,omitempty"`
+	Env         []EnvVar             `json:"env,omitempty"`
+	General     GeneralSettings      `json:"general"`
+}
+
+// ResolvedEnvironment is a snapshot of an environment.
+type ResolvedEnvironment struct {
+	From AssetRef        `json:"from"`
+	Spec EnvironmentSpec `json:"spec"`
+}
+
+// ResolvedCompute is a snapshot of a compute resource.
+type ResolvedCompute struct {
+	From AssetRef    `json:"from"`
+	Spec ComputeSpec `json:"spec"`
+}
+
+// ResolvedDataSource is a snapshot of a data source, mount path overridden.
+type ResolvedDataSource struct {
+	From AssetRef       `json:"from"`
+	Spec DataSourceSpec `json:"spec"`
+}
+
+// WorkspaceStatus is what is true, as the lifecycle last observed it.
+type WorkspaceStatus struct {
+	Phase        Phase       `json:"phase"`
+	PhaseReason  string      `json:"phaseReason,omitempty"`
+	PhaseMessage string      `json:"phaseMessage,omitempty"`
+	Conditions   []Condition `json:"conditions"`
+}
+
+// Condition is one aspect of the status, as in Kubernetes.
+type Condition struct {
+	Type               string    `json:"type"`
+	Status             string    `json:"status"` // True, False, Unknown
+	Reason             string    `json:"reason,omitempty"`
+	Message            string    `json:"message,omitempty"`
+	LastTransitionTime time.Time `json:"lastTransitionTime"`
+}
+
+// Event is one entry of a workspace's history.
+type Event struct {
+	ID          int64     `json:"id"`
+	WorkspaceID string    `json:"workspaceId"`
+	Time        time.Time `json:"time"`
+	Type        string    `json:"type"` // PhaseChanged, StartRequested, StopRequested, DeleteRequested, Created
+	FromPhase   Phase     `json:"fromPhase,omitempty"`
+	ToPhase     Phase     `json:"toPhase,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	Message     string    `json:"message,omitempty"`
+	Actor       string    `json:"actor"`
+}
+
+// WorkspaceCreate is the request to create a workspace: a template, or
+// building blocks by name or id, plus overrides.
+type WorkspaceCreate struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Template    string          `json:"template,omitempty"`
+	Environment string          `json:"environment,omitempty"`
+	Compute     string          `json:"compute,omitempty"`
+	DataSources []DataSourceUse `json:"dataSources,omitempty"`
+	Command     []string        `json:"command,omitempty"`
+	Args        []string        `json:"args,omitempty"`
+	// Env sets the values of variables, the ones left for the user included.
+	Env         map[string]string `json:"env,omitempty"`
+	Preemptible *bool             `json:"preemptible,omitempty"`
+	NodePool    string            `json:"nodePool,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// DesiredPhase is Running (the default: create and start) or Stopped.
+	DesiredPhase Phase `json:"desiredPhase,omitempty"`
+}
+
+// Validate checks the request's own fields; references are resolved by the service.
+func (c *WorkspaceCreate) Validate(v *Invalid) {
+	ValidateName("name", c.Name, v)
+	if len(c.Description) > MaxDescription {
+		v.Add("description", "must be at most %d characters", MaxDescription)
+	}
+	if c.Template == "" && (c.Environment == "" || c.Compute == "") {
+		v.Add("template", "give a template, or an environment and a compute resource")
+	}
+	validateRef("template", c.Template, false, v)
+	validateRef("environment", c.Environment, false, v)
+	validateRef("compute", c.Compute, false, v)
+	validateUses("dataSources", c.DataSources, v)
+	validateStrings("command", c.Command, v)
+	validateStrings("args", c.Args, v)
+	if len(c.Env) > MaxListItems {
+		v.Add("env", "must have at most %d entries", MaxListItems)
+	}
+	for k, val := range c.Env {
+		if !envName.MatchString(k) || len(k) > 256 {
+			v.Add("env."+k, "must be a variable name: letters, digits and '_', not starting with a digit")
+		}
+		if len(val) > MaxString {
+			v.Add("env."+k, "must be at most %d characters", MaxString)
+		}
+	}
+	if c.NodePool != "" {
+		ValidateName("nodePool", c.NodePool, v)
+	}
+	validateLabels("labels", c.Labels, v)
+	validateLabels("annotations", c.Annotations, v)
+	switch c.DesiredPhase {
+	case "", PhaseRunning, PhaseStopped:
+	default:
+		v.Add("desiredPhase", "must be Running or Stopped")
+	}
+}
+
+// RequestDesired checks that a user may ask for desired phase to, given the
+// workspace's current desired phase, and returns the event type to record.
+// Asking again for what is already desired is accepted (it is idempotent).
+func (w *Workspace) RequestDesired(to Phase) (string, error) {
+	if w.DesiredPhase == PhaseDeleted {
+		return "", Errorf(ECONFLICT, "Workspace %q is being deleted.", w.Name)
+	}
+	switch to {
+	case PhaseRunning:
+		return "StartRequested", nil
+	case PhaseStopped:
+		return "StopRequested", nil
+	case PhaseDeleted:
+		return "DeleteRequested", nil
+	}
+	return "", Errorf(EINVALID, "Unknown desired phase %q.", to)
+}
