@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"database/sql"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -114,5 +115,38 @@ func TestSQLiteReopen(t *testing.T) {
 		if again := migrations(t, path); len(again) != len(first) || again[len(again)-1] != first[len(first)-1] {
 			t.Fatalf("reopen %d: migrations %v, want unchanged %v", i, again, first)
 		}
+	}
+}
+
+// Paths are files, not URIs: characters that mean something in a URI must
+// not send the database elsewhere.
+func TestSQLiteOddPaths(t *testing.T) {
+	for _, dir := range []string{"has space", "pct%41x", "hash#x", "q?x=1", "amp&x"} {
+		t.Run(dir, func(t *testing.T) {
+			parent := t.TempDir()
+			path := filepath.Join(parent, dir, "labspace.db")
+			if err := os.Mkdir(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			r := &store.Record{Kind: labspace.KindEnvironment, ID: "env-1", Name: "py", Scope: labspace.Global,
+				CreatedAt: time.Unix(1, 0), UpdatedAt: time.Unix(1, 0), Data: []byte(`{}`)}
+			db := openSQLite(t, path)
+			err := db.Update(t.Context(), func(tx store.Tx) error { return tx.Insert(r) })
+			db.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(path); err != nil {
+				t.Fatalf("database not where asked: %v", err)
+			}
+			if entries, _ := os.ReadDir(parent); len(entries) != 1 {
+				t.Fatalf("%d entries beside %q, want only it", len(entries), dir)
+			}
+			db = openSQLite(t, path)
+			defer db.Close()
+			if err := db.View(t.Context(), func(tx store.Tx) error { _, err := tx.Get(r.Kind, r.ID); return err }); err != nil {
+				t.Fatalf("after reopening: %v", err)
+			}
+		})
 	}
 }

@@ -456,11 +456,15 @@ func testDelete(t *testing.T, s store.Store) {
 	checkRecord(t, mustGet(t, s, other.Kind, other.ID), other)
 	checkRecord(t, mustGet(t, s, env.Kind, env.ID), env)
 
-	// The name is free again, and the new record has no leftovers.
+	// The name and id are free again, and the new record inherits neither
+	// the old one's references nor its events.
 	again := rec(labspace.KindWorkspace, "ws", withID(ws.ID))
 	insert(t, s, again)
 	checkRecord(t, mustGet(t, s, again.Kind, again.ID), again)
 	mustView(t, s, func(tx store.Tx) error {
+		if refs, err := tx.Referrers(env.ID); err != nil || !slices.Equal(ids(refs), []string{other.ID}) {
+			t.Errorf("referrers of env after re-creating ws = %q, %v; want only %q", ids(refs), err, other.ID)
+		}
 		if evs, err := tx.Events(again.ID); err != nil || len(evs) != 0 {
 			t.Errorf("events of re-created ws = %v, %v; want none", evs, err)
 		}
@@ -1251,21 +1255,41 @@ func testConcurrentUpdates(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	r := rec(labspace.KindWorkspace, "counter", withData(map[string]any{"n": 0}))
 	insert(t, s, r)
-	type counter struct{ N int }
-	errs := parallel(func(int) error {
-		for attempt := 0; attempt < 1000; attempt++ {
-			// Read in one transaction and write in another, as an API
-			// client does: the RV check is what keeps updates from being lost.
-			var cur *store.Record
-			if err := s.View(ctx, func(tx store.Tx) (err error) { cur, err = tx.Get(r.Kind, r.ID); return err }); err != nil {
-				return err
+	increment := func(cur *store.Record) error {
+		var c struct{ N int }
+		if err := json.Unmarshal(cur.Data, &c); err != nil {
+			return err
+		}
+		cur.Data = mustJSON(map[string]any{"n": c.N + 1})
+		return nil
+	}
+	// Even workers read in one transaction and write in another, as an API
+	// client does: the RV check keeps updates from being lost. Odd workers
+	// read and write in one Update transaction, as the service does.
+	errs := parallel(func(i int) error {
+		for range 1000 {
+			var err error
+			if i%2 == 0 {
+				var cur *store.Record
+				if err := s.View(ctx, func(tx store.Tx) (err error) { cur, err = tx.Get(r.Kind, r.ID); return err }); err != nil {
+					return err
+				}
+				if err := increment(cur); err != nil {
+					return err
+				}
+				err = s.Update(ctx, func(tx store.Tx) error { return tx.Update(cur) })
+			} else {
+				err = s.Update(ctx, func(tx store.Tx) error {
+					cur, err := tx.Get(r.Kind, r.ID)
+					if err != nil {
+						return err
+					}
+					if err := increment(cur); err != nil {
+						return err
+					}
+					return tx.Update(cur)
+				})
 			}
-			var c counter
-			if err := json.Unmarshal(cur.Data, &c); err != nil {
-				return err
-			}
-			cur.Data = mustJSON(map[string]any{"n": c.N + 1})
-			err := s.Update(ctx, func(tx store.Tx) error { return tx.Update(cur) })
 			if labspace.ErrorCode(err) != labspace.ECONFLICT {
 				return err
 			}
@@ -1278,7 +1302,7 @@ func testConcurrentUpdates(t *testing.T, s store.Store) {
 		}
 	}
 	got := mustGet(t, s, r.Kind, r.ID)
-	var c counter
+	var c struct{ N int }
 	if err := json.Unmarshal(got.Data, &c); err != nil {
 		t.Fatal(err)
 	}
