@@ -40,7 +40,7 @@ func (t *sqlTx) Insert(r *store.Record) error {
 	err := t.exec(`INSERT INTO objects (`+objectColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		r.ID, r.Kind, r.Name, r.Scope.Type, r.Scope.Name, r.RV, nanos(r.CreatedAt), nanos(r.UpdatedAt),
 		r.CreatedBy, r.Phase, r.Subject, string(r.Data), r.Secret)
-	if err != nil && t.d.isConflict(err) {
+	if err != nil && t.d.isUnique(err) {
 		return labspace.Errorf(labspace.ECONFLICT, "%s %q already exists in %s.", kindTitle(r.Kind), r.Name, r.Scope)
 	}
 	return err
@@ -68,7 +68,7 @@ func (t *sqlTx) Update(r *store.Record) error {
 		subject = ?, data = ?, secret = ? WHERE kind = ? AND id = ? AND rv = ?`),
 		r.Name, nanos(r.UpdatedAt), r.Phase, r.Subject, string(r.Data), r.Secret, r.Kind, r.ID, r.RV)
 	if err != nil {
-		if t.d.isConflict(err) {
+		if t.d.isUnique(err) {
 			return labspace.Errorf(labspace.ECONFLICT, "%s %q already exists in %s.", kindTitle(r.Kind), r.Name, r.Scope)
 		}
 		return err

@@ -59,9 +59,10 @@ func (t *sqlTx) ListAudit(q store.AuditQuery) ([]labspace.AuditEntry, string, er
 		where, args = where+" AND id < ?", append(args, before)
 	}
 	limit := q.Limit
-	if limit <= 0 || limit > 1000 {
+	if limit <= 0 {
 		limit = 100
 	}
+	limit = min(limit, 1000)
 	rows, err := t.query(`SELECT id, at, actor, action, kind, object_id, object_name, scope, source FROM audit
 		WHERE `+where+` ORDER BY id DESC LIMIT ?`, append(args, limit+1)...)
 	if err != nil {
@@ -121,7 +122,7 @@ func parseSubject(s string) labspace.Subject {
 func (t *sqlTx) InsertToken(tk *labspace.Token) error {
 	err := t.exec(`INSERT INTO tokens (`+tokenColumns+`) VALUES (?,?,?,?,?,?,?)`, tk.ID, tk.Hash, tk.Subject.String(),
 		tk.Kind, tk.Name, nanos(tk.CreatedAt), nanos(tk.ExpiresAt))
-	if err != nil && t.d.isConflict(err) {
+	if err != nil && t.d.isUnique(err) {
 		return labspace.Errorf(labspace.ECONFLICT, "Token already exists.")
 	}
 	return err

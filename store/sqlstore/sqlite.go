@@ -35,7 +35,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	reader.SetMaxOpenConns(max(4, runtime.NumCPU()))
 	db := &DB{d: dialect{name: "sqlite", serial: "INTEGER PRIMARY KEY AUTOINCREMENT", blob: "BLOB",
-		isConflict: sqliteConflict}, writer: writer, reader: reader}
+		isUnique: sqliteUnique, isRetry: sqliteBusy}, writer: writer, reader: reader}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -43,14 +43,17 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	return db, nil
 }
 
-func sqliteConflict(err error) bool {
+func sqliteCode(err error) int {
 	var e *sqlite.Error
 	if !errors.As(err, &e) {
-		return false
+		return 0
 	}
-	switch e.Code() {
-	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_BUSY:
-		return true
-	}
-	return false
+	return e.Code()
 }
+
+func sqliteUnique(err error) bool {
+	c := sqliteCode(err)
+	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+func sqliteBusy(err error) bool { return sqliteCode(err)&0xff == sqlite3.SQLITE_BUSY }

@@ -17,11 +17,12 @@ import (
 
 // dialect holds what differs between databases.
 type dialect struct {
-	name       string
-	serial     string
-	blob       string
-	numbered   bool // $1, $2... placeholders instead of ?
-	isConflict func(error) bool
+	name     string
+	serial   string
+	blob     string
+	numbered bool             // $1, $2... placeholders instead of ?
+	isUnique func(error) bool // a unique constraint was violated
+	isRetry  func(error) bool // the transaction lost a race and may be retried
 }
 
 // DB is a store.Store on database/sql. Writes go through writer, reads
@@ -101,7 +102,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn fun
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		if db.d.isConflict(err) {
+		if db.d.isRetry(err) {
 			return labspace.Errorf(labspace.ECONFLICT, "A concurrent change conflicted; try again.")
 		}
 		return fmt.Errorf("commit: %w", err)
