@@ -137,7 +137,7 @@ func TestSnapshotsAndAssetsInUse(t *testing.T) {
 		"type": "pvc", "mountPath": "/data", "pvc": map[string]any{"new": map[string]any{"size": "10Gi"}}}))
 	tmpl := e.must(201, "POST", "/api/v1/templates", e.admin, obj("train", "project/vision", map[string]any{
 		"environment": "jupyter", "compute": "one-gpu", "dataSources": []any{map[string]any{"name": "datasets"}},
-		"env": []any{map[string]any{"name": "WANDB_API_KEY", "credential": map[string]any{"name": "wandb", "key": "API_KEY"}}},
+		"env":     []any{map[string]any{"name": "WANDB_API_KEY", "credential": map[string]any{"name": "wandb", "key": "API_KEY"}}},
 		"general": map[string]any{"labels": map[string]any{"team": "cv"}}}))
 	w := e.must(201, "POST", "/api/v1/projects/vision/workspaces", e.admin, map[string]any{
 		"name": "from-template", "template": tmpl.str("meta.id"), "env": map[string]any{"WANDB_KEY": "abc"},

@@ -80,4 +80,3 @@ func TestBuildingBlockCRUD(t *testing.T) {
 		t.Errorf("openapi: %v", doc.field("openapi"))
 	}
 }
-
