@@ -206,6 +206,9 @@ func (s *Service) groupsOf(tx store.Tx, user string) ([]string, error) {
 
 // Logout revokes the token the caller used.
 func (s *Service) Logout(ctx context.Context, tk *labspace.Token) error {
+	if _, err := actor(ctx); err != nil {
+		return err
+	}
 	return s.store.Update(ctx, func(tx store.Tx) error { return tx.DeleteToken(tk.Subject, tk.ID) })
 }
 

@@ -21,6 +21,9 @@ func (s *Service) hashPassword(field, password string) ([]byte, error) {
 
 // CreateUser creates a local user with a password.
 func (s *Service) CreateUser(ctx context.Context, u *labspace.User, password string) (*labspace.User, error) {
+	if _, err := actor(ctx); err != nil {
+		return nil, err
+	}
 	hash, err := s.hashPassword("password", password)
 	if err != nil {
 		return nil, err
@@ -34,6 +37,9 @@ func (s *Service) CreateUser(ctx context.Context, u *labspace.User, password str
 // UpdateUser updates a user; a non-empty password replaces the old one and
 // signs the user out everywhere.
 func (s *Service) UpdateUser(ctx context.Context, name string, u *labspace.User, password string) (*labspace.User, error) {
+	if _, err := actor(ctx); err != nil {
+		return nil, err
+	}
 	var hash []byte
 	if password != "" {
 		var err error
@@ -60,6 +66,9 @@ func (s *Service) UpdateUser(ctx context.Context, name string, u *labspace.User,
 // CreateApplication creates a service account and returns its client
 // secret, which is shown this once.
 func (s *Service) CreateApplication(ctx context.Context, app *labspace.Application) (*labspace.Application, string, error) {
+	if _, err := actor(ctx); err != nil {
+		return nil, "", err
+	}
 	clientSecret := secret.NewToken(clientPrefix)
 	app.Spec.ClientID = "app-" + app.Name
 	_, err := s.create(ctx, app, func(r *store.Record) {
