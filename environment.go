@@ -65,6 +65,10 @@ type Tool struct {
 	URL string `json:"url,omitempty"`
 	// Private tools are reachable by the workspace's creator only.
 	Private bool `json:"private,omitempty"`
+	// StripPrefix is for tools that only serve at "/": the proxy removes
+	// the workspace's base path before forwarding. Tools that take a base
+	// URL (Jupyter's base_url, TensorBoard's path_prefix) leave it off.
+	StripPrefix bool `json:"stripPrefix,omitempty"`
 }
 
 // EnvVar is an environment variable: a value, a value left for the user to

@@ -80,7 +80,30 @@ type WorkspaceStatus struct {
 	PhaseReason  string      `json:"phaseReason,omitempty"`
 	PhaseMessage string      `json:"phaseMessage,omitempty"`
 	Conditions   []Condition `json:"conditions"`
+	// Admission is set while the workspace holds quota and capacity.
+	Admission *Admission `json:"admission,omitempty"`
+	// Tools lists how to reach each tool of the environment.
+	Tools     []ToolStatus `json:"tools,omitempty"`
+	StartedAt *time.Time   `json:"startedAt,omitempty"`
 }
+
+// Admission records what an admitted workspace holds.
+type Admission struct {
+	Time time.Time `json:"time"`
+	// GPUDevices are the host's GPU indexes given to it (local runtime).
+	GPUDevices []int `json:"gpuDevices,omitempty"`
+}
+
+// ToolStatus is one tool's connection.
+type ToolStatus struct {
+	Name  string   `json:"name"`
+	Type  ToolType `json:"type"`
+	URL   string   `json:"url"`
+	Ready bool     `json:"ready"`
+}
+
+// Holds reports whether the workspace counts against quota and capacity.
+func (w *Workspace) Holds() bool { return w.Status.Admission != nil }
 
 // Condition is one aspect of the status, as in Kubernetes.
 type Condition struct {

@@ -57,11 +57,11 @@ func TestBuildingBlockCRUD(t *testing.T) {
 		e.must(404, "GET", "/api/v1/"+c.path+"/"+id, e.admin, nil)
 	}
 	e.blocks()
-	tm := e.must(201, "POST", "/api/v1/templates", e.admin, obj("t", "global", map[string]any{"environment": "jupyter", "compute": "one-gpu"}))
+	tm := e.must(201, "POST", "/api/v1/templates", e.admin, obj("t", "global", map[string]any{"environment": "notebook", "compute": "one-gpu"}))
 	e.must(200, "GET", "/api/v1/templates", e.admin, nil)
 	e.must(200, "GET", "/api/v1/data-sources", e.admin, nil)
 	e.must(200, "GET", "/api/v1/compute-resources", e.admin, nil)
-	upd := obj("t", "global", map[string]any{"environment": "jupyter", "compute": "one-gpu", "args": []any{"--debug"}})
+	upd := obj("t", "global", map[string]any{"environment": "notebook", "compute": "one-gpu", "args": []any{"--debug"}})
 	upd["meta"].(map[string]any)["resourceVersion"] = 1
 	e.must(200, "PUT", "/api/v1/templates/"+tm.str("meta.id"), e.admin, upd)
 	e.must(204, "DELETE", "/api/v1/templates/"+tm.str("meta.id"), e.admin, nil)

@@ -117,7 +117,7 @@ func (e *env) do(method, path, token string, body any) *response {
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
 	r := &response{status: res.StatusCode, header: res.Header, raw: raw}
-	if len(raw) > 0 {
+	if len(raw) > 0 && strings.Contains(res.Header.Get("Content-Type"), "json") {
 		if err := json.Unmarshal(raw, &r.body); err != nil {
 			e.t.Fatalf("%s %s: reply is not a JSON object: %v: %s", method, path, err, raw)
 		}
@@ -182,7 +182,7 @@ func (e *env) project(name, dept string) {
 // blocks creates an environment and a compute resource usable everywhere.
 func (e *env) blocks() {
 	e.t.Helper()
-	e.must(201, "POST", "/api/v1/environments", e.admin, obj("jupyter", "global", map[string]any{
+	e.must(201, "POST", "/api/v1/environments", e.admin, obj("notebook", "global", map[string]any{
 		"image": "quay.io/jupyter/base-notebook", "tools": []any{map[string]any{"name": "jupyter", "type": "jupyter-notebook", "port": 8888}},
 		"env": []any{map[string]any{"name": "GREETING", "value": "hello"}, map[string]any{"name": "WANDB_KEY", "fromUser": true}}}))
 	e.must(201, "POST", "/api/v1/compute-resources", e.admin, obj("one-gpu", "global", map[string]any{
@@ -190,7 +190,7 @@ func (e *env) blocks() {
 }
 
 func wsBody(name string) map[string]any {
-	return map[string]any{"name": name, "environment": "jupyter", "compute": "one-gpu", "env": map[string]any{"WANDB_KEY": "k"}}
+	return map[string]any{"name": name, "environment": "notebook", "compute": "one-gpu", "env": map[string]any{"WANDB_KEY": "k"}}
 }
 
 func q(v ...string) string {

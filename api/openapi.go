@@ -148,7 +148,10 @@ func (s *Server) OpenAPI() map[string]any {
 				"application/json": map[string]any{"schema": g.body(rt.in, true)}}}
 		}
 		ok := map[string]any{"description": http.StatusText(rt.status)}
-		if rt.out != nil {
+		switch {
+		case rt.text:
+			ok["content"] = map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}
+		case rt.out != nil:
 			ok["content"] = map[string]any{"application/json": map[string]any{"schema": g.body(rt.out, false)}}
 		}
 		responses := map[string]any{itoa(rt.status): ok}

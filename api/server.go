@@ -32,6 +32,7 @@ type route struct {
 	out          any  // success body type (nil: none)
 	status       int  // success status
 	query        []string
+	text         bool // the success body is text/plain, streamed
 	handle       func(w http.ResponseWriter, r *http.Request) error
 }
 

@@ -51,10 +51,40 @@ func (s *Server) workspaceRoutes() []route {
 			out: ws, status: 202, handle: desired(labspace.PhaseStopped)},
 		{method: "DELETE", path: one, summary: "Ask for the workspace to be deleted", tag: "workspaces", out: ws, status: 202,
 			handle: desired(labspace.PhaseDeleted)},
+		{method: "GET", path: one + "/logs", summary: "The workspace's output; follow=true keeps streaming", tag: "workspaces",
+			text: true, status: 200, query: []string{"follow"}, handle: s.logs},
 		{method: "GET", path: one + "/events", summary: "The workspace's history, oldest first", tag: "workspaces",
 			out: List[labspace.Event]{}, status: 200, handle: func(w http.ResponseWriter, r *http.Request) error {
 				items, err := s.svc.WorkspaceEvents(r.Context(), r.PathValue("project"), r.PathValue("name"))
 				return reply(w, 200, List[labspace.Event]{Items: items}, err)
 			}},
+	}
+}
+
+func (s *Server) logs(w http.ResponseWriter, r *http.Request) error {
+	follow := r.URL.Query().Get("follow") == "true"
+	rc, err := s.svc.WorkspaceLogs(r.Context(), r.PathValue("project"), r.PathValue("name"), follow)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(200)
+	fl, _ := w.(http.Flusher)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := rc.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return nil
+			}
+			if fl != nil {
+				fl.Flush()
+			}
+		}
+		if err != nil {
+			return nil // the body has started: the stream just ends
+		}
 	}
 }

@@ -13,9 +13,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/labspace/labspace/api"
+	"github.com/labspace/labspace/controller"
+	"github.com/labspace/labspace/proxy"
+	"github.com/labspace/labspace/runtime/local"
 	"github.com/labspace/labspace/secret"
 	"github.com/labspace/labspace/service"
 	"github.com/labspace/labspace/store/sqlstore"
@@ -31,6 +35,15 @@ type Config struct {
 	AdminPassword string
 	BcryptCost    int
 	Logger        *slog.Logger
+	// PublicURL is how users reach this server (default http://<addr>).
+	PublicURL string
+	// ProxyDomain turns on subdomain routing of tools:
+	// <tool>-<workspace>-<project>.<ProxyDomain>.
+	ProxyDomain string
+	// StopGrace is how long a workload has to exit after SIGTERM (default 10s).
+	StopGrace time.Duration
+	// Resync is how often the controller looks at every workspace (default 5s).
+	Resync time.Duration
 }
 
 // Server is a running labspace.
@@ -40,8 +53,11 @@ type Server struct {
 	Listener net.Listener
 	// AdminPassword is set when this start created the admin user.
 	AdminPassword string
+	Controller    *controller.Controller
 	http          *http.Server
 	closeStore    func() error
+	stop          context.CancelFunc
+	done          chan struct{}
 }
 
 // Open prepares a server: opens the store, creates the admin user on first
@@ -67,6 +83,14 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	svc := service.New(service.Options{Store: db, Box: box, BcryptCost: cfg.BcryptCost, Logger: cfg.Logger})
 	s := &Server{Service: svc, API: api.New(svc, cfg.Logger), closeStore: db.Close}
+	rt, err := local.New(local.Options{Dir: filepath.Join(cfg.DataDir, "workspaces"), Grace: cfg.StopGrace,
+		Secret: func(ctx context.Context, id, key string) (string, error) {
+			return svc.CredentialValue(service.AsController(ctx), id, key)
+		}})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	password := cfg.AdminPassword
 	if password == "" {
 		password = randomPassword()
@@ -84,10 +108,28 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + s.Listener.Addr().String()
+	}
+	s.Controller = controller.New(controller.Options{Service: svc, Runtime: rt, Logger: cfg.Logger,
+		PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), Resync: cfg.Resync})
+	svc.SetLifecycle(s.Controller, rt)
+	tools := proxy.New(svc, s.Controller, cfg.ProxyDomain, cfg.Logger)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", s.API)
+	mux.Handle("/ws/", tools)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)}
+	var root http.Handler = mux
+	if cfg.ProxyDomain != "" {
+		root = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if host, _, _ := strings.Cut(r.Host, ":"); strings.HasSuffix(host, "."+cfg.ProxyDomain) {
+				tools.ServeHTTP(w, r)
+				return
+			}
+			mux.ServeHTTP(w, r)
+		})
+	}
+	s.http = &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)}
 	return s, nil
 }
 
@@ -107,8 +149,14 @@ func randomPassword() string {
 // URL is where the server answers.
 func (s *Server) URL() string { return "http://" + s.Listener.Addr().String() }
 
-// Serve answers requests until Close.
+// Serve runs the lifecycle controller and answers requests until Close.
 func (s *Server) Serve() error {
+	ctx, stop := context.WithCancel(context.Background())
+	s.stop, s.done = stop, make(chan struct{})
+	go func() {
+		defer close(s.done)
+		_ = s.Controller.Run(ctx)
+	}()
 	err := s.http.Serve(s.Listener)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -120,5 +168,9 @@ func (s *Server) Serve() error {
 // in flight, then closes the store.
 func (s *Server) Close(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
+	if s.stop != nil {
+		s.stop()
+		<-s.done
+	}
 	return errors.Join(err, s.closeStore())
 }

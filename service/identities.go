@@ -105,8 +105,9 @@ func (s *Service) WhoAmI(ctx context.Context) (*Me, error) {
 	return me, nil
 }
 
-// EnsureAdmin creates, on first start, the user admin with password and
-// makes it a system administrator. It reports whether it created it.
+// EnsureAdmin creates, on first start, the user admin with password, makes
+// it a system administrator, and adds the seed building blocks. It reports
+// whether it created the user.
 func (s *Service) EnsureAdmin(ctx context.Context, password string) (bool, error) {
 	hash, err := s.hashPassword("password", password)
 	if err != nil {
@@ -138,7 +139,10 @@ func (s *Service) EnsureAdmin(ctx context.Context, password string) (bool, error
 		}
 		rec.Subject = rule.Spec.Subject.String()
 		created = true
-		return tx.Insert(rec)
+		if err := tx.Insert(rec); err != nil {
+			return err
+		}
+		return s.seed(tx, system)
 	})
 	return created, err
 }

@@ -9,6 +9,7 @@ package service
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"time"
 
@@ -28,12 +29,20 @@ type nopLifecycle struct{}
 
 func (nopLifecycle) Notify(string) {}
 
+// LogSource serves a workspace's output (the runtime).
+type LogSource interface {
+	Logs(ctx context.Context, w *labspace.Workspace, follow bool) (io.ReadCloser, error)
+}
+
 // Options configure a Service.
 type Options struct {
 	Store store.Store
 	Box   *secret.Box
-	// Lifecycle defaults to one that does nothing.
+	// Lifecycle defaults to one that does nothing; SetLifecycle sets it
+	// later, since the controller itself needs the service.
 	Lifecycle Lifecycle
+	// Logs serves workspace output; nil: no logs.
+	Logs LogSource
 	// Now defaults to time.Now; tests inject a clock.
 	Now func() time.Time
 	// SessionTTL is how long a sign-in token lasts (default 12h).
@@ -48,6 +57,7 @@ type Service struct {
 	store      store.Store
 	box        *secret.Box
 	lifecycle  Lifecycle
+	logs       LogSource
 	now        func() time.Time
 	sessionTTL time.Duration
 	bcryptCost int
@@ -56,7 +66,7 @@ type Service struct {
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, box: o.Box, lifecycle: o.Lifecycle, now: o.Now, sessionTTL: o.SessionTTL,
+	s := &Service{store: o.Store, box: o.Box, lifecycle: o.Lifecycle, logs: o.Logs, now: o.Now, sessionTTL: o.SessionTTL,
 		bcryptCost: o.BcryptCost, log: o.Logger}
 	if s.lifecycle == nil {
 		s.lifecycle = nopLifecycle{}
@@ -75,6 +85,10 @@ func New(o Options) *Service {
 	}
 	return s
 }
+
+// SetLifecycle connects the controller and the runtime's logs. Call it
+// before serving requests.
+func (s *Service) SetLifecycle(l Lifecycle, logs LogSource) { s.lifecycle, s.logs = l, logs }
 
 type ctxKey int
 

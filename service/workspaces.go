@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"io"
 
 	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/store"
@@ -315,15 +316,13 @@ func (s *Service) SetDesiredPhase(ctx context.Context, project, name string, to 
 		}
 		w.DesiredPhase = to
 		w.UpdatedAt = s.now().UTC()
-		next, err := store.Encode(w)
-		if err != nil {
+		if to == labspace.PhaseRunning && (w.Status.Phase == labspace.PhaseFailed || w.Status.Phase == labspace.PhaseStopped) {
+			// Queued again: a failed workspace is retried, a stopped one restarted.
+			w.Status.Phase, w.Status.PhaseReason, w.Status.PhaseMessage = labspace.PhasePending, "StartRequested", "Waiting for admission."
+		}
+		if err := s.saveWorkspace(tx, w, rec.RV); err != nil {
 			return err
 		}
-		next.RV, next.Phase = rec.RV, rec.Phase
-		if err := tx.Update(next); err != nil {
-			return err
-		}
-		w.ResourceVersion = next.RV
 		if err := tx.AddEvent(&labspace.Event{WorkspaceID: w.ID, Time: w.UpdatedAt, Type: eventType,
 			Actor: a.Subject.Name, Message: "Desired phase set to " + string(to) + "."}); err != nil {
 			return err
@@ -353,4 +352,16 @@ func (s *Service) WorkspaceEvents(ctx context.Context, project, name string) ([]
 		return err
 	})
 	return out, err
+}
+
+// WorkspaceLogs returns a workspace's output; with follow it stays open.
+func (s *Service) WorkspaceLogs(ctx context.Context, project, name string, follow bool) (io.ReadCloser, error) {
+	w, err := s.GetWorkspace(ctx, project, name)
+	if err != nil {
+		return nil, err
+	}
+	if s.logs == nil {
+		return nil, labspace.Errorf(labspace.ENOTFOUND, "This server keeps no logs.")
+	}
+	return s.logs.Logs(ctx, w, follow)
 }

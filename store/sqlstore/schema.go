@@ -65,4 +65,6 @@ var migrations = []string{
 		expires_at BIGINT NOT NULL
 	);
 	CREATE INDEX tokens_subject ON tokens (subject);`,
+	// The lifecycle controller sums admitted workspaces by phase.
+	`CREATE INDEX objects_phase ON objects (kind, phase)`,
 }

@@ -1,0 +1,189 @@
+// Package controller drives every workspace from its desired phase to the
+// runtime, level-triggered like a Kubernetes controller: work queue keys
+// are workspace ids, each pass re-reads the workspace and observes the
+// runtime, acts, and writes back what it saw. Any pass may be cut short by
+// a crash; the next one, after a restart, picks up from what is true.
+package controller
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/runtime"
+	"github.com/labspace/labspace/service"
+	"k8s.io/client-go/util/workqueue"
+)
+
+// Options configure a Controller.
+type Options struct {
+	Service *service.Service
+	Runtime runtime.Runtime
+	Logger  *slog.Logger
+	// PublicURL prefixes the tool URLs shown to users.
+	PublicURL string
+	// Workers is how many workspaces are reconciled at once (default 4).
+	Workers int
+	// Resync is how often every workspace is looked at even without a
+	// change (default 5s): it notices processes that end on their own.
+	Resync time.Duration
+	// Poll is how soon a workspace in transition is looked at again (default 250ms).
+	Poll time.Duration
+}
+
+// Controller reconciles workspaces.
+type Controller struct {
+	opts  Options
+	svc   *service.Service
+	rt    runtime.Runtime
+	log   *slog.Logger
+	queue workqueue.TypedRateLimitingInterface[string]
+
+	mu      sync.RWMutex
+	targets map[string]map[string]string // workspace id -> tool -> address
+}
+
+// New returns a controller; Run starts it.
+func New(o Options) *Controller {
+	if o.Workers == 0 {
+		o.Workers = 4
+	}
+	if o.Resync == 0 {
+		o.Resync = 5 * time.Second
+	}
+	if o.Poll == 0 {
+		o.Poll = 250 * time.Millisecond
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	rl := workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 30*time.Second)
+	return &Controller{opts: o, svc: o.Service, rt: o.Runtime, log: o.Logger, targets: map[string]map[string]string{},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(rl, workqueue.TypedRateLimitingQueueConfig[string]{Name: "workspaces"})}
+}
+
+// Notify queues a workspace whose desired phase changed (service.Lifecycle).
+func (c *Controller) Notify(id string) { c.queue.Add(id) }
+
+// Target returns the address the proxy forwards tool of workspace id to.
+func (c *Controller) Target(id, tool string) (string, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	t, ok := c.targets[id][tool]
+	return t, ok
+}
+
+// Run reconciles until ctx ends. It first queues every workspace and stops
+// processes that no workspace claims, so a restart converges.
+func (c *Controller) Run(ctx context.Context) error {
+	ctx = service.AsController(ctx)
+	defer c.queue.ShutDown()
+	if err := c.collectOrphans(ctx); err != nil {
+		c.log.Warn("orphan collection", "err", err)
+	}
+	c.queueAll(ctx, "")
+	var wg sync.WaitGroup
+	for i := 0; i < c.opts.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c.next(ctx) {
+			}
+		}()
+	}
+	t := time.NewTicker(c.opts.Resync)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			c.queue.ShutDown()
+			wg.Wait()
+			return nil
+		case <-t.C:
+			c.queueAll(ctx, "")
+		}
+	}
+}
+
+func (c *Controller) queueAll(ctx context.Context, phase labspace.Phase) {
+	ids, err := c.svc.WorkspaceIDs(ctx, phase)
+	if err != nil {
+		c.log.Warn("list workspaces", "err", err)
+		return
+	}
+	for _, id := range ids {
+		c.queue.Add(id)
+	}
+}
+
+// collectOrphans removes workloads whose workspace no longer exists.
+func (c *Controller) collectOrphans(ctx context.Context) error {
+	running, err := c.rt.Workloads(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range running {
+		if _, err := c.svc.WorkspaceByID(ctx, id); labspace.ErrorCode(err) == labspace.ENOTFOUND {
+			c.log.Info("removing orphaned workload", "workspace", id)
+			if err := c.rt.Delete(ctx, &labspace.Workspace{Meta: labspace.Meta{ID: id}}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Controller) next(ctx context.Context) bool {
+	id, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(id)
+	after, err := c.reconcile(ctx, id)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		c.log.Warn("reconcile", "workspace", id, "err", err)
+		c.queue.AddRateLimited(id)
+	case err == nil:
+		c.queue.Forget(id)
+		if after > 0 {
+			c.queue.AddAfter(id, after)
+		}
+	}
+	return true
+}
+
+func (c *Controller) setTargets(id string, t map[string]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t == nil {
+		delete(c.targets, id)
+		return
+	}
+	c.targets[id] = t
+}
+
+// toolStatus lists the tools of w with their public URLs.
+func (c *Controller) toolStatus(w *labspace.Workspace, ready bool) []labspace.ToolStatus {
+	vars := runtime.WorkloadVars(w, nil)
+	var out []labspace.ToolStatus
+	for _, t := range w.Spec.Environment.Spec.Tools {
+		ts := labspace.ToolStatus{Name: t.Name, Type: t.Type, Ready: ready, URL: c.opts.PublicURL + runtime.BasePath(w, t.Name)}
+		if t.Type == "external" {
+			ts.URL = expandBraces(t.URL, vars)
+		}
+		out = append(out, ts)
+	}
+	return out
+}
+
+// expandBraces fills ${VAR} in an external tool's URL template.
+func expandBraces(s string, vars map[string]string) string {
+	for k, v := range vars {
+		s = strings.ReplaceAll(s, "${"+k+"}", v)
+	}
+	return s
+}

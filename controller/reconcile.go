@@ -1,0 +1,163 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/runtime"
+	"github.com/labspace/labspace/service"
+)
+
+// action is what a pass does to the runtime.
+type action int
+
+const (
+	actNone   action = iota
+	actAdmit         // ask for admission; start once admitted
+	actApply         // start (it holds its admission already)
+	actStop          // stop the processes, keep storage
+	actDelete        // remove everything, then the record
+)
+
+// step is the plan of one pass: an action, the status to write, and
+// whether to look again soon.
+type step struct {
+	act      action
+	observed *service.Observed
+	poll     bool
+}
+
+func observed(p labspace.Phase, reason, msg string) *service.Observed {
+	return &service.Observed{Phase: p, Reason: reason, Message: msg}
+}
+
+// plan decides a pass from the workspace and what the runtime shows. It is
+// pure, so every case is table-tested.
+func plan(w *labspace.Workspace, obs runtime.Observation) step {
+	gone := obs.State == runtime.Absent || obs.State == runtime.Exited
+	switch w.DesiredPhase {
+	case labspace.PhaseDeleted:
+		if gone {
+			return step{act: actDelete}
+		}
+		return step{act: actStop, observed: observed(labspace.PhaseDeleting, "Deleting", "Stopping the processes."), poll: true}
+	case labspace.PhaseStopped:
+		if gone {
+			o := observed(labspace.PhaseStopped, "Stopped", "")
+			o.Release = true
+			return step{observed: o}
+		}
+		return step{act: actStop, observed: observed(labspace.PhaseStopping, "Stopping", obs.Message), poll: true}
+	}
+	switch obs.State {
+	case runtime.Stopping:
+		return step{observed: observed(labspace.PhaseStopping, "Restarting", "Waiting for the previous run to stop."), poll: true}
+	case runtime.Starting:
+		return step{observed: observed(labspace.PhaseInitializing, obs.Reason, obs.Message), poll: true}
+	case runtime.Ready:
+		return step{observed: observed(labspace.PhaseRunning, "Ready", "")}
+	case runtime.Exited:
+		switch w.Status.Phase {
+		case labspace.PhaseCreating, labspace.PhaseInitializing, labspace.PhaseRunning, labspace.PhaseDegraded:
+			o := observed(labspace.PhaseFailed, obs.Reason, obs.Message)
+			o.Release = true
+			return step{observed: o}
+		}
+	}
+	// Nothing runs (or an old run ended and a start was asked for again).
+	switch {
+	case w.Status.Phase == labspace.PhaseFailed:
+		return step{} // waits for the user to start it again
+	case !w.Holds():
+		return step{act: actAdmit}
+	}
+	return step{act: actApply, observed: observed(labspace.PhaseInitializing, "Starting", "Starting the processes."), poll: true}
+}
+
+// reconcile runs one pass for workspace id and says when to look again.
+func (c *Controller) reconcile(ctx context.Context, id string) (time.Duration, error) {
+	w, err := c.svc.WorkspaceByID(ctx, id)
+	if labspace.ErrorCode(err) == labspace.ENOTFOUND {
+		c.setTargets(id, nil)
+		return 0, c.rt.Delete(ctx, &labspace.Workspace{Meta: labspace.Meta{ID: id}})
+	} else if err != nil {
+		return 0, err
+	}
+	obs, err := c.rt.Observe(ctx, w)
+	if err != nil {
+		return 0, err
+	}
+	c.setTargets(id, obs.Tools)
+	s := plan(w, obs)
+	switch s.act {
+	case actAdmit:
+		return c.admitAndStart(ctx, w)
+	case actApply:
+		if err := c.apply(ctx, w); err != nil || w.Status.Phase == labspace.PhaseFailed {
+			return 0, err
+		}
+	case actStop:
+		if err := c.rt.Stop(ctx, w); err != nil {
+			return 0, err
+		}
+	case actDelete:
+		if err := c.rt.Delete(ctx, w); err != nil {
+			return 0, err
+		}
+		c.setTargets(id, nil)
+		if err := c.svc.RemoveWorkspace(ctx, id); err != nil {
+			return 0, err
+		}
+		c.queueAll(ctx, labspace.PhasePending)
+		return 0, nil
+	}
+	if s.observed != nil {
+		held := w.Holds()
+		s.observed.Tools = c.toolStatus(w, s.observed.Phase == labspace.PhaseRunning)
+		if w, err = c.svc.SetObserved(ctx, id, *s.observed); err != nil {
+			return 0, err
+		}
+		if held && !w.Holds() {
+			c.queueAll(ctx, labspace.PhasePending) // what it held may admit others
+		}
+	}
+	if s.poll {
+		return c.opts.Poll, nil
+	}
+	return 0, nil
+}
+
+// admitAndStart asks for admission and starts w when it is admitted.
+func (c *Controller) admitAndStart(ctx context.Context, w *labspace.Workspace) (time.Duration, error) {
+	capacity, err := c.rt.Capacity(ctx)
+	if err != nil {
+		return 0, err
+	}
+	w, err = c.svc.Admit(ctx, w.ID, service.HostCapacity(capacity))
+	if err != nil || !w.Holds() {
+		return 0, err // Pending with its reason; a release queues it again
+	}
+	if err := c.apply(ctx, w); err != nil {
+		return 0, err
+	}
+	return c.opts.Poll, nil
+}
+
+// apply starts w; a start that cannot work (no command, a data source the
+// runtime cannot mount) fails the workspace instead of retrying forever.
+func (c *Controller) apply(ctx context.Context, w *labspace.Workspace) error {
+	err := c.rt.Apply(ctx, w)
+	if code := labspace.ErrorCode(err); code == labspace.EUNPROCESSABLE {
+		o := observed(labspace.PhaseFailed, "StartFailed", err.Error())
+		o.Release = true
+		o.Tools = c.toolStatus(w, false)
+		w2, serr := c.svc.SetObserved(ctx, w.ID, *o)
+		if serr == nil {
+			*w = *w2
+			c.queueAll(ctx, labspace.PhasePending)
+		}
+		return serr
+	}
+	return err
+}

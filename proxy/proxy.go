@@ -1,0 +1,249 @@
+// Package proxy connects users to the tools of their workspaces:
+// /ws/{project}/{workspace}/{tool}/... is forwarded (HTTP and WebSocket)
+// to the tool once the caller's token or session is checked. labspace's
+// own credentials never reach the tool, and a tool's cookies stay under
+// its own path.
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/service"
+)
+
+// SessionCookie carries a session token for browsers.
+const SessionCookie = "labspace_session"
+
+// Targets says where a workspace's tool listens (the controller).
+type Targets interface {
+	Target(workspaceID, tool string) (string, bool)
+}
+
+// Proxy is the tool proxy.
+type Proxy struct {
+	svc     *service.Service
+	targets Targets
+	log     *slog.Logger
+	// Domain enables subdomain routing: <tool>-<workspace>-<project>.<Domain>.
+	domain    string
+	transport http.RoundTripper
+	mu        sync.Mutex
+	proxies   map[string]*httputil.ReverseProxy // by target
+}
+
+// New returns a proxy; domain may be empty (path routing only).
+func New(svc *service.Service, targets Targets, domain string, log *slog.Logger) *Proxy {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	t.ResponseHeaderTimeout = 0
+	return &Proxy{svc: svc, targets: targets, domain: domain, log: log, transport: t, proxies: map[string]*httputil.ReverseProxy{}}
+}
+
+// route is a parsed tool address.
+type route struct {
+	project, workspace, tool string
+	prefix                   string // what the tool's paths start with in the browser
+}
+
+// ServeHTTP forwards /ws/... requests, and subdomain requests when enabled.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	routes := p.parse(r)
+	if len(routes) == 0 {
+		problem(w, http.StatusNotFound, "No such tool address.")
+		return
+	}
+	var ctx context.Context
+	var ws *labspace.Workspace
+	var tool *labspace.Tool
+	var rt route
+	status, msg := 0, ""
+	for _, rt = range routes {
+		if ctx, ws, tool, status, msg = p.authorize(r, rt); status != http.StatusNotFound {
+			break
+		}
+	}
+	if status != 0 {
+		problem(w, status, msg)
+		return
+	}
+	target, ok := p.targets.Target(ws.ID, tool.Name)
+	if !ok || ws.Status.Phase != labspace.PhaseRunning {
+		problem(w, http.StatusServiceUnavailable, "Tool "+tool.Name+" of workspace "+ws.Name+" is not running (the workspace is "+string(ws.Status.Phase)+").")
+		return
+	}
+	out := r.Clone(ctx)
+	clean(out)
+	if tool.StripPrefix {
+		out.URL.Path = "/" + strings.TrimPrefix(out.URL.Path, rt.prefix)
+		out.URL.RawPath = ""
+	}
+	p.reverse(target, rt.prefix).ServeHTTP(w, out)
+}
+
+// parse reads the project, workspace and tool from the path, or from the
+// host in subdomain mode, where <tool>-<workspace>-<project> can be split
+// in several ways (names contain '-'): each split is a candidate, and the
+// first that names a tool of a visible workspace wins.
+func (p *Proxy) parse(r *http.Request) []route {
+	if p.domain != "" {
+		host, _, _ := strings.Cut(r.Host, ":")
+		if label, ok := strings.CutSuffix(host, "."+p.domain); ok && !strings.Contains(label, ".") {
+			return splits(label)
+		}
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, "/ws/")
+	if !ok {
+		return nil
+	}
+	parts := strings.SplitN(rest, "/", 4)
+	if len(parts) < 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return nil
+	}
+	return []route{{project: parts[0], workspace: parts[1], tool: parts[2],
+		prefix: "/ws/" + parts[0] + "/" + parts[1] + "/" + parts[2] + "/"}}
+}
+
+// splits returns every way to read label as tool-workspace-project.
+func splits(label string) []route {
+	var dashes []int
+	for i := 0; i < len(label); i++ {
+		if label[i] == '-' {
+			dashes = append(dashes, i)
+		}
+	}
+	var out []route
+	for a := 0; a < len(dashes); a++ {
+		for b := a + 1; b < len(dashes); b++ {
+			i, j := dashes[a], dashes[b]
+			rt := route{tool: label[:i], workspace: label[i+1 : j], project: label[j+1:], prefix: "/"}
+			if rt.tool != "" && rt.workspace != "" && rt.project != "" {
+				out = append(out, rt)
+			}
+		}
+	}
+	return out
+}
+
+// authorize checks the caller: a valid token, a workspace it may see, and
+// for a private tool, its owner. Statuses: 401, 404 (never 403 across
+// projects), 403 for a private tool of someone else.
+func (p *Proxy) authorize(r *http.Request, rt route) (context.Context, *labspace.Workspace, *labspace.Tool, int, string) {
+	token := bearer(r)
+	if token == "" {
+		return nil, nil, nil, http.StatusUnauthorized, "Sign in first."
+	}
+	a, _, err := p.svc.Authenticate(r.Context(), token)
+	if err != nil {
+		return nil, nil, nil, http.StatusUnauthorized, "The token is invalid, expired or revoked; sign in again."
+	}
+	ctx := service.WithActor(r.Context(), a)
+	ws, err := p.svc.GetWorkspace(ctx, rt.project, rt.workspace)
+	if err != nil {
+		if labspace.ErrorCode(err) != labspace.ENOTFOUND {
+			p.log.Error("proxy: read workspace", "err", err)
+			return nil, nil, nil, http.StatusInternalServerError, "Internal error."
+		}
+		return nil, nil, nil, http.StatusNotFound, "Workspace not found."
+	}
+	for i := range ws.Spec.Environment.Spec.Tools {
+		t := &ws.Spec.Environment.Spec.Tools[i]
+		if t.Name != rt.tool {
+			continue
+		}
+		if t.Private && !(a.Subject.Type == labspace.SubjectUser && a.Subject.Name == ws.CreatedBy) {
+			return nil, nil, nil, http.StatusForbidden, "Tool " + t.Name + " is private to " + ws.CreatedBy + "."
+		}
+		return ctx, ws, t, 0, ""
+	}
+	return nil, nil, nil, http.StatusNotFound, "Workspace " + ws.Name + " has no tool " + rt.tool + "."
+}
+
+// bearer returns the caller's token: the Authorization header, else the session cookie.
+func bearer(r *http.Request) string {
+	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return t
+	}
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// clean removes labspace's credentials from a request before it leaves.
+func clean(r *http.Request) {
+	r.Header.Del("Authorization")
+	cookies := r.Cookies()
+	r.Header.Del("Cookie")
+	for _, c := range cookies {
+		if !strings.HasPrefix(c.Name, "labspace_") {
+			r.AddCookie(c)
+		}
+	}
+}
+
+// reverse returns the (cached) reverse proxy to target.
+func (p *Proxy) reverse(target, prefix string) *httputil.ReverseProxy {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key := target + " " + prefix
+	if rp, ok := p.proxies[key]; ok {
+		return rp
+	}
+	u, _ := url.Parse(target)
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			pr.Out.Host = pr.In.Host // tools check Origin against Host (Jupyter's WebSocket)
+			pr.SetXForwarded()
+		},
+		Transport:     p.transport,
+		FlushInterval: -1, // stream: logs, server-sent events, notebooks' long polls
+		ModifyResponse: func(res *http.Response) error {
+			confineCookies(res, prefix)
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			p.log.Warn("proxy: tool unreachable", "target", target, "err", err)
+			problem(w, http.StatusBadGateway, "The tool did not answer.")
+		},
+	}
+	p.proxies[key] = rp
+	return rp
+}
+
+// confineCookies keeps a tool's cookies under its own path and host: a
+// cookie for another path or domain is rewritten, and one named like
+// labspace's is dropped.
+func confineCookies(res *http.Response, prefix string) {
+	set := res.Header.Values("Set-Cookie")
+	if len(set) == 0 {
+		return
+	}
+	res.Header.Del("Set-Cookie")
+	for _, line := range set {
+		c, err := http.ParseSetCookie(line)
+		if err != nil || strings.HasPrefix(c.Name, "labspace_") {
+			continue
+		}
+		c.Domain = ""
+		if !strings.HasPrefix(c.Path+"/", prefix) {
+			c.Path = strings.TrimSuffix(prefix, "/")
+		}
+		res.Header.Add("Set-Cookie", c.String())
+	}
+}
+
+func problem(w http.ResponseWriter, status int, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": http.StatusText(status),
+		"status": status, "detail": detail})
+}

@@ -1,0 +1,240 @@
+// Package local runs workspaces as process groups on this host: the
+// zero-setup runtime of `labspace serve`. Each workspace gets a home that
+// survives stop and start, a free port per tool, its own GPUs through
+// CUDA_VISIBLE_DEVICES, and a log file. Processes outlive a crash of the
+// server and are found again through a marker in their environment.
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/runtime"
+)
+
+// Options configure the local runtime.
+type Options struct {
+	// Dir holds one folder per workspace.
+	Dir string
+	// Grace is how long a workload has to exit after SIGTERM (default 10s).
+	Grace time.Duration
+	// GPUs overrides discovery through nvidia-smi.
+	GPUs []int
+	// Secret returns a key of a credential, for credential-backed variables.
+	Secret func(ctx context.Context, credentialID, key string) (string, error)
+}
+
+// Runtime is the local process runtime.
+type Runtime struct {
+	opts  Options
+	locks sync.Map // workspace id -> *sync.Mutex
+	gpus  []int
+}
+
+var _ runtime.Runtime = (*Runtime)(nil)
+
+// New returns a local runtime keeping its files under opts.Dir.
+func New(opts Options) (*Runtime, error) {
+	if opts.Grace == 0 {
+		opts.Grace = 10 * time.Second
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	r := &Runtime{opts: opts, gpus: opts.GPUs}
+	if r.gpus == nil {
+		r.gpus = discoverGPUs()
+	}
+	return r, nil
+}
+
+// state is what a launch leaves on disk, written before the process starts.
+type state struct {
+	Ports     map[string]int `json:"ports"`
+	StartedAt time.Time      `json:"startedAt"`
+	PGID      int            `json:"pgid,omitempty"`
+}
+
+func (r *Runtime) dir(w *labspace.Workspace) string  { return filepath.Join(r.opts.Dir, w.ID) }
+func (r *Runtime) home(w *labspace.Workspace) string { return filepath.Join(r.dir(w), "home") }
+func (r *Runtime) file(w *labspace.Workspace, name string) string {
+	return filepath.Join(r.dir(w), name)
+}
+
+func (r *Runtime) lock(id string) func() {
+	m, _ := r.locks.LoadOrStore(id, &sync.Mutex{})
+	m.(*sync.Mutex).Lock()
+	return m.(*sync.Mutex).Unlock
+}
+
+func (r *Runtime) readState(w *labspace.Workspace) (*state, error) {
+	raw, err := os.ReadFile(r.file(w, "state.json"))
+	if err != nil {
+		return nil, err
+	}
+	var st state
+	return &st, json.Unmarshal(raw, &st)
+}
+
+func (r *Runtime) writeState(w *labspace.Workspace, st *state) error {
+	raw, _ := json.Marshal(st)
+	tmp := r.file(w, "state.json.tmp")
+	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, r.file(w, "state.json"))
+}
+
+// groups returns the live process groups of w.
+func (r *Runtime) groups(w *labspace.Workspace) []int { return scan()[w.ID] }
+
+// Apply starts w's command unless a process of w already runs.
+func (r *Runtime) Apply(ctx context.Context, w *labspace.Workspace) error {
+	defer r.lock(w.ID)()
+	if len(r.groups(w)) > 0 {
+		return nil
+	}
+	spec := w.Spec
+	if len(spec.Command) == 0 {
+		return labspace.Errorf(labspace.EUNPROCESSABLE, "The local runtime runs the environment's command on this host, and %q has none.", spec.Environment.From.Name)
+	}
+	if err := os.MkdirAll(r.home(w), 0o700); err != nil {
+		return err
+	}
+	for _, name := range []string{"exit", "stopping"} {
+		_ = os.Remove(r.file(w, name))
+	}
+	st := &state{Ports: map[string]int{}, StartedAt: time.Now().UTC()}
+	for _, t := range spec.Environment.Spec.Tools {
+		if t.Type == "external" {
+			continue
+		}
+		p, err := freePort()
+		if err != nil {
+			return err
+		}
+		st.Ports[t.Name] = p
+	}
+	env, err := r.environ(ctx, w, st)
+	if err != nil {
+		return err
+	}
+	if err := r.linkData(w); err != nil {
+		return err
+	}
+	if err := r.writeState(w, st); err != nil {
+		return err
+	}
+	return r.start(w, st, env)
+}
+
+// start launches the command under a small shell that records its exit
+// code, in a new process group, writing to the workspace's log.
+func (r *Runtime) start(w *labspace.Workspace, st *state, env []string) error {
+	vars := runtime.WorkloadVars(w, st.Ports)
+	vars["HOME"] = r.home(w)
+	argv := make([]string, 0, len(w.Spec.Command)+len(w.Spec.Args))
+	for _, a := range append(append([]string{}, w.Spec.Command...), w.Spec.Args...) {
+		argv = append(argv, runtime.Expand(a, vars))
+	}
+	logf, err := os.OpenFile(r.file(w, "log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command("/bin/sh", append([]string{"-c", `"$@"; echo $? > "$LABSPACE_EXIT_FILE"`, "labspace-workload"}, argv...)...)
+	cmd.Env = append(env, "LABSPACE_EXIT_FILE="+r.file(w, "exit"))
+	cmd.Dir = r.home(w)
+	if wd := w.Spec.Environment.Spec.WorkingDir; wd != "" {
+		cmd.Dir = filepath.Join(r.home(w), wd)
+		if err := os.MkdirAll(cmd.Dir, 0o700); err != nil {
+			return err
+		}
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	fmt.Fprintf(logf, "labspace: starting %q at %s\n", argv, st.StartedAt.Format(time.RFC3339))
+	if err := cmd.Start(); err != nil {
+		return labspace.Errorf(labspace.EUNPROCESSABLE, "Cannot start %q: %v", argv[0], err)
+	}
+	st.PGID = cmd.Process.Pid
+	go func() { _ = cmd.Wait() }() // reap; a restarted server leaves this to init
+	return r.writeState(w, st)
+}
+
+// environ builds the workload's environment: a clean base, the
+// workspace's variables, its tools' ports and base URLs, its GPUs, its
+// home, and the marker.
+func (r *Runtime) environ(ctx context.Context, w *labspace.Workspace, st *state) ([]string, error) {
+	vars := runtime.WorkloadVars(w, st.Ports)
+	for _, e := range w.Spec.Env {
+		if e.Credential == nil {
+			continue
+		}
+		if r.opts.Secret == nil {
+			return nil, errors.New("no credential resolver")
+		}
+		v, err := r.opts.Secret(ctx, e.Credential.ID, e.Credential.Key)
+		if err != nil {
+			return nil, fmt.Errorf("credential %q: %w", e.Credential.Name, err)
+		}
+		vars[e.Name] = v
+	}
+	var gpus []string
+	if a := w.Status.Admission; a != nil {
+		for _, g := range a.GPUDevices {
+			gpus = append(gpus, strconv.Itoa(g))
+		}
+	}
+	vars["CUDA_VISIBLE_DEVICES"] = strings.Join(gpus, ",")
+	vars["HOME"] = r.home(w)
+	vars[markerVar] = w.ID
+	env := []string{"PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8"}
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	return env, nil
+}
+
+// linkData makes host-path data sources available at their mount path
+// inside the workspace's home (the local runtime cannot mount at /).
+func (r *Runtime) linkData(w *labspace.Workspace) error {
+	for _, ds := range w.Spec.DataSources {
+		if ds.Spec.Type != labspace.DataHostPath {
+			return labspace.Errorf(labspace.EUNPROCESSABLE, "The local runtime supports host-path data sources only; %q is %s.", ds.From.Name, ds.Spec.Type)
+		}
+		link := filepath.Join(r.home(w), ds.Spec.MountPath)
+		if err := os.MkdirAll(filepath.Dir(link), 0o700); err != nil {
+			return err
+		}
+		if cur, err := os.Readlink(link); err == nil && cur == ds.Spec.HostPath.Path {
+			continue
+		}
+		_ = os.Remove(link)
+		if err := os.Symlink(ds.Spec.HostPath.Path, link); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,229 @@
+package local
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/runtime"
+)
+
+// Stop sends SIGTERM to w's process groups, and SIGKILL once the grace
+// period since the first request has passed. The stop request is a file,
+// so a restarted server keeps counting from the first one.
+func (r *Runtime) Stop(ctx context.Context, w *labspace.Workspace) error {
+	defer r.lock(w.ID)()
+	groups := r.groups(w)
+	if len(groups) == 0 {
+		return nil
+	}
+	marker := r.file(w, "stopping")
+	fi, err := os.Stat(marker)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.WriteFile(marker, nil, 0o600); err != nil {
+			return err
+		}
+		fi, err = os.Stat(marker)
+	}
+	if err != nil {
+		return err
+	}
+	sig := syscall.SIGTERM
+	if time.Since(fi.ModTime()) >= r.opts.Grace {
+		sig = syscall.SIGKILL
+	}
+	for _, g := range groups {
+		_ = syscall.Kill(-g, sig)
+	}
+	return nil
+}
+
+// Delete kills w's processes at once and removes its folder, home included.
+func (r *Runtime) Delete(ctx context.Context, w *labspace.Workspace) error {
+	defer r.lock(w.ID)()
+	for _, g := range r.groups(w) {
+		_ = syscall.Kill(-g, syscall.SIGKILL)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(r.groups(w)) > 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processes of workspace %s survive SIGKILL", w.ID)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return os.RemoveAll(r.dir(w))
+}
+
+// Observe reports w's state from the process table and its files.
+func (r *Runtime) Observe(ctx context.Context, w *labspace.Workspace) (runtime.Observation, error) {
+	defer r.lock(w.ID)()
+	st, err := r.readState(w)
+	if errors.Is(err, os.ErrNotExist) {
+		st, err = nil, nil
+	}
+	if err != nil {
+		return runtime.Observation{}, err
+	}
+	_, stopErr := os.Stat(r.file(w, "stopping"))
+	stopping := stopErr == nil
+	if len(r.groups(w)) > 0 {
+		if stopping {
+			return runtime.Observation{State: runtime.Stopping, Reason: "Stopping", Message: "Waiting for the processes to exit."}, nil
+		}
+		return r.readiness(w, st), nil
+	}
+	if st == nil || stopping {
+		// Nothing runs, and whatever ran was stopped on purpose.
+		_ = os.Remove(r.file(w, "state.json"))
+		_ = os.Remove(r.file(w, "stopping"))
+		return runtime.Observation{State: runtime.Absent}, nil
+	}
+	code, err := os.ReadFile(r.file(w, "exit"))
+	reason, msg := "Killed", "The process was killed (by a signal or the out-of-memory killer)."
+	if err == nil {
+		reason, msg = "ProcessExited", "The process exited with code "+strings.TrimSpace(string(code))+"."
+	}
+	if tail := r.tail(w, 10); tail != "" {
+		msg += " Last lines:\n" + tail
+	}
+	return runtime.Observation{State: runtime.Exited, Reason: reason, Message: msg, StartedAt: st.StartedAt}, nil
+}
+
+// readiness is Ready once every tool's port accepts connections.
+func (r *Runtime) readiness(w *labspace.Workspace, st *state) runtime.Observation {
+	obs := runtime.Observation{State: runtime.Ready, Tools: map[string]string{}}
+	if st == nil {
+		// Adopted before its state was written: its ports are unknown.
+		return runtime.Observation{State: runtime.Starting, Reason: "Adopting", Message: "The process runs but its ports are not known yet."}
+	}
+	obs.StartedAt = st.StartedAt
+	var waiting []string
+	for tool, port := range st.Ports {
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		obs.Tools[tool] = "http://" + addr
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			waiting = append(waiting, tool)
+			continue
+		}
+		c.Close()
+	}
+	if len(waiting) > 0 {
+		obs.State, obs.Reason = runtime.Starting, "ToolsStarting"
+		obs.Message = "Waiting for " + strings.Join(waiting, ", ") + " to answer."
+	}
+	return obs
+}
+
+// tail returns the last n lines of w's log.
+func (r *Runtime) tail(w *labspace.Workspace, n int) string {
+	raw, err := os.ReadFile(r.file(w, "log"))
+	if err != nil {
+		return ""
+	}
+	if len(raw) > 64<<10 {
+		raw = raw[len(raw)-64<<10:]
+	}
+	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Capacity is this host's GPUs, cores and memory.
+func (r *Runtime) Capacity(ctx context.Context) (runtime.Capacity, error) {
+	return runtime.Capacity{GPUs: r.gpus, MilliCPU: int64(goruntime.NumCPU()) * 1000, MemoryBytes: memTotal()}, nil
+}
+
+// Workloads lists the workspaces with processes in the process table.
+func (r *Runtime) Workloads(ctx context.Context) ([]string, error) {
+	var ids []string
+	for id := range scan() {
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// Kill ends the processes of a workspace the store no longer knows.
+func (r *Runtime) Kill(id string) {
+	for _, g := range scan()[id] {
+		_ = syscall.Kill(-g, syscall.SIGKILL)
+	}
+}
+
+// Logs returns w's log; with follow, new output keeps coming until ctx ends.
+func (r *Runtime) Logs(ctx context.Context, w *labspace.Workspace, follow bool) (io.ReadCloser, error) {
+	f, err := os.Open(r.file(w, "log"))
+	if errors.Is(err, os.ErrNotExist) {
+		return io.NopCloser(strings.NewReader("")), nil
+	}
+	if err != nil || !follow {
+		return f, err
+	}
+	return &follower{ctx: ctx, f: f}, nil
+}
+
+// follower reads a growing file until its context ends.
+type follower struct {
+	ctx context.Context
+	f   *os.File
+}
+
+func (t *follower) Read(p []byte) (int, error) {
+	for {
+		n, err := t.f.Read(p)
+		if n > 0 || (err != nil && err != io.EOF) {
+			return n, err
+		}
+		select {
+		case <-t.ctx.Done():
+			return 0, io.EOF
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (t *follower) Close() error { return t.f.Close() }
+
+// discoverGPUs asks nvidia-smi for the GPU indexes; none without it.
+func discoverGPUs() []int {
+	out, err := exec.Command("nvidia-smi", "--query-gpu=index", "--format=csv,noheader").Output()
+	if err != nil {
+		return nil
+	}
+	var gpus []int
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if i, err := strconv.Atoi(strings.TrimSpace(sc.Text())); err == nil {
+			gpus = append(gpus, i)
+		}
+	}
+	return gpus
+}
+
+func memTotal() int64 {
+	raw, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}

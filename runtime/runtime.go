@@ -1,0 +1,152 @@
+// Package runtime defines what every workspace backend (local processes,
+// Kubernetes) offers the lifecycle controller, and the rules they share:
+// the variables a workload gets for its tools, and $(VAR) expansion.
+package runtime
+
+import (
+	"context"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labspace/labspace"
+)
+
+// State is what a runtime sees of a workspace.
+type State string
+
+const (
+	Absent   State = "Absent"   // nothing runs
+	Starting State = "Starting" // launched; not every tool answers yet
+	Ready    State = "Ready"    // every tool answers
+	Exited   State = "Exited"   // ended on its own; Reason and Message say how
+	Stopping State = "Stopping" // told to stop, not gone yet
+)
+
+// Observation is one look at a workspace.
+type Observation struct {
+	State   State
+	Reason  string
+	Message string
+	// Tools maps each tool to the address the proxy forwards to.
+	Tools     map[string]string
+	StartedAt time.Time
+}
+
+// Capacity is what the runtime can hold in all.
+type Capacity struct {
+	GPUs        []int // device indexes
+	MilliCPU    int64
+	MemoryBytes int64
+}
+
+// Runtime runs workspaces. Every method is idempotent: the controller may
+// call it again after a crash at any point.
+type Runtime interface {
+	// Apply starts w unless it already runs, with what w.Status.Admission gives it.
+	Apply(ctx context.Context, w *labspace.Workspace) error
+	// Stop ends w's workload and keeps its storage.
+	Stop(ctx context.Context, w *labspace.Workspace) error
+	// Delete ends w's workload and removes everything the runtime made for it.
+	Delete(ctx context.Context, w *labspace.Workspace) error
+	// Observe reports what runs for w.
+	Observe(ctx context.Context, w *labspace.Workspace) (Observation, error)
+	// Capacity reports what the runtime can hold.
+	Capacity(ctx context.Context) (Capacity, error)
+	// Workloads lists the ids of the workspaces that have anything running,
+	// so that the controller can stop what no workspace claims.
+	Workloads(ctx context.Context) ([]string, error)
+	// Logs returns w's output; with follow it stays open for new lines
+	// until ctx ends.
+	Logs(ctx context.Context, w *labspace.Workspace, follow bool) (io.ReadCloser, error)
+}
+
+// BasePath is the path under which the proxy serves tool of w.
+func BasePath(w *labspace.Workspace, tool string) string {
+	return "/ws/" + w.Project() + "/" + w.Name + "/" + tool + "/"
+}
+
+// EnvKey turns a tool name into the suffix of its variables: upper case,
+// other characters as '_'.
+func EnvKey(tool string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		}
+		return '_'
+	}, tool)
+}
+
+// ToolVars returns LABSPACE_PORT_<TOOL> and LABSPACE_BASE_URL_<TOOL> for
+// every tool that listens, and PORT and BASE_URL for the first one.
+func ToolVars(w *labspace.Workspace, ports map[string]int) map[string]string {
+	vars := map[string]string{}
+	first := true
+	for _, t := range w.Spec.Environment.Spec.Tools {
+		port, ok := ports[t.Name]
+		if !ok {
+			continue
+		}
+		p, base := itoa(port), BasePath(w, t.Name)
+		vars["LABSPACE_PORT_"+EnvKey(t.Name)] = p
+		vars["LABSPACE_BASE_URL_"+EnvKey(t.Name)] = base
+		if first {
+			vars["PORT"], vars["BASE_URL"] = p, base
+			first = false
+		}
+	}
+	return vars
+}
+
+// Expand replaces $(VAR) in s with vars[VAR], as Kubernetes does for
+// command and args: $$ stands for a literal $, and a reference to an
+// undefined variable is left as written.
+func Expand(s string, vars map[string]string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+		case '(':
+			end := strings.IndexByte(s[i+2:], ')')
+			if end < 0 {
+				b.WriteString(s[i:])
+				return b.String()
+			}
+			name := s[i+2 : i+2+end]
+			if v, ok := vars[name]; ok {
+				b.WriteString(v)
+			} else {
+				b.WriteString(s[i : i+3+end])
+			}
+			i += 2 + end
+		default:
+			b.WriteByte('$')
+		}
+	}
+	return b.String()
+}
+
+// WorkloadVars are the variables a workload sees: the workspace's env
+// (values expanded from earlier ones, as Kubernetes does) and the tool
+// variables. Credential-backed variables are resolved by the runtime.
+func WorkloadVars(w *labspace.Workspace, ports map[string]int) map[string]string {
+	vars := ToolVars(w, ports)
+	for _, e := range w.Spec.Env {
+		if e.Credential == nil {
+			vars[e.Name] = Expand(e.Value, vars)
+		}
+	}
+	return vars
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
