@@ -53,6 +53,11 @@ func New(opts Options) (*Runtime, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, err
 	}
+	abs, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	opts.Dir = abs
 	r := &Runtime{opts: opts, gpus: opts.GPUs}
 	if r.gpus == nil {
 		r.gpus = discoverGPUs()
@@ -98,7 +103,7 @@ func (r *Runtime) writeState(w *labspace.Workspace, st *state) error {
 }
 
 // groups returns the live process groups of w.
-func (r *Runtime) groups(w *labspace.Workspace) []int { return scan()[w.ID] }
+func (r *Runtime) groups(w *labspace.Workspace) []int { return scan(r.opts.Dir)[w.ID] }
 
 // Apply starts w's command unless a process of w already runs.
 func (r *Runtime) Apply(ctx context.Context, w *labspace.Workspace) error {
@@ -200,7 +205,7 @@ func (r *Runtime) environ(ctx context.Context, w *labspace.Workspace, st *state)
 	}
 	vars["CUDA_VISIBLE_DEVICES"] = strings.Join(gpus, ",")
 	vars["HOME"] = r.home(w)
-	vars[markerVar] = w.ID
+	vars[markerVar], vars[ownerVar] = w.ID, r.opts.Dir
 	env := []string{"PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8"}
 	for k, v := range vars {
 		env = append(env, k+"="+v)

@@ -151,17 +151,10 @@ func (r *Runtime) Capacity(ctx context.Context) (runtime.Capacity, error) {
 // Workloads lists the workspaces with processes in the process table.
 func (r *Runtime) Workloads(ctx context.Context) ([]string, error) {
 	var ids []string
-	for id := range scan() {
+	for id := range scan(r.opts.Dir) {
 		ids = append(ids, id)
 	}
 	return ids, nil
-}
-
-// Kill ends the processes of a workspace the store no longer knows.
-func (r *Runtime) Kill(id string) {
-	for _, g := range scan()[id] {
-		_ = syscall.Kill(-g, syscall.SIGKILL)
-	}
 }
 
 // Logs returns w's log; with follow, new output keeps coming until ctx ends.
