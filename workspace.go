@@ -139,7 +139,9 @@ type WorkspaceCreate struct {
 	Command     []string        `json:"command,omitempty"`
 	Args        []string        `json:"args,omitempty"`
 	// Env sets the values of variables, the ones left for the user included.
-	Env         map[string]string `json:"env,omitempty"`
+	Env map[string]string `json:"env,omitempty"`
+	// GPUDevices replaces the compute resource's number of GPUs.
+	GPUDevices  *int              `json:"gpuDevices,omitempty"`
 	Preemptible *bool             `json:"preemptible,omitempty"`
 	NodePool    string            `json:"nodePool,omitempty"`
 	Labels      map[string]string `json:"labels,omitempty"`
@@ -173,6 +175,9 @@ func (c *WorkspaceCreate) Validate(v *Invalid) {
 		if len(val) > MaxString {
 			v.Add("env."+k, "must be at most %d characters", MaxString)
 		}
+	}
+	if c.GPUDevices != nil && (*c.GPUDevices < 0 || *c.GPUDevices > MaxGPUs) {
+		v.Add("gpuDevices", "must be between 0 and %d", MaxGPUs)
 	}
 	if c.NodePool != "" {
 		ValidateName("nodePool", c.NodePool, v)

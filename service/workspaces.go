@@ -184,6 +184,13 @@ func (s *Service) buildSpec(tx store.Tx, a *labspace.Actor, w *labspace.Workspac
 	env := r.environment.Spec
 	w.Spec.Environment = labspace.ResolvedEnvironment{From: ref(&r.environment.Meta), Spec: env}
 	w.Spec.Compute = labspace.ResolvedCompute{From: ref(&r.compute.Meta), Spec: r.compute.Spec}
+	if req.GPUDevices != nil {
+		w.Spec.Compute.Spec.GPUDevices = *req.GPUDevices
+		w.Spec.Compute.Spec.Validate("compute", &v) // a portion with several devices is refused here too
+		if err := v.Err(); err != nil {
+			return nil, err
+		}
+	}
 	w.Spec.DataSources = r.dataSources
 	if w.Spec.DataSources == nil {
 		w.Spec.DataSources = []labspace.ResolvedDataSource{}
@@ -202,7 +209,8 @@ func (s *Service) buildSpec(tx store.Tx, a *labspace.Actor, w *labspace.Workspac
 			if merged[i].Credential != nil {
 				v.Add("env."+name, "comes from credential %q and cannot be set here", merged[i].Credential.Name)
 			}
-			merged[i].Value, merged[i].FromUser = val, false
+			// An empty value leaves a variable meant for the user unfilled.
+			merged[i].Value, merged[i].FromUser = val, merged[i].FromUser && val == ""
 		}
 		if !found {
 			merged = append(merged, labspace.EnvVar{Name: name, Value: val})

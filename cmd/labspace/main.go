@@ -1,82 +1,97 @@
-// Command labspace is the labspace server and, later, its command-line client.
+// Command labspace is the labspace server (`labspace serve`) and its
+// command-line client: every other verb talks to a server's REST API.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"log/slog"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
-	"github.com/labspace/labspace/server"
+	"github.com/labspace/labspace/client"
 	"github.com/spf13/cobra"
 )
 
+// Exit codes scripts can rely on.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
 func main() {
-	if err := root().Execute(); err != nil {
-		os.Exit(1)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the command line and returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := root()
+	cmd.SetArgs(args)
+	cmd.SetIn(stdin)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(cmd.ErrOrStderr(), "Error:", err)
+	var u usageError
+	if errors.As(err, &u) {
+		return exitUsage
+	}
+	var apiErr *client.Error
+	if errors.As(err, &apiErr) && apiErr.Status == 400 {
+		return exitUsage // the request was malformed: a usage problem too
+	}
+	return exitError
+}
+
+// usageError is a mistake in the command line: exit code 2.
+type usageError struct{ error }
+
+func usageErr(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// exactArgs is cobra.ExactArgs reporting a usage error.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageErr("%s takes %d argument(s), got %d (see --help)", cmd.CommandPath(), n, len(args))
+		}
+		return nil
 	}
 }
 
 func root() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:          "labspace",
-		Short:        "Workspaces for AI research teams",
-		SilenceUsage: true,
+		Use:           "labspace",
+		Short:         "Workspaces for AI research teams",
+		Long:          "labspace serves workspaces (an image, tools, GPUs, data) to research teams.\nRun `labspace serve` for the server; every other command is a client of a server's API.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
 	}
-	cmd.AddCommand(serveCmd())
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	cmd.AddCommand(serveCmd(), loginCmd(), logoutCmd(), whoamiCmd(), workspaceCmd(), applyCmd())
+	for _, k := range assetKinds {
+		cmd.AddCommand(assetCmd(k))
+	}
 	return cmd
 }
 
-func serveCmd() *cobra.Command {
-	cfg := server.Config{}
-	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Run the labspace server (web UI, REST API)",
-		Example: `  labspace serve
-  labspace serve --addr 0.0.0.0:8080 --data-dir /var/lib/labspace
-  LABSPACE_ADMIN_PASSWORD=s3cret-pass labspace serve`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg.AdminPassword = os.Getenv("LABSPACE_ADMIN_PASSWORD")
-			if cfg.SecretKey == "" {
-				cfg.SecretKey = os.Getenv("LABSPACE_SECRET_KEY")
-			}
-			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-			return serve(cmd.Context(), cfg)
-		},
+// groupCmd makes a command that only holds subcommands refuse unknown ones
+// (exit 2) instead of printing help and succeeding.
+func groupCmd(cmd *cobra.Command) {
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageErr("unknown command %q for %q (see --help)", args[0], c.CommandPath())
+		}
+		_ = c.Help()
+		return usageErr("%s needs a subcommand", c.CommandPath())
 	}
-	cmd.Flags().StringVar(&cfg.DataDir, "data-dir", "labspace-data", "directory for the SQLite database and the secret key")
-	cmd.Flags().StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
-	cmd.Flags().StringVar(&cfg.SecretKey, "secret-key", "", "64 hex digits sealing credentials at rest (default: $LABSPACE_SECRET_KEY, else a key file in --data-dir)")
-	return cmd
-}
-
-func serve(ctx context.Context, cfg server.Config) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	s, err := server.Open(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("labspace is serving at %s (data in %s)\n", s.URL(), cfg.DataDir)
-	switch {
-	case s.AdminPassword != "" && cfg.AdminPassword == "":
-		fmt.Printf("Sign in as admin with password %s (shown once: keep it).\n", s.AdminPassword)
-	case s.AdminPassword != "":
-		fmt.Println("Sign in as admin with the password from LABSPACE_ADMIN_PASSWORD.")
-	default:
-		fmt.Println("Sign in as admin with the password set at the first start.")
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve() }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return s.Close(shutdown)
 }

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/labspace/labspace/server"
+	"github.com/spf13/cobra"
+)
+
+func serveCmd() *cobra.Command {
+	cfg := server.Config{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the labspace server (REST API, tool proxy, lifecycle controller)",
+		Example: `  labspace serve
+  labspace serve --addr 0.0.0.0:8080 --data-dir /var/lib/labspace --public-url https://labspace.example.com
+  LABSPACE_ADMIN_PASSWORD=s3cret-pass labspace serve`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg.AdminPassword = os.Getenv("LABSPACE_ADMIN_PASSWORD")
+			if cfg.SecretKey == "" {
+				cfg.SecretKey = os.Getenv("LABSPACE_SECRET_KEY")
+			}
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+			return serve(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", "labspace-data", "directory for the SQLite database, the secret key and workspace homes")
+	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&cfg.SecretKey, "secret-key", "", "64 hex digits sealing credentials at rest (default: $LABSPACE_SECRET_KEY, else a key file in --data-dir)")
+	f.StringVar(&cfg.PublicURL, "public-url", "", "how users reach this server, for tool links (default http://<addr>)")
+	f.StringVar(&cfg.ProxyDomain, "proxy-domain", "", "serve tools also at <tool>-<workspace>-<project>.<domain> (needs wildcard DNS)")
+	f.DurationVar(&cfg.StopGrace, "stop-grace", 10*time.Second, "how long a workload has to exit after SIGTERM before SIGKILL")
+	return cmd
+}
+
+func serve(ctx context.Context, cfg server.Config) error {
+	s, err := server.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("labspace is serving at %s (data in %s)\n", s.URL(), cfg.DataDir)
+	switch {
+	case s.AdminPassword != "" && cfg.AdminPassword == "":
+		fmt.Printf("Sign in as admin with password %s (shown once: keep it).\n", s.AdminPassword)
+	case s.AdminPassword != "":
+		fmt.Println("Sign in as admin with the password from LABSPACE_ADMIN_PASSWORD.")
+	default:
+		fmt.Println("Sign in as admin with the password set at the first start.")
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.Close(shutdown)
+}
