@@ -112,8 +112,6 @@ func TestWorkspaceIntentAndEvents(t *testing.T) {
 		t.Fatalf("start: %s", r.raw)
 	}
 	e.must(202, "POST", "/api/v1/projects/vision/workspaces/exp/stop", e.admin, nil)
-	e.must(202, "DELETE", "/api/v1/projects/vision/workspaces/exp", e.admin, nil)
-	e.must(409, "POST", "/api/v1/projects/vision/workspaces/exp/start", e.admin, nil)
 	ev := e.must(200, "GET", "/api/v1/projects/vision/workspaces/exp/events", e.admin, nil)
 	var types []string
 	for _, it := range ev.body["items"].([]any) {
@@ -121,13 +119,26 @@ func TestWorkspaceIntentAndEvents(t *testing.T) {
 			types = append(types, typ)
 		}
 	}
-	if got := strings.Join(types, ","); got != "Created,StartRequested,StopRequested,DeleteRequested" {
+	if got := strings.Join(types, ","); got != "Created,StartRequested,StopRequested" {
 		t.Errorf("events %s", got)
 	}
 	e.must(404, "GET", "/api/v1/projects/vision/workspaces/nope", e.admin, nil)
 	logs := e.must(200, "GET", "/api/v1/projects/vision/workspaces/exp/logs", e.admin, nil)
 	if ct := logs.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 		t.Errorf("logs content type %q", ct)
+	}
+	// Deleting is intent too: until the controller has removed it, the
+	// workspace refuses to start (409); then it is gone (404).
+	e.must(202, "DELETE", "/api/v1/projects/vision/workspaces/exp", e.admin, nil)
+	if r := e.do("POST", "/api/v1/projects/vision/workspaces/exp/start", e.admin, nil); r.status != 409 && r.status != 404 {
+		t.Errorf("start after delete: %d %s", r.status, r.raw)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for e.do("GET", "/api/v1/projects/vision/workspaces/exp", e.admin, nil).status != 404 {
+		if time.Now().After(deadline) {
+			t.Fatal("the deleted workspace is never removed")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

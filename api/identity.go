@@ -1,6 +1,7 @@
 package api
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -72,7 +73,10 @@ func (s *Server) identityRoutes() []route {
 				if err := decode(r, &req); err != nil {
 					return err
 				}
-				raw, tk, err := s.svc.CreatePersonalToken(r.Context(), req.Name, time.Duration(req.ExpiresInSeconds)*time.Second)
+				// Saturate rather than overflow: a huge expiresInSeconds must not
+				// wrap around into a short, accepted lifetime.
+				secs := max(min(req.ExpiresInSeconds, int64(math.MaxInt64/time.Second)), -1)
+				raw, tk, err := s.svc.CreatePersonalToken(r.Context(), req.Name, time.Duration(secs)*time.Second)
 				if err != nil {
 					return err
 				}

@@ -1,12 +1,16 @@
 package api
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"sort"
 	"strings"
 
 	"github.com/labspace/labspace"
@@ -67,10 +71,23 @@ func decode(r *http.Request, into any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return labspace.FieldErr("Content-Type", "must be application/json (got %q)", ct)
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return labspace.FieldErr("body", "cannot be read: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(into); err != nil {
-		return jsonError(err)
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			// The decoder names only the key; find where it sits.
+			name = strings.Trim(name, `"`)
+			if name == "" { // name the object that holds the empty key
+				path := strings.TrimSuffix(unknownPath(raw, reflect.TypeOf(into), name), ".")
+				return labspace.FieldErr(cmp.Or(path, "body"), "has a field with an empty name")
+			}
+			return labspace.FieldErr(unknownPath(raw, reflect.TypeOf(into), name), "is not a known field")
+		}
+		return jsonError(err, reflect.TypeOf(into))
 	}
 	if dec.More() {
 		return labspace.FieldErr("body", "must hold one JSON object and nothing after it")
@@ -81,14 +98,14 @@ func decode(r *http.Request, into any) error {
 	return nil
 }
 
-func jsonError(err error) error {
+func jsonError(err error, into reflect.Type) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
 		return labspace.FieldErr("body", "is not valid JSON (at byte %d: %v)", syn.Offset, syn)
 	case errors.As(err, &typ):
-		field := typ.Field
+		field := typePath(into, typ.Field)
 		if field == "" {
 			field = "body"
 		}
@@ -102,6 +119,137 @@ func jsonError(err error) error {
 		return labspace.FieldErr(name, "is not a known field")
 	}
 	return labspace.FieldErr("body", "cannot be read: %v", err)
+}
+
+// typePath turns the path of a type error into a JSON path: the decoder
+// names embedded structs by their Go type ("User.meta.name" for a body
+// that embeds labspace.User), which is no part of the JSON.
+func typePath(t reflect.Type, field string) string {
+	if field == "" {
+		return ""
+	}
+	var out []string
+	for _, seg := range strings.Split(field, ".") {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
+			t = t.Elem()
+		}
+		if t.Kind() == reflect.Struct {
+			if f, ok := t.FieldByName(seg); ok && f.Anonymous && f.Tag.Get("json") == "" {
+				t = f.Type
+				continue
+			}
+			if ft, ok := jsonField(t, seg); ok {
+				t = ft
+			}
+		}
+		out = append(out, seg)
+	}
+	return strings.Join(out, ".")
+}
+
+// unknownPath returns the JSON path of the unknown key name in raw, read
+// against t ("spec.runAs.bogus", "dataSources[0].bogus"); name itself when
+// it cannot be found.
+func unknownPath(raw []byte, t reflect.Type, name string) string {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return name
+	}
+	if p := findUnknown(v, t, "", name); p != "" {
+		return p
+	}
+	return name
+}
+
+func findUnknown(v any, t reflect.Type, path, name string) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			switch t.Kind() {
+			case reflect.Struct:
+				ft, ok := jsonField(t, k)
+				if !ok && k == name {
+					return p
+				}
+				if ok {
+					if found := findUnknown(x[k], ft, p, name); found != "" {
+						return found
+					}
+				}
+			case reflect.Map:
+				if found := findUnknown(x[k], t.Elem(), p, name); found != "" {
+					return found
+				}
+			}
+		}
+	case []any:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for i, e := range x {
+				if found := findUnknown(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), name); found != "" {
+					return found
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// jsonField returns the type of the field of struct t that key decodes
+// into, matched as encoding/json does: promoted fields of embedded structs
+// included, an exact name first, else one equal under case folding.
+func jsonField(t reflect.Type, key string) (reflect.Type, bool) {
+	var folded reflect.Type
+	var walk func(t reflect.Type) reflect.Type
+	walk = func(t reflect.Type) reflect.Type {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			n, _, _ := strings.Cut(tag, ",")
+			if ft := f.Type; f.Anonymous && n == "" {
+				for ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if ft.Kind() == reflect.Struct {
+					if r := walk(ft); r != nil {
+						return r
+					}
+					continue
+				}
+			}
+			if !f.IsExported() {
+				continue
+			}
+			if n == "" {
+				n = f.Name
+			}
+			if n == key {
+				return f.Type
+			}
+			if folded == nil && strings.EqualFold(n, key) {
+				folded = f.Type
+			}
+		}
+		return nil
+	}
+	if r := walk(t); r != nil {
+		return r, true
+	}
+	return folded, folded != nil
 }
 
 func jsonType(goKind string) string {

@@ -231,11 +231,17 @@ func (c *Client) Logs(ctx context.Context, project, name string, follow bool) (i
 // WaitPhase polls until the workspace reaches phase. It fails at once, with
 // the reason, when the workspace fails instead.
 func (c *Client) WaitPhase(ctx context.Context, project, name string, phase labspace.Phase, every time.Duration) (*labspace.Workspace, error) {
+	var last *labspace.Workspace
 	for {
 		w, err := c.Workspace(ctx, project, name)
 		if err != nil {
+			if last != nil && ctx.Err() != nil {
+				// The time ran out during a poll: say where the workspace was.
+				return last, fmt.Errorf("workspace %s is %s, not %s, after waiting: %w", name, last.Status.Phase, phase, ctx.Err())
+			}
 			return nil, err
 		}
+		last = w
 		if w.Status.Phase == phase {
 			return w, nil
 		}

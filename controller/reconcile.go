@@ -52,7 +52,9 @@ func plan(w *labspace.Workspace, obs runtime.Observation) step {
 	}
 	switch obs.State {
 	case runtime.Stopping:
-		return step{observed: observed(labspace.PhaseStopping, "Restarting", "Waiting for the previous run to stop."), poll: true}
+		// Keep stopping it: a runtime escalates to SIGKILL only on a later
+		// Stop, so a process that ignores SIGTERM would never go.
+		return step{act: actStop, observed: observed(labspace.PhaseStopping, "Restarting", "Waiting for the previous run to stop."), poll: true}
 	case runtime.Starting:
 		return step{observed: observed(labspace.PhaseInitializing, obs.Reason, obs.Message), poll: true}
 	case runtime.Ready:

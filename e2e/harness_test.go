@@ -78,7 +78,16 @@ func startServer(t *testing.T, addr, dataDir string) *server {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.kill() })
+	t.Cleanup(func() {
+		s.kill()
+		// A killed server leaves its workloads running, as a crash would:
+		// end them so that no test leaves processes behind.
+		for _, groups := range processGroups(dataDir) {
+			for g := range groups {
+				_ = syscall.Kill(-g, syscall.SIGKILL)
+			}
+		}
+	})
 	deadline := time.Now().Add(serverStart)
 	for {
 		if res, err := http.Get("http://" + addr + "/healthz"); err == nil {

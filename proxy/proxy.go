@@ -82,8 +82,23 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out := r.Clone(ctx)
 	clean(out)
 	if tool.StripPrefix {
+		if r.URL.Path+"/" == rt.prefix {
+			// The tool's root without its slash: the tool's relative
+			// links only work under the slash.
+			loc := rt.prefix
+			if r.URL.RawQuery != "" {
+				loc += "?" + r.URL.RawQuery
+			}
+			w.Header().Set("Location", loc)
+			w.WriteHeader(http.StatusTemporaryRedirect)
+			return
+		}
+		escaped := out.URL.EscapedPath()
 		out.URL.Path = "/" + strings.TrimPrefix(out.URL.Path, rt.prefix)
 		out.URL.RawPath = ""
+		if rest, ok := strings.CutPrefix(escaped, rt.prefix); ok {
+			out.URL.RawPath = "/" + rest // keeps escapes such as %2F as sent
+		}
 	}
 	p.reverse(target, rt.prefix).ServeHTTP(w, out)
 }

@@ -119,8 +119,11 @@ func Expand(s string, vars map[string]string) string {
 		case '(':
 			end := strings.IndexByte(s[i+2:], ')')
 			if end < 0 {
-				b.WriteString(s[i:])
-				return b.String()
+				// Incomplete: "$(" is text, and what follows is read on
+				// (a later "$$" is still an escape), as in Kubernetes.
+				b.WriteString("$(")
+				i++
+				continue
 			}
 			name := s[i+2 : i+2+end]
 			if v, ok := vars[name]; ok {

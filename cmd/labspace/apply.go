@@ -78,6 +78,9 @@ func readDocuments(cmd *cobra.Command, path string) ([]document, error) {
 		if len(bytes.TrimSpace(part)) == 0 {
 			continue
 		}
+		if js, err := yaml.YAMLToJSON(part); err == nil && string(js) == "null" {
+			continue // only comments: an empty document, as before a leading ---
+		}
 		var head struct {
 			Kind string `json:"kind"`
 		}

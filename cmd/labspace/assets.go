@@ -114,6 +114,10 @@ func key(ctx context.Context, c *client.Client, k assetKind, name, scope string)
 	}
 	switch len(ids) {
 	case 0:
+		// The search matches names only: name may still be an id.
+		if c.Do(ctx, "GET", "/api/v1/"+k.path+"/"+url.PathEscape(name), nil, nil) == nil {
+			return url.PathEscape(name), nil
+		}
 		return "", fmt.Errorf("no %s named %q", k.use, name)
 	case 1:
 		return ids[0], nil

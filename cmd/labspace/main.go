@@ -76,6 +76,15 @@ func root() *cobra.Command {
 		SilenceErrors: true,
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	// An unknown command is a usage error (exit 2), as it is under the
+	// groups; plain `labspace` shows the help.
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageErr("unknown command %q for %q (see --help)", args[0], c.CommandPath())
+		}
+		return c.Help()
+	}
 	cmd.AddCommand(serveCmd(), loginCmd(), logoutCmd(), whoamiCmd(), workspaceCmd(), applyCmd())
 	for _, k := range assetKinds {
 		cmd.AddCommand(assetCmd(k))

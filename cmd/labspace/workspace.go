@@ -109,7 +109,12 @@ func wsCreateCmd(proj func() (string, error)) *cobra.Command {
 		Example: `  labspace ws create exp1 -p vision --template train
   labspace ws create exp2 -p vision --environment jupyter --compute gpu-1 --env WANDB_KEY=abc --data-source datasets:/data
   labspace ws create -p vision -f workspace.yaml`,
-		Args: cobra.RangeArgs(0, 1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageErr("%s takes at most 1 argument, got %d (see --help)", cmd.CommandPath(), len(args))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(out); err != nil {
 				return err
@@ -320,6 +325,10 @@ func wsWaitCmd(proj func() (string, error)) *cobra.Command {
 			if !ok || phase == "" {
 				return usageErr("--for takes phase=<Phase>, such as phase=Running (got %q)", forCond)
 			}
+			if !knownPhase(phase) {
+				// A misspelt phase would never come: refuse it rather than wait out --timeout.
+				return usageErr("--for: unknown phase %q; phases are %s", phase, phaseNames())
+			}
 			p, err := proj()
 			if err != nil {
 				return err
@@ -429,4 +438,21 @@ func wsUseCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func knownPhase(p string) bool {
+	for _, ph := range labspace.Phases {
+		if string(ph) == p {
+			return true
+		}
+	}
+	return false
+}
+
+func phaseNames() string {
+	s := make([]string, len(labspace.Phases))
+	for i, p := range labspace.Phases {
+		s[i] = string(p)
+	}
+	return strings.Join(s, ", ")
 }

@@ -1,0 +1,134 @@
+// Command bench is a whole-system benchmark of labspace: it starts a real
+// server in-process, seeds projects, a researcher and workspaces, then
+// measures the workspace list and workspace creation through the HTTP API,
+// each beside the raw SQL floor run on the same SQLite file. It prints a
+// Markdown table meant for docs/benchmarks.md.
+//
+//	go run ./bench                                  # the full run
+//	go run ./bench -projects 20 -workspaces 2000 -n 200 -m 200   # a quick one
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"time"
+
+	"github.com/labspace/labspace/server"
+)
+
+// config is what the flags set.
+type config struct {
+	dataDir    string
+	projects   int
+	workspaces int
+	n          int           // sequential list requests
+	warmup     int           // list requests before measuring
+	c          int           // concurrent clients for creates
+	m          int           // creates
+	seedC      int           // concurrent clients while seeding
+	apiSeed    time.Duration // how long to seed workspaces through the API before SQL takes over
+	resync     time.Duration // the controller's resync period (0: the server's default)
+	cpuprofile string
+	verbose    bool
+}
+
+const adminPassword = "bench-admin-password"
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.dataDir, "data-dir", "", "new or empty data directory to use and keep (default: a temporary one, removed)")
+	flag.IntVar(&cfg.projects, "projects", 1000, "projects to seed (at least 5)")
+	flag.IntVar(&cfg.workspaces, "workspaces", 100000, "workspaces to seed")
+	flag.IntVar(&cfg.n, "n", 2000, "sequential list requests (and raw SQL queries) to measure")
+	flag.IntVar(&cfg.warmup, "warmup", 200, "list requests (and raw queries) before measuring")
+	flag.IntVar(&cfg.c, "c", 8, "concurrent clients for the create benchmark")
+	flag.IntVar(&cfg.m, "m", 5000, "workspaces to create in the create benchmark (0: skip it)")
+	flag.IntVar(&cfg.seedC, "seed-c", 8, "concurrent clients while seeding")
+	flag.DurationVar(&cfg.apiSeed, "api-seed", time.Minute, "seed workspaces through the API for at most this long; SQL copies the rest")
+	flag.DurationVar(&cfg.resync, "resync", 0, "the controller's resync period (0: the server's default, 5s)")
+	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the measured phases (not the seeding) to this file")
+	flag.BoolVar(&cfg.verbose, "v", false, "show the server's log (warnings and up) on stderr")
+	flag.Parse()
+	if cfg.projects < 5 || cfg.workspaces < 1 || cfg.n < 1 || cfg.c < 1 || cfg.seedC < 1 {
+		log.Fatal("need -projects >= 5, -workspaces >= 1, -n >= 1, -c >= 1, -seed-c >= 1")
+	}
+	if err := run(cfg); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// run does the whole benchmark: start, seed, measure, report.
+func run(cfg config) error {
+	dir := cfg.dataDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "labspace-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	} else if _, err := os.Stat(filepath.Join(dir, "labspace.db")); err == nil {
+		return fmt.Errorf("%s already holds a labspace database; give a new or empty -data-dir", dir)
+	}
+	srv, err := startServer(cfg, dir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+	}()
+	b := &bench{cfg: cfg, cl: newClient(srv.URL(), max(cfg.c, cfg.seedC)), dbPath: filepath.Join(dir, "labspace.db")}
+	if err := b.seed(); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	if cfg.cpuprofile != "" {
+		f, err := os.Create(cfg.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := b.measure(); err != nil {
+		return fmt.Errorf("measure: %w", err)
+	}
+	b.report(os.Stdout)
+	return nil
+}
+
+// startServer opens a labspace server on a free port and starts serving.
+func startServer(cfg config, dir string) (*server.Server, error) {
+	var logOut io.Writer = io.Discard
+	if cfg.verbose {
+		logOut = os.Stderr
+	}
+	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := server.Open(context.Background(), server.Config{DataDir: dir, Addr: "127.0.0.1:0",
+		AdminPassword: adminPassword, BcryptCost: 4, Logger: logger, Resync: cfg.resync})
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		if err := srv.Serve(); err != nil {
+			log.Printf("serve: %v", err)
+		}
+	}()
+	return srv, nil
+}
+
+// progress prints a line on stderr, so that stdout stays the report.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}

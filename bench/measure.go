@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"syscall"
+	"time"
+)
+
+// phase is one measured run: how many operations, the wall time, each
+// operation's latency and the CPU time this process spent meanwhile.
+type phase struct {
+	count int
+	wall  time.Duration
+	lat   []time.Duration
+	cpu   time.Duration
+}
+
+func (p phase) rate() float64 { return float64(p.count) / p.wall.Seconds() }
+
+// pct is the q-th quantile (0..1) of the latencies, nearest rank.
+func (p phase) pct(q float64) time.Duration {
+	if len(p.lat) == 0 {
+		return 0
+	}
+	s := slices.Clone(p.lat)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(q*float64(len(s))))]
+}
+
+func (p phase) mean() time.Duration {
+	if len(p.lat) == 0 {
+		return 0
+	}
+	var sum time.Duration
+	for _, d := range p.lat {
+		sum += d
+	}
+	return sum / time.Duration(len(p.lat))
+}
+
+// cores is how many CPU cores this process kept busy on average.
+func (p phase) cores() float64 { return p.cpu.Seconds() / p.wall.Seconds() }
+
+type results struct {
+	seedProjects       time.Duration
+	settle             time.Duration // after the API seeding, until the controller caught up
+	seedAPI, seedSQL   phase
+	list, rawList      phase
+	indexedList        phase
+	listPlan           string // SQLite's plan for the list query
+	indexedPlan        string
+	loadStart, loadEnd string // the 1-minute load average before measuring and after
+	create, rawInsert  phase
+	total, rawListRows int // workspaces at the end; rows per raw query
+	sqliteVersion      string
+	dbBytes, walBytes  int64
+}
+
+// cpuTime is the user and system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// timed runs warmup unmeasured calls, then n sequential measured ones.
+func timed(warmup, n int, fn func() error) (phase, error) {
+	for range warmup {
+		if err := fn(); err != nil {
+			return phase{}, err
+		}
+	}
+	p := phase{count: n, lat: make([]time.Duration, n)}
+	cpu, start := cpuTime(), time.Now()
+	for i := range n {
+		t := time.Now()
+		if err := fn(); err != nil {
+			return phase{}, err
+		}
+		p.lat[i] = since(t)
+	}
+	p.wall, p.cpu = since(start), cpuTime()-cpu
+	return p, nil
+}
+
+// concurrent runs fn(0..n-1) on c goroutines, measured.
+func concurrent(c, n int, fn func(i int) error) (phase, error) {
+	cpu, start := cpuTime(), time.Now()
+	lat, err := parallel(c, n, time.Time{}, fn)
+	return phase{count: n, wall: since(start), lat: lat, cpu: cpuTime() - cpu}, err
+}
+
+// measure runs the four measured phases in turn.
+func (b *bench) measure() error {
+	var err error
+	b.res.loadStart = loadAvg()
+	defer func() { b.res.loadEnd = loadAvg() }()
+	progress("list: %d warm-up + %d requests", b.cfg.warmup, b.cfg.n)
+	if b.res.list, err = timed(b.cfg.warmup, b.cfg.n, func() error { return b.cl.listWorkspaces(b.researcher) }); err != nil {
+		return err
+	}
+	progress("raw list: %d warm-up + %d queries", b.cfg.warmup, b.cfg.n)
+	if err := b.measureRawList(); err != nil {
+		return err
+	}
+	if b.cfg.m > 0 {
+		progress("create: %d workspaces, %d clients", b.cfg.m, b.cfg.c)
+		if b.res.create, err = concurrent(b.cfg.c, b.cfg.m, func(i int) error {
+			return b.cl.createWorkspace(b.admin, projectName(i%b.cfg.projects), fmt.Sprintf("bench-%06d", i))
+		}); err != nil {
+			return err
+		}
+		progress("raw insert: %d rows, %d clients", b.cfg.m, b.cfg.c)
+		if err := b.measureRawInsert(); err != nil {
+			return err
+		}
+	}
+	return b.facts()
+}

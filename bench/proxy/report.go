@@ -1,0 +1,159 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// facts describe the machine and the tools of the run.
+type facts struct {
+	loadStart               string // /proc/loadavg: 1, 5, 15 minutes
+	cpus                    int
+	cpu, mem, kernel, goVer string
+	wrk, node, chp          string
+}
+
+func gatherFacts() facts {
+	f := facts{cpus: runtime.NumCPU(), goVer: runtime.Version(), cpu: "?", mem: "?", chp: "-", loadStart: loadAvg()}
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(raw), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				f.cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if fs := strings.Fields(string(raw)); len(fs) > 1 {
+			kb, _ := strconv.ParseFloat(fs[1], 64)
+			f.mem = fmt.Sprintf("%.1f GiB", kb/(1<<20))
+		}
+	}
+	raw, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	f.kernel = strings.TrimSpace(string(raw))
+	out, _ := exec.Command("wrk", "-v").CombinedOutput()
+	f.wrk, _, _ = strings.Cut(strings.TrimSpace(string(out)), " Copyright")
+	out, _ = exec.Command("node", "--version").Output()
+	f.node = strings.TrimSpace(string(out))
+	return f
+}
+
+// report prints the Markdown report: the run, the table, the goals.
+func report(w io.Writer, cfg config, targets []*target, f facts) {
+	fmt.Fprintf(w, "## Tool proxy: direct, bare Go proxy, labspace, configurable-http-proxy\n\n")
+	fmt.Fprintf(w, "Command: `%s`  \n", commandLine("go run ./bench/proxy"))
+	fmt.Fprintf(w, "Machine: %d CPUs (%s), %s, Linux %s; %s; %s; node %s; configurable-http-proxy %s  \n",
+		f.cpus, f.cpu, f.mem, f.kernel, f.goVer, f.wrk, f.node, f.chp)
+	fmt.Fprintf(w, "Settings: `wrk -t%d -c%d -d%s --latency` on 1 KiB responses and `wrk -t%d -c%d -d%s` on 10 MiB ones, "+
+		"each target in turn, rounds: %d, the round with the median requests/s shown; WebSocket: %d sequential echo round trips "+
+		"of 64 bytes (after %d unmeasured). Client, proxy and tool share the %d CPUs. labspace checks a researcher's bearer token "+
+		"on every request.  \n",
+		cfg.small.threads, cfg.small.conns, cfg.small.duration, cfg.large.threads, cfg.large.conns, cfg.large.duration,
+		cfg.rounds, cfg.wsN, wsWarmup, f.cpus)
+	fmt.Fprintf(w, "Load average (1, 5, 15 min) at the start: %s; at the end: %s. Other work on the machine skews every figure; "+
+		"the ratios within one run hold best.\n\n", f.loadStart, loadAvg())
+	fmt.Fprintln(w, "| target | 1 KiB req/s | × direct | × bare Go proxy | rounds (req/s) | latency avg / p50 / p99 | 10 MiB MiB/s | × direct | 10 MiB p50 / p99 | WS p50 / p99 |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|---:|---:|---|---|")
+	direct, bare := targets[0], targets[1]
+	for _, t := range targets {
+		if t.skip != "" {
+			fmt.Fprintf(w, "| %s | left out | | | | | | | | |\n", t.name)
+			continue
+		}
+		s, l := median(t.small), median(t.large)
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %s | %s / %s / %s | %.0f | %s | %s / %s | %s / %s |\n",
+			t.name, s.reqPerSec, ratio(s.reqPerSec, median(direct.small).reqPerSec), ratio(s.reqPerSec, median(bare.small).reqPerSec),
+			spread(t.small), ms(s.avg), ms(s.p50), ms(s.p99), mibps(l), ratio(mibps(l), mibps(median(direct.large))),
+			ms(l.p50), ms(l.p99), us(t.ws.p50), us(t.ws.p99))
+	}
+	fmt.Fprintln(w)
+	goals(w, targets)
+	notes(w, targets)
+}
+
+// goals prints the aims of docs' Conventions against this run.
+func goals(w io.Writer, targets []*target) {
+	direct, bare, ls, chp := targets[0], targets[1], targets[2], targets[3]
+	rps := func(t *target) float64 { return median(t.small).reqPerSec }
+	fmt.Fprintln(w, "Goals:")
+	r := rps(ls) / rps(bare)
+	fmt.Fprintf(w, "- labspace ÷ bare Go proxy, 1 KiB req/s: %.2f (goal ≥ 0.90): %s\n", r, verdict(r >= 0.9))
+	if chp.skip == "" {
+		r = rps(ls) / rps(chp)
+		fmt.Fprintf(w, "- labspace ÷ configurable-http-proxy, 1 KiB req/s: %.2f (goal ≥ 2): %s; the bare Go proxy reaches %.2f, "+
+			"and on 10 MiB responses labspace reaches %.2f\n", r, verdict(r >= 2), rps(bare)/rps(chp),
+			mibps(median(ls.large))/mibps(median(chp.large)))
+	} else {
+		fmt.Fprintf(w, "- labspace ÷ configurable-http-proxy: not measured (%s)\n", chp.skip)
+	}
+	lsL, dL, bL := mibps(median(ls.large)), mibps(median(direct.large)), mibps(median(bare.large))
+	fmt.Fprintf(w, "- labspace ÷ direct, 10 MiB MiB/s: %.2f (aim 0.9 where the copy path allows; the bare Go proxy reaches %.2f)\n",
+		lsL/dL, bL/dL)
+	fmt.Fprintf(w, "- WebSocket p50 round trip: labspace %s, bare Go proxy %s, direct %s\n\n", us(ls.ws.p50), us(bare.ws.p50), us(direct.ws.p50))
+}
+
+// notes lists wrk's errors and the targets left out.
+func notes(w io.Writer, targets []*target) {
+	for _, t := range targets {
+		if t.skip != "" {
+			fmt.Fprintf(w, "- %s left out: %s\n", t.name, t.skip)
+		}
+		for i, r := range append(append([]wrkResult{}, t.small...), t.large...) {
+			if r.problems != "" {
+				size := map[bool]string{true: "1 KiB", false: "10 MiB"}[i < len(t.small)]
+				fmt.Fprintf(w, "- %s, %s, a round: %s (%d requests)\n", t.name, size, r.problems, r.requests)
+			}
+		}
+	}
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "missed"
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", a/b)
+}
+
+func mibps(r wrkResult) float64 { return r.reqPerSec * largeSize / (1 << 20) }
+
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + " ms"
+}
+
+func us(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', 0, 64) + " µs"
+}
+
+// loadAvg is the 1, 5 and 15 minute load average.
+func loadAvg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if fs := strings.Fields(string(raw)); err == nil && len(fs) >= 3 {
+		return strings.Join(fs[:3], " ")
+	}
+	return "?"
+}
+
+// commandLine is how this run was started, arguments quoted where a shell needs it.
+func commandLine(prefix string) string {
+	out := []string{prefix}
+	for _, a := range os.Args[1:] {
+		if a == "" || strings.ContainsAny(a, " \t\"'$*?") {
+			a = strconv.Quote(a)
+		}
+		out = append(out, a)
+	}
+	return strings.Join(out, " ")
+}

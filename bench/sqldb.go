@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // the driver the server uses
+)
+
+// openDB opens the server's SQLite file beside the running server, with
+// the server's own settings: WAL, a busy timeout, and for a writer one
+// connection taking the write lock at BEGIN.
+func openDB(path string, write bool) (*sql.DB, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(ON)"} {
+		q.Add("_pragma", p)
+	}
+	dsn := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path) + "?" + q.Encode()
+	if write {
+		dsn += "&_txlock=immediate"
+	} else {
+		dsn += "&mode=ro"
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, db.Ping()
+}
+
+// columns are the objects table's columns, in the order row holds them.
+const columns = `id, kind, name, scope_type, scope_name, rv, created_at, updated_at, created_by, phase, subject, data, secret`
+
+// row is one row of the objects table.
+type row struct {
+	id, kind, name, scopeType, scopeName string
+	rv, createdAt, updatedAt             int64
+	createdBy, phase, subject, data      string
+	secret                               []byte
+}
+
+func (r *row) args() []any {
+	return []any{r.id, r.kind, r.name, r.scopeType, r.scopeName, r.rv, r.createdAt, r.updatedAt,
+		r.createdBy, r.phase, r.subject, r.data, r.secret}
+}
+
+func (r *row) dest() []any {
+	return []any{&r.id, &r.kind, &r.name, &r.scopeType, &r.scopeName, &r.rv, &r.createdAt, &r.updatedAt,
+		&r.createdBy, &r.phase, &r.subject, &r.data, &r.secret}
+}
+
+const insertRow = `INSERT INTO objects (` + columns + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`
+
+// template reads the first workspace created through the API, the
+// workspaces it refers to (environment, compute) and the newest created_at.
+func template(ctx context.Context, db *sql.DB) (*row, []string, int64, error) {
+	var t row
+	err := db.QueryRowContext(ctx, `SELECT `+columns+` FROM objects WHERE kind = 'workspace'
+		ORDER BY created_at, id LIMIT 1`).Scan(t.dest()...)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("template workspace: %w", err)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT to_id FROM refs WHERE from_id = ?`, t.id)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer rows.Close()
+	var refs []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, nil, 0, err
+		}
+		refs = append(refs, id)
+	}
+	var newest int64
+	err = db.QueryRowContext(ctx, `SELECT MAX(created_at) FROM objects`).Scan(&newest)
+	return &t, refs, newest, err
+}
+
+// copyRow is t as a new workspace: its own id, name, project and times,
+// in the columns and in the JSON alike.
+func copyRow(t *row, name, project string, at int64) (*row, error) {
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(t.data), &doc); err != nil {
+		return nil, err
+	}
+	r := *t
+	r.id, r.name, r.scopeType, r.scopeName, r.rv = newUUID(), name, "project", project, 1
+	r.createdAt, r.updatedAt = at, at
+	meta, _ := doc["meta"].(map[string]any)
+	if meta == nil {
+		return nil, fmt.Errorf("template workspace has no meta: %.200s", t.data)
+	}
+	ts := time.Unix(0, at).UTC()
+	meta["id"], meta["name"], meta["resourceVersion"] = r.id, name, 1
+	meta["scope"] = map[string]any{"type": "project", "name": project}
+	meta["createdAt"], meta["updatedAt"] = ts, ts
+	data, err := json.Marshal(doc)
+	r.data = string(data)
+	return &r, err
+}
+
+// newUUID is a random (version 4) UUID, as the server makes.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

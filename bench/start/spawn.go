@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// serve is the workload: an HTTP server on 127.0.0.1:port, ready as soon
+// as it listens.
+func serve(port string) error {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+	if err != nil {
+		return err
+	}
+	return http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	}))
+}
+
+// spawnOnce starts exe serving on a free port, directly or under the same
+// small shell the local runtime puts around a workload, and returns how
+// long until the port accepts a connection (the runtime's readiness test).
+// The process keeps running; the caller ends it.
+func spawnOnce(exe string, viaShell bool) (time.Duration, *exec.Cmd, error) {
+	port, err := freePort()
+	if err != nil {
+		return 0, nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	start := time.Now()
+	cmd := exec.Command(exe, "-serve", strconv.Itoa(port))
+	if viaShell {
+		cmd = exec.Command("/bin/sh", "-c", `"$@"; echo $? > /dev/null`, "labspace-workload", exe, "-serve", strconv.Itoa(port))
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return 0, nil, err
+	}
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return time.Since(start), cmd, nil
+		}
+		if time.Since(start) > 10*time.Second {
+			stopAll([]*exec.Cmd{cmd})
+			return 0, nil, fmt.Errorf("%s did not answer on %s within 10s: %v", exe, addr, err)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// spawnMany spawns n processes one after another, keeping them all
+// running as the workspaces do, and ends them at the end.
+func spawnMany(exe string, n int, viaShell bool) ([]time.Duration, error) {
+	var cmds []*exec.Cmd
+	defer func() { stopAll(cmds) }()
+	out := make([]time.Duration, 0, n)
+	for i := 0; i < n; i++ {
+		d, cmd, err := spawnOnce(exe, viaShell)
+		if err != nil {
+			return nil, err
+		}
+		cmds = append(cmds, cmd)
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// stopAll kills the process groups of cmds and reaps them.
+func stopAll(cmds []*exec.Cmd) {
+	for _, c := range cmds {
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+	}
+	for _, c := range cmds {
+		_ = c.Wait()
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// survivors returns the live processes that carry the runtime's marker
+// for dir (LABSPACE_RUNTIME_DIR), read from the process table itself.
+func survivors(dir string) []int {
+	want := []byte("LABSPACE_RUNTIME_DIR=" + dir)
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if i := bytes.LastIndexByte(stat, ')'); err != nil || i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' {
+			continue // gone, or exited and not yet reaped
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil {
+			continue
+		}
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			if bytes.Equal(kv, want) {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+// reap kills what survives of the workloads of the runtime in dir (this
+// run's own processes) and says how many there were.
+func reap(dir string) int {
+	pids := survivors(dir)
+	for _, pid := range pids {
+		if pgid, err := syscall.Getpgid(pid); err == nil && pgid == pid {
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	return len(pids)
+}

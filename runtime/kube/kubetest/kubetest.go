@@ -1,0 +1,297 @@
+// Package kubetest starts a real Kubernetes control plane for tests: etcd,
+// kube-apiserver, kube-scheduler and kube-controller-manager on free
+// loopback ports, with kwok playing the kubelet of fake nodes (some with
+// nvidia.com/gpu, in two node pools). The binaries come from tools/build,
+// which compiles them once into a cache folder.
+//
+// A test package starts one cluster in TestMain and shares it; each test
+// works in its own namespaces.
+package kubetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
+
+// Node describes a fake node.
+type Node struct {
+	Name    string
+	Pool    string // label labspace.dev/node-pool
+	GPUs    int
+	CPU     string
+	Memory  string
+	Taints  []corev1.Taint
+	MaxPods int
+}
+
+// DefaultNodes: two CPU nodes in pool "cpu", two 2-GPU nodes in pool "a100".
+var DefaultNodes = []Node{
+	{Name: "cpu-1", Pool: "cpu", CPU: "16", Memory: "64Gi", MaxPods: 500},
+	{Name: "cpu-2", Pool: "cpu", CPU: "16", Memory: "64Gi", MaxPods: 500},
+	{Name: "gpu-1", Pool: "a100", GPUs: 2, CPU: "32", Memory: "256Gi", MaxPods: 500},
+	{Name: "gpu-2", Pool: "a100", GPUs: 2, CPU: "32", Memory: "256Gi", MaxPods: 500},
+}
+
+// Cluster is a running control plane.
+type Cluster struct {
+	Dir        string
+	Config     *rest.Config
+	Client     kubernetes.Interface
+	Kubeconfig string
+	procs      map[string]*exec.Cmd
+	bin        string
+	args       map[string][]string
+}
+
+// BinDir returns the folder with the control plane binaries: $LABSPACE_KUBE_BIN,
+// or the default cache folder of tools/build.
+func BinDir() string {
+	if d := os.Getenv("LABSPACE_KUBE_BIN"); d != "" {
+		return d
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = filepath.Join(os.Getenv("HOME"), ".cache")
+	}
+	return filepath.Join(cache, "labspace", "kube-v1.37.2")
+}
+
+// Available reports why the binaries are missing, or "" when they are there.
+func Available() string {
+	for _, b := range []string{"etcd", "kube-apiserver", "kube-scheduler", "kube-controller-manager", "kwok"} {
+		if _, err := os.Stat(filepath.Join(BinDir(), b)); err != nil {
+			return fmt.Sprintf("%s is missing in %s: run tools/build", b, BinDir())
+		}
+	}
+	return ""
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Start runs a control plane in dir with nodes (DefaultNodes when nil).
+func Start(ctx context.Context, dir string, nodes []Node) (*Cluster, error) {
+	if why := Available(); why != "" {
+		return nil, errors.New(why)
+	}
+	if nodes == nil {
+		nodes = DefaultNodes
+	}
+	c := &Cluster{Dir: dir, procs: map[string]*exec.Cmd{}, bin: BinDir(), args: map[string][]string{}}
+	if err := c.prepare(); err != nil {
+		return nil, err
+	}
+	for _, name := range []string{"etcd", "kube-apiserver"} {
+		if err := c.startProc(name); err != nil {
+			c.Stop()
+			return nil, err
+		}
+	}
+	if err := c.waitAPI(ctx, 60*time.Second); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	for _, name := range []string{"kube-controller-manager", "kube-scheduler", "kwok"} {
+		if err := c.startProc(name); err != nil {
+			c.Stop()
+			return nil, err
+		}
+	}
+	if err := c.AddNodes(ctx, nodes); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+// prepare writes keys, the token file and kubeconfig, and the command lines.
+func (c *Cluster) prepare() error {
+	ports := map[string]int{}
+	for _, n := range []string{"etcd", "etcd-peer", "apiserver", "scheduler", "kcm", "kwok"} {
+		p, err := freePort()
+		if err != nil {
+			return err
+		}
+		ports[n] = p
+	}
+	tokenRaw := make([]byte, 16)
+	_, _ = rand.Read(tokenRaw)
+	token := hex.EncodeToString(tokenRaw)
+	saKey := filepath.Join(c.Dir, "sa.key")
+	if err := writeKey(saKey); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(c.Dir, "tokens.csv"), []byte(token+",admin,admin,system:masters\n"), 0o600); err != nil {
+		return err
+	}
+	server := "https://127.0.0.1:" + strconv.Itoa(ports["apiserver"])
+	c.Config = &rest.Config{Host: server, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{Insecure: true},
+		QPS: 500, Burst: 1000}
+	c.Kubeconfig = filepath.Join(c.Dir, "kubeconfig")
+	kc := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: test, cluster: {server: %q, insecure-skip-tls-verify: true}}]
+users: [{name: admin, user: {token: %q}}]
+contexts: [{name: test, context: {cluster: test, user: admin}}]
+current-context: test
+`, server, token)
+	if err := os.WriteFile(c.Kubeconfig, []byte(kc), 0o600); err != nil {
+		return err
+	}
+	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports["etcd"])
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(ports["etcd-peer"])
+	c.args["etcd"] = []string{"--data-dir", filepath.Join(c.Dir, "etcd"), "--listen-client-urls", etcdURL,
+		"--advertise-client-urls", etcdURL, "--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
+		"--initial-cluster", "default=" + peerURL, "--log-level", "error", "--quota-backend-bytes", "4294967296"}
+	c.args["kube-apiserver"] = []string{"--etcd-servers", etcdURL, "--bind-address", "127.0.0.1",
+		"--advertise-address", "127.0.0.1", "--secure-port", strconv.Itoa(ports["apiserver"]),
+		"--cert-dir", filepath.Join(c.Dir, "certs"), "--token-auth-file", filepath.Join(c.Dir, "tokens.csv"),
+		"--authorization-mode", "RBAC", "--service-account-key-file", saKey, "--service-account-signing-key-file", saKey,
+		"--service-account-issuer", "https://kubernetes.default.svc", "--service-cluster-ip-range", "10.96.0.0/16",
+		"--disable-admission-plugins", "ServiceAccount", "--max-requests-inflight", "2000",
+		"--max-mutating-requests-inflight", "1000", "-v", "0"}
+	common := []string{"--kubeconfig", c.Kubeconfig, "--leader-elect=false", "--bind-address", "127.0.0.1", "-v", "0"}
+	c.args["kube-controller-manager"] = append(append([]string{}, common...), "--secure-port", strconv.Itoa(ports["kcm"]),
+		"--service-account-private-key-file", saKey, "--use-service-account-credentials=false",
+		"--controllers", "*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-route",
+		"--kube-api-qps", "500", "--kube-api-burst", "1000", "--concurrent-gc-syncs", "20")
+	c.args["kube-scheduler"] = append(append([]string{}, common...), "--secure-port", strconv.Itoa(ports["scheduler"]),
+		"--kube-api-qps", "500", "--kube-api-burst", "1000")
+	stages, _ := filepath.Glob(filepath.Join(c.bin, "kwok-stages", "*.yaml"))
+	kwok := []string{"--kubeconfig", c.Kubeconfig, "--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake", "--server-address", "127.0.0.1:" + strconv.Itoa(ports["kwok"]),
+		"--node-ip", "127.0.0.1", "--cidr", "10.244.0.1/16"}
+	for _, s := range stages {
+		kwok = append(kwok, "--config", s)
+	}
+	c.args["kwok"] = kwok
+	return nil
+}
+
+func (c *Cluster) startProc(name string) error {
+	logf, err := os.OpenFile(filepath.Join(c.Dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(filepath.Join(c.bin, name), c.args[name]...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	go func() { _ = cmd.Wait(); logf.Close() }()
+	c.procs[name] = cmd
+	return nil
+}
+
+func (c *Cluster) waitAPI(ctx context.Context, within time.Duration) error {
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	c.Client = cs
+	deadline := time.Now().Add(within)
+	for {
+		_, err := cs.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{})
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(c.Dir, "kube-apiserver.log"))
+			return fmt.Errorf("kube-apiserver not ready: %v\n%s", err, tail(string(log), 2000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// AddNodes creates fake nodes that kwok keeps Ready.
+func (c *Cluster) AddNodes(ctx context.Context, nodes []Node) error {
+	for _, n := range nodes {
+		alloc := corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse(n.CPU),
+			corev1.ResourceMemory: resource.MustParse(n.Memory),
+			corev1.ResourcePods:   *resource.NewQuantity(int64(max(n.MaxPods, 110)), resource.DecimalSI),
+		}
+		if n.GPUs > 0 {
+			alloc["nvidia.com/gpu"] = *resource.NewQuantity(int64(n.GPUs), resource.DecimalSI)
+		}
+		node := &corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{Name: n.Name,
+				Annotations: map[string]string{"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+				Labels: map[string]string{"kubernetes.io/hostname": n.Name, "kubernetes.io/os": "linux",
+					"type": "kwok", "labspace.dev/node-pool": n.Pool}},
+			Spec:   corev1.NodeSpec{Taints: n.Taints},
+			Status: corev1.NodeStatus{Capacity: alloc, Allocatable: alloc},
+		}
+		if _, err := c.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("node %s: %w", n.Name, err)
+		}
+	}
+	return nil
+}
+
+// StopAPIServer stops kube-apiserver (a fault to survive); StartAPIServer
+// brings it back on the same port.
+func (c *Cluster) StopAPIServer() { c.kill("kube-apiserver") }
+
+// StartAPIServer restarts kube-apiserver and waits until it answers.
+func (c *Cluster) StartAPIServer(ctx context.Context) error {
+	if err := c.startProc("kube-apiserver"); err != nil {
+		return err
+	}
+	return c.waitAPI(ctx, 60*time.Second)
+}
+
+func (c *Cluster) kill(name string) {
+	if p := c.procs[name]; p != nil && p.Process != nil {
+		_ = syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
+		for i := 0; i < 100 && p.ProcessState == nil; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		delete(c.procs, name)
+	}
+}
+
+// Stop ends every process of the control plane.
+func (c *Cluster) Stop() {
+	for _, n := range []string{"kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"} {
+		c.kill(n)
+	}
+}
+
+// Logs returns the tail of a component's log, for failure messages.
+func (c *Cluster) Logs(name string) string {
+	raw, _ := os.ReadFile(filepath.Join(c.Dir, name+".log"))
+	return tail(strings.TrimSpace(string(raw)), 4000)
+}
