@@ -30,7 +30,7 @@ type Options struct {
 	// Resync is how often every workspace is looked at even without a
 	// change (default 5s): it notices processes that end on their own.
 	Resync time.Duration
-	// Poll is how soon a workspace in transition is looked at again (default 250ms).
+	// Poll is how soon a workspace in transition is looked at again (default 50ms).
 	Poll time.Duration
 }
 
@@ -55,7 +55,7 @@ func New(o Options) *Controller {
 		o.Resync = 5 * time.Second
 	}
 	if o.Poll == 0 {
-		o.Poll = 250 * time.Millisecond
+		o.Poll = 50 * time.Millisecond
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -84,7 +84,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	if err := c.collectOrphans(ctx); err != nil {
 		c.log.Warn("orphan collection", "err", err)
 	}
-	c.queueAll(ctx, "")
+	c.queueAll(ctx)
 	var wg sync.WaitGroup
 	for i := 0; i < c.opts.Workers; i++ {
 		wg.Add(1)
@@ -103,13 +103,20 @@ func (c *Controller) Run(ctx context.Context) error {
 			wg.Wait()
 			return nil
 		case <-t.C:
-			c.queueAll(ctx, "")
+			// Stopped and Failed workspaces change only when a user acts,
+			// and that queues them; the rest may change on their own.
+			c.queueAll(ctx, active...)
 		}
 	}
 }
 
-func (c *Controller) queueAll(ctx context.Context, phase labspace.Phase) {
-	ids, err := c.svc.WorkspaceIDs(ctx, phase)
+// active are the phases in which a workspace can change without a request.
+var active = []labspace.Phase{labspace.PhaseCreating, labspace.PhasePending, labspace.PhaseInitializing,
+	labspace.PhaseRunning, labspace.PhaseDegraded, labspace.PhaseStopping, labspace.PhaseDeleting}
+
+// queueAll queues the workspaces in phases (all of them when none is given).
+func (c *Controller) queueAll(ctx context.Context, phases ...labspace.Phase) {
+	ids, err := c.svc.WorkspaceIDs(ctx, phases...)
 	if err != nil {
 		c.log.Warn("list workspaces", "err", err)
 		return

@@ -48,30 +48,42 @@ func (s *Service) WorkspaceByID(ctx context.Context, id string) (*labspace.Works
 	return &w, err
 }
 
-// WorkspaceIDs lists workspaces for the controller: all of them, or those
-// in one phase, oldest first.
-func (s *Service) WorkspaceIDs(ctx context.Context, phase labspace.Phase) ([]string, error) {
+// WorkspaceIDs lists workspaces for the controller, oldest first: all of
+// them when no phase is given, else those in the given phases.
+func (s *Service) WorkspaceIDs(ctx context.Context, phases ...labspace.Phase) ([]string, error) {
 	if err := controllerOnly(ctx); err != nil {
 		return nil, err
 	}
+	if len(phases) == 0 {
+		phases = []labspace.Phase{""}
+	}
 	var ids []string
 	err := s.store.View(ctx, func(tx store.Tx) error {
-		q := store.ListQuery{Phase: string(phase), SortBy: "createdAt", Limit: 1000}
-		for {
-			recs, next, err := tx.List(labspace.KindWorkspace, q)
-			if err != nil {
+		for _, ph := range phases {
+			if err := listIDs(tx, ph, &ids); err != nil {
 				return err
 			}
-			for _, r := range recs {
-				ids = append(ids, r.ID)
-			}
-			if next == "" {
-				return nil
-			}
-			q.Continue = next
 		}
+		return nil
 	})
 	return ids, err
+}
+
+func listIDs(tx store.Tx, phase labspace.Phase, ids *[]string) error {
+	q := store.ListQuery{Phase: string(phase), SortBy: "createdAt", Limit: 1000}
+	for {
+		recs, next, err := tx.List(labspace.KindWorkspace, q)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			*ids = append(*ids, r.ID)
+		}
+		if next == "" {
+			return nil
+		}
+		q.Continue = next
+	}
 }
 
 // Observed is what the controller reports of a workspace.
@@ -90,8 +102,29 @@ func (s *Service) SetObserved(ctx context.Context, id string, o Observed) (*labs
 	if err := controllerOnly(ctx); err != nil {
 		return nil, err
 	}
+	apply := func(w *labspace.Workspace) labspace.WorkspaceStatus {
+		st := w.Status
+		st.Phase, st.PhaseReason, st.PhaseMessage, st.Tools = o.Phase, o.Reason, o.Message, o.Tools
+		if o.Release {
+			st.Admission = nil
+		}
+		st.Conditions = w.Status.Conditions
+		return st
+	}
+	// Most passes observe nothing new: check in a read transaction first,
+	// so they do not queue behind the single writer.
 	var w labspace.Workspace
-	err := s.store.Update(ctx, func(tx store.Tx) error {
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		rec, err := tx.Get(labspace.KindWorkspace, id)
+		if err != nil {
+			return err
+		}
+		return store.Decode(rec, &w)
+	})
+	if err != nil || same(apply(&w), w.Status) {
+		return &w, err
+	}
+	err = s.store.Update(ctx, func(tx store.Tx) error {
 		rec, err := tx.Get(labspace.KindWorkspace, id)
 		if err != nil {
 			return err
@@ -99,12 +132,7 @@ func (s *Service) SetObserved(ctx context.Context, id string, o Observed) (*labs
 		if err := store.Decode(rec, &w); err != nil {
 			return err
 		}
-		st := w.Status
-		st.Phase, st.PhaseReason, st.PhaseMessage, st.Tools = o.Phase, o.Reason, o.Message, o.Tools
-		if o.Release {
-			st.Admission = nil
-		}
-		return s.setStatus(tx, &w, rec.RV, st)
+		return s.setStatus(tx, &w, rec.RV, apply(&w))
 	})
 	return &w, err
 }

@@ -43,7 +43,12 @@ func TestEveryMethodRequiresAnActor(t *testing.T) {
 		for j := 1; j < mt.NumIn(); j++ {
 			args = append(args, reflect.Zero(mt.In(j)))
 		}
-		out := m.Call(args)
+		var out []reflect.Value
+		if mt.IsVariadic() {
+			out = m.CallSlice(args)
+		} else {
+			out = m.Call(args)
+		}
 		last := out[len(out)-1]
 		if last.Type() != errType || last.IsNil() {
 			t.Errorf("%s without an actor: no error", name)

@@ -103,7 +103,21 @@ func (r *Runtime) writeState(w *labspace.Workspace, st *state) error {
 }
 
 // groups returns the live process groups of w.
-func (r *Runtime) groups(w *labspace.Workspace) []int { return scan(r.opts.Dir)[w.ID] }
+// groups returns the live process groups of w. A launch writes its state
+// file before the process starts, so without one nothing runs; with one
+// whose group leader still carries w's marker, that group is it. Only
+// otherwise (a launch cut short, a leader gone before its children) is the
+// whole process table read.
+func (r *Runtime) groups(w *labspace.Workspace) []int {
+	st, err := r.readState(w)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err == nil && st.PGID > 0 && markerOf(st.PGID, r.opts.Dir) == w.ID {
+		return []int{st.PGID}
+	}
+	return scan(r.opts.Dir)[w.ID]
+}
 
 // Apply starts w's command unless a process of w already runs.
 func (r *Runtime) Apply(ctx context.Context, w *labspace.Workspace) error {

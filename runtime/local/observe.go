@@ -53,11 +53,12 @@ func (r *Runtime) Stop(ctx context.Context, w *labspace.Workspace) error {
 // Delete kills w's processes at once and removes its folder, home included.
 func (r *Runtime) Delete(ctx context.Context, w *labspace.Workspace) error {
 	defer r.lock(w.ID)()
-	for _, g := range r.groups(w) {
+	// The whole table: Delete also ends orphans whose files are gone.
+	for _, g := range scan(r.opts.Dir)[w.ID] {
 		_ = syscall.Kill(-g, syscall.SIGKILL)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for len(r.groups(w)) > 0 {
+	for len(scan(r.opts.Dir)[w.ID]) > 0 {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("processes of workspace %s survive SIGKILL", w.ID)
 		}

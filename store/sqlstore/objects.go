@@ -181,7 +181,7 @@ func (t *sqlTx) List(kind labspace.Kind, q store.ListQuery) ([]*store.Record, st
 	if limit > 1000 {
 		limit = 1000
 	}
-	rows, err := t.query(`SELECT `+objectColumns+` FROM objects WHERE `+strings.Join(where, " AND ")+
+	rows, err := t.query(`SELECT `+objectColumns+` FROM objects `+t.indexHint(col, q.Scopes)+`WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY `+col+` `+dir+`, id `+dir+` LIMIT ?`, append(args, limit+1)...)
 	if err != nil {
 		return nil, "", err
@@ -270,4 +270,26 @@ func (t *sqlTx) Referrers(id string) ([]*store.Record, error) {
 		return nil, err
 	}
 	return collect(rows)
+}
+
+// indexHint names the index for a list within scopes of one type, sorted by
+// name or creation: without statistics SQLite otherwise walks the
+// (kind, created_at) index over every object of the kind and filters, which
+// at 100,000 workspaces is 30 times slower for a researcher's few projects.
+func (t *sqlTx) indexHint(col string, scopes []labspace.Scope) string {
+	if !t.d.indexedBy || len(scopes) == 0 {
+		return ""
+	}
+	for _, s := range scopes {
+		if s.Type != scopes[0].Type {
+			return "" // an OR over scope types cannot use one index range
+		}
+	}
+	switch col {
+	case "created_at":
+		return "INDEXED BY objects_created "
+	case "name":
+		return "INDEXED BY objects_name "
+	}
+	return ""
 }

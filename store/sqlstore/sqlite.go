@@ -34,7 +34,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	reader.SetMaxOpenConns(max(4, runtime.NumCPU()))
-	db := &DB{d: dialect{name: "sqlite", serial: "INTEGER PRIMARY KEY AUTOINCREMENT", blob: "BLOB",
+	db := &DB{d: dialect{name: "sqlite", serial: "INTEGER PRIMARY KEY AUTOINCREMENT", blob: "BLOB", indexedBy: true,
 		isUnique: sqliteUnique, isRetry: sqliteBusy}, writer: writer, reader: reader}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()

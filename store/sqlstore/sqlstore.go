@@ -17,12 +17,13 @@ import (
 
 // dialect holds what differs between databases.
 type dialect struct {
-	name     string
-	serial   string
-	blob     string
-	numbered bool             // $1, $2... placeholders instead of ?
-	isUnique func(error) bool // a unique constraint was violated
-	isRetry  func(error) bool // the transaction lost a race and may be retried
+	name      string
+	serial    string
+	blob      string
+	numbered  bool             // $1, $2... placeholders instead of ?
+	indexedBy bool             // supports SQLite's INDEXED BY
+	isUnique  func(error) bool // a unique constraint was violated
+	isRetry   func(error) bool // the transaction lost a race and may be retried
 }
 
 // DB is a store.Store on database/sql. Writes go through writer, reads
