@@ -6,7 +6,6 @@
 package proxy
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/service"
@@ -37,6 +37,7 @@ type Proxy struct {
 	transport http.RoundTripper
 	mu        sync.Mutex
 	proxies   map[string]*httputil.ReverseProxy // by target
+	access    map[string]accessEntry            // by token and tool
 }
 
 // New returns a proxy; domain may be empty (path routing only).
@@ -44,7 +45,8 @@ func New(svc *service.Service, targets Targets, domain string, log *slog.Logger)
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64
 	t.ResponseHeaderTimeout = 0
-	return &Proxy{svc: svc, targets: targets, domain: domain, log: log, transport: t, proxies: map[string]*httputil.ReverseProxy{}}
+	return &Proxy{svc: svc, targets: targets, domain: domain, log: log, transport: t, proxies: map[string]*httputil.ReverseProxy{},
+		access: map[string]accessEntry{}}
 }
 
 // route is a parsed tool address.
@@ -60,13 +62,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusNotFound, "No such tool address.")
 		return
 	}
-	var ctx context.Context
 	var ws *labspace.Workspace
 	var tool *labspace.Tool
 	var rt route
 	status, msg := 0, ""
 	for _, rt = range routes {
-		if ctx, ws, tool, status, msg = p.authorize(r, rt); status != http.StatusNotFound {
+		if ws, tool, status, msg = p.authorized(r, rt); status != http.StatusNotFound {
 			break
 		}
 	}
@@ -79,7 +80,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusServiceUnavailable, "Tool "+tool.Name+" of workspace "+ws.Name+" is not running (the workspace is "+string(ws.Status.Phase)+").")
 		return
 	}
-	out := r.Clone(ctx)
+	out := r.Clone(r.Context())
 	clean(out)
 	if tool.StripPrefix {
 		if r.URL.Path+"/" == rt.prefix {
@@ -150,12 +151,8 @@ func splits(label string) []route {
 // authorize checks the caller: a valid token, a workspace it may see, and
 // for a private tool, its owner. Statuses: 401, 404 (never 403 across
 // projects), 403 for a private tool of someone else.
-func (p *Proxy) authorize(r *http.Request, rt route) (context.Context, *labspace.Workspace, *labspace.Tool, int, string) {
-	token := bearer(r)
-	if token == "" {
-		return nil, nil, nil, http.StatusUnauthorized, "Sign in first."
-	}
-	a, _, err := p.svc.Authenticate(r.Context(), token)
+func (p *Proxy) authorize(r *http.Request, rt route, token string) (*labspace.Workspace, *labspace.Tool, *labspace.Token, int, string) {
+	a, tk, err := p.svc.Authenticate(r.Context(), token)
 	if err != nil {
 		return nil, nil, nil, http.StatusUnauthorized, "The token is invalid, expired or revoked; sign in again."
 	}
@@ -176,9 +173,59 @@ func (p *Proxy) authorize(r *http.Request, rt route) (context.Context, *labspace
 		if t.Private && !(a.Subject.Type == labspace.SubjectUser && a.Subject.Name == ws.CreatedBy) {
 			return nil, nil, nil, http.StatusForbidden, "Tool " + t.Name + " is private to " + ws.CreatedBy + "."
 		}
-		return ctx, ws, t, 0, ""
+		return ws, t, tk, 0, ""
 	}
 	return nil, nil, nil, http.StatusNotFound, "Workspace " + ws.Name + " has no tool " + rt.tool + "."
+}
+
+// authorized is authorize behind a cache of granted access: a request
+// costs a token look-up, the caller's rules and the workspace, which is
+// most of the proxy's time for small responses. An entry lives at most
+// accessCacheTTL, never past its token's expiry, and is dropped as soon as
+// anything that may take access away changes on this server
+// (Service.AccessGeneration). Refusals are not cached.
+func (p *Proxy) authorized(r *http.Request, rt route) (*labspace.Workspace, *labspace.Tool, int, string) {
+	token := bearer(r)
+	if token == "" {
+		return nil, nil, http.StatusUnauthorized, "Sign in first."
+	}
+	key := token + "\x00" + rt.project + "/" + rt.workspace + "/" + rt.tool
+	gen, now := p.svc.AccessGeneration(), time.Now()
+	p.mu.Lock()
+	e, ok := p.access[key]
+	p.mu.Unlock()
+	if ok && e.gen == gen && now.Before(e.until) {
+		return e.ws, e.tool, 0, ""
+	}
+	ws, tool, tk, status, msg := p.authorize(r, rt, token)
+	if status != 0 || ws.Status.Phase != labspace.PhaseRunning {
+		return ws, tool, status, msg // refusals, and tools not running yet, are looked up again
+	}
+	until := now.Add(accessCacheTTL)
+	if tk.ExpiresAt.Before(until) {
+		until = tk.ExpiresAt
+	}
+	p.mu.Lock()
+	if len(p.access) >= accessCacheSize {
+		clear(p.access)
+	}
+	p.access[key] = accessEntry{ws: ws, tool: tool, gen: gen, until: until}
+	p.mu.Unlock()
+	return ws, tool, 0, ""
+}
+
+// The access cache's bounds. Across several replicas a change made on
+// another one is seen here within accessCacheTTL.
+const (
+	accessCacheTTL  = time.Second
+	accessCacheSize = 10000
+)
+
+type accessEntry struct {
+	ws    *labspace.Workspace
+	tool  *labspace.Tool
+	gen   uint64
+	until time.Time
 }
 
 // bearer returns the caller's token: the Authorization header, else the session cookie.

@@ -37,6 +37,7 @@ func (s *Service) CreateUser(ctx context.Context, u *labspace.User, password str
 // UpdateUser updates a user; a non-empty password replaces the old one and
 // signs the user out everywhere.
 func (s *Service) UpdateUser(ctx context.Context, name string, u *labspace.User, password string) (*labspace.User, error) {
+	defer s.accessGen.Add(1) // after its tokens are gone, not only after the update
 	if _, err := actor(ctx); err != nil {
 		return nil, err
 	}

@@ -206,6 +206,7 @@ func conditions(st labspace.WorkspaceStatus, old []labspace.Condition, now time.
 // RemoveWorkspace deletes the record of a workspace whose runtime objects
 // are gone; its events go with it and the audit log keeps the deletion.
 func (s *Service) RemoveWorkspace(ctx context.Context, id string) error {
+	defer s.accessGen.Add(1)
 	if err := controllerOnly(ctx); err != nil {
 		return err
 	}

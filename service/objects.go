@@ -297,6 +297,7 @@ func (s *Service) Update(ctx context.Context, key string, obj labspace.Validator
 }
 
 func (s *Service) update(ctx context.Context, key string, obj labspace.Validator, private func(*store.Record)) (labspace.Object, error) {
+	defer s.accessGen.Add(1)
 	a, err := actor(ctx)
 	if err != nil {
 		return nil, err
@@ -356,6 +357,7 @@ func (s *Service) update(ctx context.Context, key string, obj labspace.Validator
 
 // Delete removes the object of kind k with key, unless something uses it.
 func (s *Service) Delete(ctx context.Context, k labspace.Kind, key string) error {
+	defer s.accessGen.Add(1)
 	a, err := actor(ctx)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -62,7 +63,15 @@ type Service struct {
 	sessionTTL time.Duration
 	bcryptCost int
 	log        *slog.Logger
+	// accessGen moves whenever a change may take access away (a token
+	// revoked, a rule, user, group or workspace changed or deleted), so
+	// that caches of access decisions (the tool proxy's) know to drop them.
+	accessGen atomic.Uint64
 }
+
+// AccessGeneration changes whenever access may have been taken away on
+// this server. A cached access decision is valid while it stays the same.
+func (s *Service) AccessGeneration() uint64 { return s.accessGen.Load() }
 
 // New returns a Service.
 func New(o Options) *Service {
