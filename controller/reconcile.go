@@ -125,9 +125,19 @@ func (c *Controller) reconcile(ctx context.Context, id string) (time.Duration, e
 		}
 	}
 	if s.poll {
-		return c.opts.Poll, nil
+		return c.pollAfter(obs.StartedAt), nil
 	}
 	return 0, nil
+}
+
+// pollAfter is how soon to look again at a workspace in transition: soon
+// after its processes started (most tools answer within milliseconds),
+// then less often, up to Options.Poll.
+func (c *Controller) pollAfter(started time.Time) time.Duration {
+	if started.IsZero() {
+		return c.opts.Poll
+	}
+	return min(max(time.Since(started)/2, 5*time.Millisecond), c.opts.Poll)
 }
 
 // admitAndStart asks for admission and starts w when it is admitted.
@@ -143,7 +153,7 @@ func (c *Controller) admitAndStart(ctx context.Context, w *labspace.Workspace) (
 	if err := c.apply(ctx, w); err != nil {
 		return 0, err
 	}
-	return c.opts.Poll, nil
+	return 5 * time.Millisecond, nil // just started: look again soon
 }
 
 // apply starts w; a start that cannot work (no command, a data source the

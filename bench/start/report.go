@@ -10,10 +10,6 @@ import (
 	"time"
 )
 
-// controllerPoll is the controller's default transition poll
-// (controller.Options.Poll), which server.Config does not set.
-const controllerPoll = 250 * time.Millisecond
-
 // report prints the Markdown report.
 func report(w io.Writer, cfg config, res results) {
 	fmt.Fprintf(w, "## Workspace start latency, local runtime\n\n")
@@ -22,7 +18,7 @@ func report(w io.Writer, cfg config, res results) {
 	fmt.Fprintf(w, "Workload: this binary re-executed as an HTTP server on $(PORT), ready as soon as it listens. "+
 		"%d workspaces created one after another (desiredPhase Running, compute 10m/16Mi, no quota), each polled "+
 		"every %s with GET until Running; all stay running until the end, as the bare processes do. The controller's "+
-		"transition poll is its default, 250 ms (server.Config has no setting for it).\n\n", cfg.n, cfg.poll)
+		"transition poll is its default (5 ms after a start, doubling up to 50 ms).\n\n", cfg.n, cfg.poll)
 	var totals []time.Duration
 	for _, s := range res.starts {
 		totals = append(totals, s.total())
@@ -59,7 +55,7 @@ func breakdown(w io.Writer, starts []sample, poll time.Duration) {
 	what := [4][2]string{
 		{"request → Created event", "API: token check, validation, insert, event"},
 		{"Created → Initializing (admitted)", "controller queue pick-up, runtime observation (a /proc scan), admission"},
-		{"Initializing → Running", "spawn (another /proc scan, files, fork/exec), then the controller's 250 ms poll wait, " +
+		{"Initializing → Running", "spawn (another /proc scan, files, fork/exec), then the controller's next look (5 ms after the start, doubling), " +
 			"observation with the readiness dial, status write"},
 		{"Running → seen by the client", "the client's " + poll.String() + " poll and one GET"},
 	}
@@ -72,27 +68,6 @@ func breakdown(w io.Writer, starts []sample, poll time.Duration) {
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", what[i][0], s.n, ms(s.p50), ms(s.p99), ms(s.mean), what[i][1])
 	}
 	fmt.Fprintln(w)
-	pollWaits(w, segs[2])
-}
-
-// pollWaits estimates how much of Initializing -> Running is the
-// controller's poll: the whole 250 ms steps in it (the work of one pass
-// takes less than a step), and what is left beside them.
-func pollWaits(w io.Writer, ds []time.Duration) {
-	if len(ds) == 0 {
-		return
-	}
-	waits := map[int]int{}
-	var rest []time.Duration
-	for _, d := range ds {
-		k := int(d / controllerPoll)
-		waits[min(k, 2)]++
-		rest = append(rest, d-time.Duration(k)*controllerPoll)
-	}
-	r := summarize(rest)
-	fmt.Fprintf(w, "Initializing → Running held no whole %s poll step in %d starts, one in %d, two or more in %d; "+
-		"net of those steps it is p50 %s, p99 %s, mean %s (estimate).\n\n",
-		controllerPoll, waits[0], waits[1], waits[2], ms(r.p50), ms(r.p99), ms(r.mean))
 }
 
 // machine describes the CPUs, memory, kernel and Go.

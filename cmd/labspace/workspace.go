@@ -47,10 +47,11 @@ func workspaceCmd() *cobra.Command {
 
 func wsListCmd(project *string) *cobra.Command {
 	var out, phase, search string
+	var all bool
 	cmd := &cobra.Command{
 		Use:     "list",
-		Short:   "List the workspaces you can see (in one project with -p)",
-		Example: "  labspace ws list\n  labspace ws list -p vision --phase Running -o wide",
+		Short:   "List workspaces: of the project (-p, or the default one), or of every project you can see (-A)",
+		Example: "  labspace ws list -A\n  labspace ws list -p vision --phase Running -o wide",
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(out); err != nil {
@@ -60,7 +61,14 @@ func wsListCmd(project *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			list, err := c.Workspaces(cmd.Context(), client.ListOptions{Project: *project, Phase: phase, Search: search, SortBy: "name"})
+			p := *project
+			if cfg, err := loadConfig(); err == nil && p == "" && !all {
+				p = cfg.Project // the default project; none set: every project
+			}
+			if all && *project != "" {
+				return usageErr("give -p or -A, not both")
+			}
+			list, err := c.Workspaces(cmd.Context(), client.ListOptions{Project: p, Phase: phase, Search: search, SortBy: "name"})
 			if err != nil {
 				return err
 			}
@@ -71,6 +79,7 @@ func wsListCmd(project *string) *cobra.Command {
 		},
 	}
 	addOutputFlag(cmd, &out)
+	cmd.Flags().BoolVarP(&all, "all-projects", "A", false, "every project you can see, not just the default one")
 	cmd.Flags().StringVar(&phase, "phase", "", "only workspaces in this phase")
 	cmd.Flags().StringVar(&search, "search", "", "only names containing this")
 	return cmd
