@@ -3,23 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/labspace/labspace/bench/benchkit"
 	"github.com/labspace/labspace/server"
 )
 
 // The names the benchmark gives what it creates in labspace.
 const (
-	adminPassword = "bench-admin-password"
 	projectName   = "bench"
 	envName       = "bench-tool"
 	computeName   = "bench-tiny"
@@ -34,49 +30,7 @@ const (
 const toolPrefix = "/ws/" + projectName + "/" + workspaceName + "/" + toolName
 
 // apiClient calls labspace's REST API.
-type apiClient struct {
-	base, token string
-	hc          *http.Client
-}
-
-// do sends body as JSON (none when nil) and fails unless the reply has
-// status want; it decodes the reply into out when out is not nil.
-func (c *apiClient) do(method, path string, body any, want int, out any) error {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	res, err := c.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		return err
-	}
-	if res.StatusCode != want {
-		return fmt.Errorf("%s %s: status %d, want %d: %.300s", method, path, res.StatusCode, want, raw)
-	}
-	if out != nil {
-		return json.Unmarshal(raw, out)
-	}
-	return nil
-}
+type apiClient = benchkit.Client
 
 // labspaceTool is a real labspace server in this process with one
 // workspace whose workload is the tool server, created by a researcher
@@ -93,22 +47,11 @@ type labspaceTool struct {
 // startLabspace opens a server in dir, creates the project, building
 // blocks and workspace through the API, and waits until the tool runs.
 func startLabspace(ctx context.Context, dir, exe string, verbose bool) (*labspaceTool, error) {
-	level := slog.LevelError
-	if verbose {
-		level = slog.LevelWarn
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	srv, err := server.Open(ctx, server.Config{DataDir: dir, Addr: "127.0.0.1:0", AdminPassword: adminPassword,
-		BcryptCost: 4, Logger: logger, StopGrace: 2 * time.Second})
+	srv, err := benchkit.OpenServer(ctx, dir, verbose)
 	if err != nil {
 		return nil, err
 	}
-	go func() {
-		if err := srv.Serve(); err != nil {
-			progress("labspace serve: %v", err)
-		}
-	}()
-	lt := &labspaceTool{srv: srv, dir: dir, api: &apiClient{base: srv.URL(), hc: &http.Client{Timeout: time.Minute}}}
+	lt := &labspaceTool{srv: srv, dir: dir, api: benchkit.NewClient(srv.URL())}
 	if err := lt.setUp(ctx, exe); err != nil {
 		lt.close()
 		return nil, err
@@ -120,7 +63,7 @@ func startLabspace(ctx context.Context, dir, exe string, verbose bool) (*labspac
 // environment whose command is exe serving the tool on $(PORT), and a
 // researcher of the project; the researcher creates the workspace.
 func (lt *labspaceTool) setUp(ctx context.Context, exe string) (err error) {
-	if lt.api.token, err = lt.login("admin", adminPassword); err != nil {
+	if lt.api.Token, err = lt.login("admin", benchkit.AdminPassword); err != nil {
 		return err
 	}
 	global := map[string]any{"type": "global"}
@@ -140,15 +83,15 @@ func (lt *labspaceTool) setUp(ctx context.Context, exe string) (err error) {
 			"spec": map[string]any{"subject": map[string]any{"type": "user", "name": userName}, "role": "l1-researcher"}}},
 	}
 	for _, s := range steps {
-		if err := lt.api.do("POST", s.path, s.body, 201, nil); err != nil {
+		if err := lt.api.Do("POST", s.path, s.body, 201, nil); err != nil {
 			return err
 		}
 	}
 	if lt.user, err = lt.login(userName, userPassword); err != nil {
 		return err
 	}
-	user := &apiClient{base: lt.api.base, token: lt.user, hc: lt.api.hc}
-	if err := user.do("POST", "/api/v1/projects/"+projectName+"/workspaces",
+	user := &apiClient{Base: lt.api.Base, Token: lt.user, HC: lt.api.HC}
+	if err := user.Do("POST", "/api/v1/projects/"+projectName+"/workspaces",
 		map[string]any{"name": workspaceName, "environment": envName, "compute": computeName}, 201, nil); err != nil {
 		return err
 	}
@@ -160,8 +103,8 @@ func (lt *labspaceTool) login(user, password string) (string, error) {
 	var tok struct {
 		AccessToken string `json:"accessToken"`
 	}
-	c := &apiClient{base: lt.api.base, hc: lt.api.hc}
-	err := c.do("POST", "/api/v1/token", map[string]any{"username": user, "password": password}, 200, &tok)
+	c := &apiClient{Base: lt.api.Base, HC: lt.api.HC}
+	err := c.Do("POST", "/api/v1/token", map[string]any{"username": user, "password": password}, 200, &tok)
 	return tok.AccessToken, err
 }
 
@@ -181,7 +124,7 @@ func (lt *labspaceTool) waitRunning(ctx context.Context) error {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		var w workspace
-		if err := lt.api.do("GET", "/api/v1/projects/"+projectName+"/workspaces/"+workspaceName, nil, 200, &w); err != nil {
+		if err := lt.api.Do("GET", "/api/v1/projects/"+projectName+"/workspaces/"+workspaceName, nil, 200, &w); err != nil {
 			return err
 		}
 		switch w.Status.Phase {
@@ -206,29 +149,29 @@ func (lt *labspaceTool) waitRunning(ctx context.Context) error {
 // close deletes the workspace (so its process ends), waits until it is
 // gone, and stops the server.
 func (lt *labspaceTool) close() {
-	if lt.api.token != "" {
+	if lt.api.Token != "" {
 		if err := lt.deleteWorkspace(); err != nil {
-			progress("WARNING: %v", err)
+			benchkit.Progress("WARNING: %v", err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := lt.srv.Close(ctx); err != nil {
-		progress("labspace close: %v", err)
+		benchkit.Progress("labspace close: %v", err)
 	}
 	if n := reap(lt.dir); n > 0 {
-		progress("WARNING: %d workload processes survived their workspace's deletion (now killed)", n)
+		benchkit.Progress("WARNING: %d workload processes survived their workspace's deletion (now killed)", n)
 	}
 }
 
 // deleteWorkspace deletes the workspace and waits until it is gone.
 func (lt *labspaceTool) deleteWorkspace() error {
 	path := "/api/v1/projects/" + projectName + "/workspaces/" + workspaceName
-	if err := lt.api.do("DELETE", path, nil, 202, nil); err != nil {
+	if err := lt.api.Do("DELETE", path, nil, 202, nil); err != nil {
 		return err
 	}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if lt.api.do("GET", path, nil, 404, nil) == nil {
+		if lt.api.Do("GET", path, nil, 404, nil) == nil {
 			return nil
 		}
 	}

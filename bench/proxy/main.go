@@ -21,6 +21,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/labspace/labspace/bench/benchkit"
 )
 
 // config is what the flags set.
@@ -79,7 +81,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	progress("starting labspace and its workspace")
+	benchkit.Progress("starting labspace and its workspace")
 	lt, err := startLabspace(ctx, filepath.Join(tmp, "labspace"), exe, cfg.verbose)
 	if err != nil {
 		return fmt.Errorf("labspace: %w", err)
@@ -98,11 +100,11 @@ func run(ctx context.Context, cfg config) error {
 	}
 	f := gatherFacts()
 	if cfg.chpPackage != "" {
-		progress("installing %s with npm", cfg.chpPackage)
+		benchkit.Progress("installing %s with npm", cfg.chpPackage)
 		c, err := startCHP(ctx, filepath.Join(tmp, "chp"), cfg.chpPackage, lt.target)
 		if err != nil {
 			targets[3].skip = err.Error()
-			progress("configurable-http-proxy left out: %v", err)
+			benchkit.Progress("configurable-http-proxy left out: %v", err)
 		} else {
 			defer c.stop()
 			targets[3].skip, targets[3].base = "", c.addr+toolPrefix
@@ -114,9 +116,4 @@ func run(ctx context.Context, cfg config) error {
 	}
 	report(os.Stdout, cfg, targets, f)
 	return nil
-}
-
-// progress prints a line on stderr, so that stdout stays the report.
-func progress(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
 }

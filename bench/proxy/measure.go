@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/labspace/labspace/bench/benchkit"
 )
 
 // target is one way to reach the tool, and what was measured through it.
@@ -46,14 +46,14 @@ func measure(ctx context.Context, cfg config, targets []*target) error {
 	}
 	for round := 1; round <= cfg.rounds; round++ {
 		for _, t := range live {
-			progress("round %d/%d: %s", round, cfg.rounds, t.name)
+			benchkit.Progress("round %d/%d: %s", round, cfg.rounds, t.name)
 			if err := loadTarget(ctx, cfg, t, round); err != nil {
 				return err
 			}
 		}
 	}
 	for _, t := range live {
-		progress("WebSocket echo: %s", t.name)
+		benchkit.Progress("WebSocket echo: %s", t.name)
 		r, err := echoRoundTrips(ctx, t.base+"/echo", t.auth, cfg.wsN)
 		if err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
@@ -89,28 +89,11 @@ func profiled(cfg config, t *target, round int, size string, fn func() (wrkResul
 		return fn()
 	}
 	var r wrkResult
-	err := withProfile(cfg.cpuprofile+"-"+name+"-"+size+".pprof", func() (err error) {
+	err := benchkit.WithProfile(cfg.cpuprofile+"-"+name+"-"+size+".pprof", func() (err error) {
 		r, err = fn()
 		return err
 	})
 	return r, err
-}
-
-// withProfile runs fn under the CPU profiler, writing to path (none: no profile).
-func withProfile(path string, fn func() error) error {
-	if path == "" {
-		return fn()
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := pprof.StartCPUProfile(f); err != nil {
-		return err
-	}
-	defer pprof.StopCPUProfile()
-	return fn()
 }
 
 // median returns the run with the median requests/s of rs.

@@ -99,7 +99,7 @@ func startCHP(ctx context.Context, dir, pkg, target string) (*chp, error) {
 		return nil, err
 	}
 	c := &chp{cmd: cmd, addr: "http://127.0.0.1:" + strconv.Itoa(port), version: version}
-	api := &apiClient{base: "http://127.0.0.1:" + strconv.Itoa(apiPort), hc: &http.Client{Timeout: 10 * time.Second}}
+	api := &apiClient{Base: "http://127.0.0.1:" + strconv.Itoa(apiPort), HC: &http.Client{Timeout: 10 * time.Second}}
 	if err := addRoute(api, token, target); err != nil {
 		c.stop()
 		out, _ := os.ReadFile(filepath.Join(dir, "chp.log"))
@@ -113,10 +113,10 @@ func addRoute(api *apiClient, token, target string) error {
 	body := map[string]any{"target": target}
 	var err error
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		req, _ := http.NewRequest("POST", api.base+"/api/routes"+toolPrefix, strings.NewReader(mustJSON(body)))
+		req, _ := http.NewRequest("POST", api.Base+"/api/routes"+toolPrefix, strings.NewReader(mustJSON(body)))
 		req.Header.Set("Authorization", "token "+token)
 		var res *http.Response
-		if res, err = api.hc.Do(req); err != nil {
+		if res, err = api.HC.Do(req); err != nil {
 			continue
 		}
 		res.Body.Close()

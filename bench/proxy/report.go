@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/labspace/labspace/bench/benchkit"
 )
 
 // facts describe the machine and the tools of the run.
@@ -20,7 +22,7 @@ type facts struct {
 }
 
 func gatherFacts() facts {
-	f := facts{cpus: runtime.NumCPU(), goVer: runtime.Version(), cpu: "?", mem: "?", chp: "-", loadStart: loadAvg()}
+	f := facts{cpus: runtime.NumCPU(), goVer: runtime.Version(), cpu: "?", mem: "?", chp: "-", loadStart: benchkit.LoadAvg()}
 	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(raw), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -47,7 +49,7 @@ func gatherFacts() facts {
 // report prints the Markdown report: the run, the table, the goals.
 func report(w io.Writer, cfg config, targets []*target, f facts) {
 	fmt.Fprintf(w, "## Tool proxy: direct, bare Go proxy, labspace, configurable-http-proxy\n\n")
-	fmt.Fprintf(w, "Command: `%s`  \n", commandLine("go run ./bench/proxy"))
+	fmt.Fprintf(w, "Command: `%s`  \n", benchkit.CommandLine("go run ./bench/proxy"))
 	fmt.Fprintf(w, "Machine: %d CPUs (%s), %s, Linux %s; %s; %s; node %s; configurable-http-proxy %s  \n",
 		f.cpus, f.cpu, f.mem, f.kernel, f.goVer, f.wrk, f.node, f.chp)
 	fmt.Fprintf(w, "Settings: `wrk -t%d -c%d -d%s --latency` on 1 KiB responses and `wrk -t%d -c%d -d%s` on 10 MiB ones, "+
@@ -57,7 +59,7 @@ func report(w io.Writer, cfg config, targets []*target, f facts) {
 		cfg.small.threads, cfg.small.conns, cfg.small.duration, cfg.large.threads, cfg.large.conns, cfg.large.duration,
 		cfg.rounds, cfg.wsN, wsWarmup, f.cpus)
 	fmt.Fprintf(w, "Load average (1, 5, 15 min) at the start: %s; at the end: %s. Other work on the machine skews every figure; "+
-		"the ratios within one run hold best.\n\n", f.loadStart, loadAvg())
+		"the ratios within one run hold best.\n\n", f.loadStart, benchkit.LoadAvg())
 	fmt.Fprintln(w, "| target | 1 KiB req/s | × direct | × bare Go proxy | rounds (req/s) | latency avg / p50 / p99 | 10 MiB MiB/s | × direct | 10 MiB p50 / p99 | WS p50 / p99 |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|---:|---:|---|---|")
 	direct, bare := targets[0], targets[1]
@@ -135,25 +137,4 @@ func ms(d time.Duration) string {
 
 func us(d time.Duration) string {
 	return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', 0, 64) + " µs"
-}
-
-// loadAvg is the 1, 5 and 15 minute load average.
-func loadAvg() string {
-	raw, err := os.ReadFile("/proc/loadavg")
-	if fs := strings.Fields(string(raw)); err == nil && len(fs) >= 3 {
-		return strings.Join(fs[:3], " ")
-	}
-	return "?"
-}
-
-// commandLine is how this run was started, arguments quoted where a shell needs it.
-func commandLine(prefix string) string {
-	out := []string{prefix}
-	for _, a := range os.Args[1:] {
-		if a == "" || strings.ContainsAny(a, " \t\"'$*?") {
-			a = strconv.Quote(a)
-		}
-		out = append(out, a)
-	}
-	return strings.Join(out, " ")
 }

@@ -3,29 +3,26 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/labspace/labspace/bench/benchkit"
 	"github.com/labspace/labspace/server"
 )
 
 // The names the benchmark gives what it creates in labspace.
 const (
-	adminPassword = "bench-admin-password"
-	projectName   = "start"
-	envName       = "start-tool"
-	computeName   = "start-tiny"
-	toolName      = "tool"
+	projectName = "start"
+	envName     = "start-tool"
+	computeName = "start-tiny"
+	toolName    = "tool"
 )
 
 // lab is a real labspace server in this process, with the project and
 // building blocks of the benchmark.
 type lab struct {
 	srv *server.Server
-	api *apiClient
+	api *benchkit.Client
 	dir string
 }
 
@@ -33,22 +30,11 @@ type lab struct {
 // without quota limits, a tiny compute resource (10m, 16Mi: 100 fit on 2
 // cores) and an environment whose command is exe serving on $(PORT).
 func openLab(ctx context.Context, dir, exe string, verbose bool) (*lab, error) {
-	level := slog.LevelError
-	if verbose {
-		level = slog.LevelWarn
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	srv, err := server.Open(ctx, server.Config{DataDir: dir, Addr: "127.0.0.1:0", AdminPassword: adminPassword,
-		BcryptCost: 4, Logger: logger, StopGrace: 2 * time.Second})
+	srv, err := benchkit.OpenServer(ctx, dir, verbose)
 	if err != nil {
 		return nil, err
 	}
-	go func() {
-		if err := srv.Serve(); err != nil {
-			progress("labspace serve: %v", err)
-		}
-	}()
-	l := &lab{srv: srv, dir: dir, api: &apiClient{base: srv.URL(), hc: &http.Client{Timeout: time.Minute}}}
+	l := &lab{srv: srv, dir: dir, api: benchkit.NewClient(srv.URL())}
 	if err := l.setUp(exe); err != nil {
 		l.close(ctx)
 		return nil, err
@@ -60,10 +46,10 @@ func (l *lab) setUp(exe string) error {
 	var tok struct {
 		AccessToken string `json:"accessToken"`
 	}
-	if err := l.api.do("POST", "/api/v1/token", map[string]any{"username": "admin", "password": adminPassword}, 200, &tok); err != nil {
+	if err := l.api.Do("POST", "/api/v1/token", map[string]any{"username": "admin", "password": benchkit.AdminPassword}, 200, &tok); err != nil {
 		return err
 	}
-	l.api.token = tok.AccessToken
+	l.api.Token = tok.AccessToken
 	global := map[string]any{"type": "global"}
 	steps := []struct {
 		path string
@@ -78,7 +64,7 @@ func (l *lab) setUp(exe string) error {
 				"tools": []map[string]any{{"name": toolName, "type": "custom", "port": 8000, "connection": "external-url"}}}}},
 	}
 	for _, s := range steps {
-		if err := l.api.do("POST", s.path, s.body, 201, nil); err != nil {
+		if err := l.api.Do("POST", s.path, s.body, 201, nil); err != nil {
 			return err
 		}
 	}
@@ -111,13 +97,13 @@ func wsPath(name string) string { return "/api/v1/projects/" + projectName + "/w
 func (l *lab) startOne(ctx context.Context, name string, poll time.Duration) (sent, seen time.Time, err error) {
 	sent = time.Now()
 	body := map[string]any{"name": name, "environment": envName, "compute": computeName, "desiredPhase": "Running"}
-	if err := l.api.do("POST", "/api/v1/projects/"+projectName+"/workspaces", body, 201, nil); err != nil {
+	if err := l.api.Do("POST", "/api/v1/projects/"+projectName+"/workspaces", body, 201, nil); err != nil {
 		return sent, seen, err
 	}
 	deadline := sent.Add(time.Minute)
 	for {
 		var w workspace
-		if err := l.api.do("GET", wsPath(name), nil, 200, &w); err != nil {
+		if err := l.api.Do("GET", wsPath(name), nil, 200, &w); err != nil {
 			return sent, seen, err
 		}
 		switch w.Status.Phase {
@@ -138,7 +124,7 @@ func (l *lab) events(name string) ([]event, error) {
 	var out struct {
 		Items []event `json:"items"`
 	}
-	err := l.api.do("GET", wsPath(name)+"/events", nil, 200, &out)
+	err := l.api.Do("GET", wsPath(name)+"/events", nil, 200, &out)
 	return out.Items, err
 }
 
@@ -149,16 +135,16 @@ func (l *lab) deleteAll() (time.Duration, error) {
 	var list struct {
 		Items []workspace `json:"items"`
 	}
-	if err := l.api.do("GET", "/api/v1/projects/"+projectName+"/workspaces?limit=1000", nil, 200, &list); err != nil {
+	if err := l.api.Do("GET", "/api/v1/projects/"+projectName+"/workspaces?limit=1000", nil, 200, &list); err != nil {
 		return 0, err
 	}
 	for _, w := range list.Items {
-		if err := l.api.do("DELETE", wsPath(w.Meta.Name), nil, 202, nil); err != nil {
+		if err := l.api.Do("DELETE", wsPath(w.Meta.Name), nil, 202, nil); err != nil {
 			return 0, err
 		}
 	}
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		if err := l.api.do("GET", "/api/v1/projects/"+projectName+"/workspaces?limit=1000", nil, 200, &list); err != nil {
+		if err := l.api.Do("GET", "/api/v1/projects/"+projectName+"/workspaces?limit=1000", nil, 200, &list); err != nil {
 			return 0, err
 		}
 		if len(list.Items) == 0 {
@@ -175,7 +161,7 @@ func (l *lab) close(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := l.srv.Close(ctx); err != nil {
-		progress("labspace close: %v", err)
+		benchkit.Progress("labspace close: %v", err)
 	}
 }
 

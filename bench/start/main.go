@@ -18,9 +18,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/pprof"
 	"syscall"
 	"time"
+
+	"github.com/labspace/labspace/bench/benchkit"
 )
 
 // config is what the flags set.
@@ -75,8 +76,8 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	res := results{loadStart: loadAvg()}
-	progress("bare spawns: %d direct, %d under /bin/sh", cfg.n, cfg.n)
+	res := results{loadStart: benchkit.LoadAvg()}
+	benchkit.Progress("bare spawns: %d direct, %d under /bin/sh", cfg.n, cfg.n)
 	if res.direct, err = spawnMany(exe, cfg.n, false); err != nil {
 		return err
 	}
@@ -88,11 +89,11 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("labspace: %w", err)
 	}
 	defer l.close(ctx)
-	startErr := withProfile(cfg.cpuprofile, func() error {
+	startErr := benchkit.WithProfile(cfg.cpuprofile, func() error {
 		res.starts, err = startAll(ctx, l, cfg)
 		return err
 	})
-	progress("deleting every workspace")
+	benchkit.Progress("deleting every workspace")
 	res.deleted, err = l.deleteAll()
 	res.left = reap(l.runtimeDir())
 	switch {
@@ -105,26 +106,4 @@ func run(ctx context.Context, cfg config) error {
 	}
 	report(os.Stdout, cfg, res)
 	return nil
-}
-
-// withProfile runs fn under the CPU profiler, writing to path (none: no profile).
-func withProfile(path string, fn func() error) error {
-	if path == "" {
-		return fn()
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := pprof.StartCPUProfile(f); err != nil {
-		return err
-	}
-	defer pprof.StopCPUProfile()
-	return fn()
-}
-
-// progress prints a line on stderr, so that stdout stays the report.
-func progress(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/labspace/labspace/bench/benchkit"
 )
 
 // sample is one workspace start: when the client sent the create request,
@@ -27,7 +29,7 @@ func startAll(ctx context.Context, l *lab, cfg config) ([]sample, error) {
 		}
 		out = append(out, s)
 		if (i+1)%10 == 0 {
-			progress("%d/%d workspaces running", i+1, cfg.n)
+			benchkit.Progress("%d/%d workspaces running", i+1, cfg.n)
 		}
 	}
 	for i := range out {

@@ -8,13 +8,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/labspace/labspace/bench/benchkit"
 )
 
 // report prints the Markdown report.
 func report(w io.Writer, cfg config, res results) {
 	fmt.Fprintf(w, "## Workspace start latency, local runtime\n\n")
-	fmt.Fprintf(w, "Command: `%s`  \n", commandLine("go run ./bench/start"))
-	fmt.Fprintf(w, "Machine: %s; load average (1, 5, 15 min) at the start %s, at the end %s  \n", machine(), res.loadStart, loadAvg())
+	fmt.Fprintf(w, "Command: `%s`  \n", benchkit.CommandLine("go run ./bench/start"))
+	fmt.Fprintf(w, "Machine: %s; load average (1, 5, 15 min) at the start %s, at the end %s  \n", machine(), res.loadStart, benchkit.LoadAvg())
 	fmt.Fprintf(w, "Workload: this binary re-executed as an HTTP server on $(PORT), ready as soon as it listens. "+
 		"%d workspaces created one after another (desiredPhase Running, compute 10m/16Mi, no quota), each polled "+
 		"every %s with GET until Running; all stay running until the end, as the bare processes do. The controller's "+
@@ -100,25 +102,4 @@ func ratio(a, b time.Duration) string {
 
 func ms(d time.Duration) string {
 	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
-}
-
-// loadAvg is the 1, 5 and 15 minute load average.
-func loadAvg() string {
-	raw, err := os.ReadFile("/proc/loadavg")
-	if fs := strings.Fields(string(raw)); err == nil && len(fs) >= 3 {
-		return strings.Join(fs[:3], " ")
-	}
-	return "?"
-}
-
-// commandLine is how this run was started, arguments quoted where a shell needs it.
-func commandLine(prefix string) string {
-	out := []string{prefix}
-	for _, a := range os.Args[1:] {
-		if a == "" || strings.ContainsAny(a, " \t\"'$*?") {
-			a = strconv.Quote(a)
-		}
-		out = append(out, a)
-	}
-	return strings.Join(out, " ")
 }

@@ -232,11 +232,7 @@ func wsActionCmd(action string, proj func() (string, error)) *cobra.Command {
 		Example: fmt.Sprintf("  labspace ws %s exp1 -p vision", action),
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := proj()
-			if err != nil {
-				return err
-			}
-			c, _, err := apiClient()
+			p, c, err := inProject(proj)
 			if err != nil {
 				return err
 			}
@@ -261,11 +257,7 @@ func wsDescribeCmd(proj func() (string, error)) *cobra.Command {
 			if err := checkOutput(out); err != nil {
 				return err
 			}
-			p, err := proj()
-			if err != nil {
-				return err
-			}
-			c, _, err := apiClient()
+			p, c, err := inProject(proj)
 			if err != nil {
 				return err
 			}
@@ -338,11 +330,7 @@ func wsWaitCmd(proj func() (string, error)) *cobra.Command {
 				// A misspelt phase would never come: refuse it rather than wait out --timeout.
 				return usageErr("--for: unknown phase %q; phases are %s", phase, phaseNames())
 			}
-			p, err := proj()
-			if err != nil {
-				return err
-			}
-			c, _, err := apiClient()
+			p, c, err := inProject(proj)
 			if err != nil {
 				return err
 			}
@@ -369,11 +357,7 @@ func wsLogsCmd(proj func() (string, error)) *cobra.Command {
 		Example: "  labspace ws logs exp1 -p vision\n  labspace ws logs exp1 -p vision -f",
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := proj()
-			if err != nil {
-				return err
-			}
-			c, _, err := apiClient()
+			p, c, err := inProject(proj)
 			if err != nil {
 				return err
 			}
@@ -400,11 +384,7 @@ func wsOpenCmd(proj func() (string, error)) *cobra.Command {
 		Example: "  labspace ws open exp1 jupyter -p vision\n  xdg-open \"$(labspace ws open exp1 jupyter -p vision)\"",
 		Args:    exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := proj()
-			if err != nil {
-				return err
-			}
-			c, _, err := apiClient()
+			p, c, err := inProject(proj)
 			if err != nil {
 				return err
 			}
@@ -464,4 +444,15 @@ func phaseNames() string {
 		s[i] = string(p)
 	}
 	return strings.Join(s, ", ")
+}
+
+// inProject returns the project a workspace command acts in and a client
+// of the signed-in server.
+func inProject(proj func() (string, error)) (string, *client.Client, error) {
+	p, err := proj()
+	if err != nil {
+		return "", nil, err
+	}
+	c, _, err := apiClient()
+	return p, c, err
 }

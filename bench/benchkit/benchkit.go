@@ -1,0 +1,139 @@
+// Package benchkit holds what labspace's benchmark programs share: an
+// in-process server, a small API client, progress lines, machine facts
+// and CPU profiles.
+package benchkit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labspace/labspace/server"
+)
+
+// AdminPassword is the admin's password on benchmark servers.
+const AdminPassword = "bench-admin-password"
+
+// Client calls labspace's REST API.
+type Client struct {
+	Base, Token string
+	HC          *http.Client
+}
+
+// NewClient returns a client of the server at base, not signed in.
+func NewClient(base string) *Client {
+	return &Client{Base: base, HC: &http.Client{Timeout: time.Minute}}
+}
+
+// Do sends body as JSON (none when nil) and fails unless the reply has
+// status want; it decodes the reply into out when out is not nil.
+func (c *Client) Do(method, path string, body any, want int, out any) error {
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, c.Base+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	res, err := c.HC.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != want {
+		return fmt.Errorf("%s %s: status %d, want %d: %.300s", method, path, res.StatusCode, want, raw)
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+// OpenServer starts a labspace server in this process with its data in
+// dir, serving on a free loopback port. Its log shows errors only, and
+// warnings when verbose.
+func OpenServer(ctx context.Context, dir string, verbose bool) (*server.Server, error) {
+	level := slog.LevelError
+	if verbose {
+		level = slog.LevelWarn
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	srv, err := server.Open(ctx, server.Config{DataDir: dir, Addr: "127.0.0.1:0", AdminPassword: AdminPassword,
+		BcryptCost: 4, Logger: logger, StopGrace: 2 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		if err := srv.Serve(); err != nil {
+			Progress("labspace serve: %v", err)
+		}
+	}()
+	return srv, nil
+}
+
+// Progress prints a line on stderr, so that stdout stays the report.
+func Progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// LoadAvg is the 1, 5 and 15 minute load average.
+func LoadAvg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if fs := strings.Fields(string(raw)); err == nil && len(fs) >= 3 {
+		return strings.Join(fs[:3], " ")
+	}
+	return "?"
+}
+
+// CommandLine is how this run was started, arguments quoted where a shell needs it.
+func CommandLine(prefix string) string {
+	out := []string{prefix}
+	for _, a := range os.Args[1:] {
+		if a == "" || strings.ContainsAny(a, " \t\"'$*?") {
+			a = strconv.Quote(a)
+		}
+		out = append(out, a)
+	}
+	return strings.Join(out, " ")
+}
+
+// WithProfile runs fn under the CPU profiler, writing to path (none: no profile).
+func WithProfile(path string, fn func() error) error {
+	if path == "" {
+		return fn()
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	defer pprof.StopCPUProfile()
+	return fn()
+}
