@@ -56,6 +56,7 @@ type Cluster struct {
 	Client     kubernetes.Interface
 	Kubeconfig string
 	procs      map[string]*exec.Cmd
+	exited     map[string]chan struct{}
 	bin        string
 	args       map[string][]string
 }
@@ -100,7 +101,7 @@ func Start(ctx context.Context, dir string, nodes []Node) (*Cluster, error) {
 	if nodes == nil {
 		nodes = DefaultNodes
 	}
-	c := &Cluster{Dir: dir, procs: map[string]*exec.Cmd{}, bin: BinDir(), args: map[string][]string{}}
+	c := &Cluster{Dir: dir, procs: map[string]*exec.Cmd{}, exited: map[string]chan struct{}{}, bin: BinDir(), args: map[string][]string{}}
 	if err := c.prepare(); err != nil {
 		return nil, err
 	}
@@ -172,11 +173,11 @@ current-context: test
 		"--authorization-mode", "RBAC", "--service-account-key-file", saKey, "--service-account-signing-key-file", saKey,
 		"--service-account-issuer", "https://kubernetes.default.svc", "--service-cluster-ip-range", "10.96.0.0/16",
 		"--disable-admission-plugins", "ServiceAccount", "--max-requests-inflight", "2000",
-		"--max-mutating-requests-inflight", "1000", "-v", "0"}
+		"--max-mutating-requests-inflight", "1000", "--endpoint-reconciler-type", "none", "-v", "0"}
 	common := []string{"--kubeconfig", c.Kubeconfig, "--leader-elect=false", "--bind-address", "127.0.0.1", "-v", "0"}
 	c.args["kube-controller-manager"] = append(append([]string{}, common...), "--secure-port", strconv.Itoa(ports["kcm"]),
 		"--service-account-private-key-file", saKey, "--use-service-account-credentials=false",
-		"--controllers", "*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-route",
+		"--controllers", "*,-nodeipam",
 		"--kube-api-qps", "500", "--kube-api-burst", "1000", "--concurrent-gc-syncs", "20")
 	c.args["kube-scheduler"] = append(append([]string{}, common...), "--secure-port", strconv.Itoa(ports["scheduler"]),
 		"--kube-api-qps", "500", "--kube-api-burst", "1000")
@@ -203,8 +204,10 @@ func (c *Cluster) startProc(name string) error {
 		logf.Close()
 		return fmt.Errorf("start %s: %w", name, err)
 	}
-	go func() { _ = cmd.Wait(); logf.Close() }()
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
 	c.procs[name] = cmd
+	c.exited[name] = exited
 	return nil
 }
 
@@ -220,9 +223,13 @@ func (c *Cluster) waitAPI(ctx context.Context, within time.Duration) error {
 		if err == nil {
 			return nil
 		}
+		select {
+		case <-c.exited["kube-apiserver"]:
+			return fmt.Errorf("kube-apiserver exited:\n%s", c.Logs("kube-apiserver"))
+		default:
+		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(c.Dir, "kube-apiserver.log"))
-			return fmt.Errorf("kube-apiserver not ready: %v\n%s", err, tail(string(log), 2000))
+			return fmt.Errorf("kube-apiserver not ready: %v\n%s", err, c.Logs("kube-apiserver"))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -276,8 +283,9 @@ func (c *Cluster) StartAPIServer(ctx context.Context) error {
 func (c *Cluster) kill(name string) {
 	if p := c.procs[name]; p != nil && p.Process != nil {
 		_ = syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
-		for i := 0; i < 100 && p.ProcessState == nil; i++ {
-			time.Sleep(20 * time.Millisecond)
+		select {
+		case <-c.exited[name]:
+		case <-time.After(5 * time.Second):
 		}
 		delete(c.procs, name)
 	}
