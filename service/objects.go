@@ -103,6 +103,7 @@ func (s *Service) Create(ctx context.Context, obj labspace.Validator) (labspace.
 // create is Create with a hook that sets the record's private parts (a
 // password hash, a client secret) before it is stored.
 func (s *Service) create(ctx context.Context, obj labspace.Validator, private func(*store.Record)) (labspace.Object, error) {
+	defer s.accessGen.Add(1)
 	a, err := actor(ctx)
 	if err != nil {
 		return nil, err

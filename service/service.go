@@ -11,6 +11,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,10 +64,13 @@ type Service struct {
 	sessionTTL time.Duration
 	bcryptCost int
 	log        *slog.Logger
-	// accessGen moves whenever a change may take access away (a token
-	// revoked, a rule, user, group or workspace changed or deleted), so
-	// that caches of access decisions (the tool proxy's) know to drop them.
+	// accessGen moves whenever a change may alter access (a token revoked;
+	// a rule, user, group, application, project or workspace created,
+	// changed or deleted), so that caches of access decisions (the actor
+	// cache here, the tool proxy's) know to drop them.
 	accessGen atomic.Uint64
+	actorMu   sync.Mutex
+	actors    map[string]cachedActor // by token hash
 }
 
 // AccessGeneration changes whenever access may have been taken away on
@@ -75,7 +79,7 @@ func (s *Service) AccessGeneration() uint64 { return s.accessGen.Load() }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{store: o.Store, box: o.Box, lifecycle: o.Lifecycle, logs: o.Logs, now: o.Now, sessionTTL: o.SessionTTL,
+	s := &Service{actors: map[string]cachedActor{}, store: o.Store, box: o.Box, lifecycle: o.Lifecycle, logs: o.Logs, now: o.Now, sessionTTL: o.SessionTTL,
 		bcryptCost: o.BcryptCost, log: o.Logger}
 	if s.lifecycle == nil {
 		s.lifecycle = nopLifecycle{}
