@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/service"
@@ -37,7 +36,7 @@ type Proxy struct {
 	transport http.RoundTripper
 	mu        sync.Mutex
 	proxies   map[string]*httputil.ReverseProxy // by target
-	access    map[string]accessEntry            // by token and tool
+	access    *service.AccessCache[grant]       // by token and tool
 }
 
 // New returns a proxy; domain may be empty (path routing only).
@@ -46,7 +45,7 @@ func New(svc *service.Service, targets Targets, domain string, log *slog.Logger)
 	t.MaxIdleConnsPerHost = 64
 	t.ResponseHeaderTimeout = 0
 	return &Proxy{svc: svc, targets: targets, domain: domain, log: log, transport: t, proxies: map[string]*httputil.ReverseProxy{},
-		access: map[string]accessEntry{}}
+		access: service.NewAccessCache[grant](svc)}
 }
 
 // route is a parsed tool address.
@@ -178,54 +177,32 @@ func (p *Proxy) authorize(r *http.Request, rt route, token string) (*labspace.Wo
 	return nil, nil, nil, http.StatusNotFound, "Workspace " + ws.Name + " has no tool " + rt.tool + "."
 }
 
-// authorized is authorize behind a cache of granted access: a request
-// costs a token look-up, the caller's rules and the workspace, which is
-// most of the proxy's time for small responses. An entry lives at most
-// accessCacheTTL, never past its token's expiry, and is dropped as soon as
-// anything that may take access away changes on this server
-// (Service.AccessGeneration). Refusals are not cached.
+// authorized is authorize behind a cache of granted access (an
+// AccessCache): a request otherwise costs a token look-up, the caller's
+// rules and the workspace, most of the proxy's time for small responses.
+// Refusals are not cached.
 func (p *Proxy) authorized(r *http.Request, rt route) (*labspace.Workspace, *labspace.Tool, int, string) {
 	token := bearer(r)
 	if token == "" {
 		return nil, nil, http.StatusUnauthorized, "Sign in first."
 	}
 	key := token + "\x00" + rt.project + "/" + rt.workspace + "/" + rt.tool
-	gen, now := p.svc.AccessGeneration(), time.Now()
-	p.mu.Lock()
-	e, ok := p.access[key]
-	p.mu.Unlock()
-	if ok && e.gen == gen && now.Before(e.until) {
+	e, gen, ok := p.access.Get(key)
+	if ok {
 		return e.ws, e.tool, 0, ""
 	}
 	ws, tool, tk, status, msg := p.authorize(r, rt, token)
 	if status != 0 || ws.Status.Phase != labspace.PhaseRunning {
 		return ws, tool, status, msg // refusals, and tools not running yet, are looked up again
 	}
-	until := now.Add(accessCacheTTL)
-	if tk.ExpiresAt.Before(until) {
-		until = tk.ExpiresAt
-	}
-	p.mu.Lock()
-	if len(p.access) >= accessCacheSize {
-		clear(p.access)
-	}
-	p.access[key] = accessEntry{ws: ws, tool: tool, gen: gen, until: until}
-	p.mu.Unlock()
+	p.access.Put(key, grant{ws: ws, tool: tool}, gen, tk.ExpiresAt)
 	return ws, tool, 0, ""
 }
 
-// The access cache's bounds. Across several replicas a change made on
-// another one is seen here within accessCacheTTL.
-const (
-	accessCacheTTL  = time.Second
-	accessCacheSize = 10000
-)
-
-type accessEntry struct {
-	ws    *labspace.Workspace
-	tool  *labspace.Tool
-	gen   uint64
-	until time.Time
+// grant is a cached decision to let a token through to a tool.
+type grant struct {
+	ws   *labspace.Workspace
+	tool *labspace.Tool
 }
 
 // bearer returns the caller's token: the Authorization header, else the session cookie.

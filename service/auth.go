@@ -88,47 +88,26 @@ func (s *Service) issue(ctx context.Context, sub labspace.Subject, kind, name st
 }
 
 // Authenticate turns a bearer token into the actor it stands for, with the
-// grants of its access rules (and its groups'). An answer is reused for at
-// most actorCacheTTL, never past the token's expiry, and never after a
-// change on this server that may alter access (AccessGeneration): revoked
-// tokens, removed rules and disabled users are refused at the next request.
+// grants of its access rules (and its groups'). The answer is kept in an
+// AccessCache: revoked tokens, removed rules and disabled users are
+// refused at the next request.
 func (s *Service) Authenticate(ctx context.Context, raw string) (*labspace.Actor, *labspace.Token, error) {
-	hash, gen, now := secret.HashToken(raw), s.accessGen.Load(), s.now()
-	s.actorMu.Lock()
-	e, ok := s.actors[hash]
-	s.actorMu.Unlock()
-	if ok && e.gen == gen && now.Before(e.until) {
+	hash := secret.HashToken(raw)
+	e, gen, ok := s.actors.Get(hash)
+	if ok {
 		return e.actor, e.token, nil
 	}
 	a, tk, err := s.authenticate(ctx, hash)
 	if err != nil {
 		return nil, nil, err
 	}
-	until := now.Add(actorCacheTTL)
-	if tk.ExpiresAt.Before(until) {
-		until = tk.ExpiresAt
-	}
-	s.actorMu.Lock()
-	if len(s.actors) >= actorCacheSize {
-		clear(s.actors)
-	}
-	s.actors[hash] = cachedActor{actor: a, token: tk, gen: gen, until: until}
-	s.actorMu.Unlock()
+	s.actors.Put(hash, cachedActor{actor: a, token: tk}, gen, tk.ExpiresAt)
 	return a, tk, nil
 }
-
-// The actor cache's bounds. With several replicas, a change made on
-// another one is seen here within actorCacheTTL.
-const (
-	actorCacheTTL  = time.Second
-	actorCacheSize = 10000
-)
 
 type cachedActor struct {
 	actor *labspace.Actor
 	token *labspace.Token
-	gen   uint64
-	until time.Time
 }
 
 func (s *Service) authenticate(ctx context.Context, hash string) (*labspace.Actor, *labspace.Token, error) {

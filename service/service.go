@@ -11,7 +11,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,8 +68,7 @@ type Service struct {
 	// changed or deleted), so that caches of access decisions (the actor
 	// cache here, the tool proxy's) know to drop them.
 	accessGen atomic.Uint64
-	actorMu   sync.Mutex
-	actors    map[string]cachedActor // by token hash
+	actors    *AccessCache[cachedActor] // by token hash
 }
 
 // AccessGeneration changes whenever access may have been taken away on
@@ -79,7 +77,7 @@ func (s *Service) AccessGeneration() uint64 { return s.accessGen.Load() }
 
 // New returns a Service.
 func New(o Options) *Service {
-	s := &Service{actors: map[string]cachedActor{}, store: o.Store, box: o.Box, lifecycle: o.Lifecycle, logs: o.Logs, now: o.Now, sessionTTL: o.SessionTTL,
+	s := &Service{store: o.Store, box: o.Box, lifecycle: o.Lifecycle, logs: o.Logs, now: o.Now, sessionTTL: o.SessionTTL,
 		bcryptCost: o.BcryptCost, log: o.Logger}
 	if s.lifecycle == nil {
 		s.lifecycle = nopLifecycle{}
@@ -96,6 +94,7 @@ func New(o Options) *Service {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.actors = NewAccessCache[cachedActor](s)
 	return s
 }
 
