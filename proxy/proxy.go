@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -79,28 +80,28 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusServiceUnavailable, "Tool "+tool.Name+" of workspace "+ws.Name+" is not running (the workspace is "+string(ws.Status.Phase)+").")
 		return
 	}
-	out := r.Clone(r.Context())
-	clean(out)
-	if tool.StripPrefix {
-		if r.URL.Path+"/" == rt.prefix {
-			// The tool's root without its slash: the tool's relative
-			// links only work under the slash.
-			loc := rt.prefix
-			if r.URL.RawQuery != "" {
-				loc += "?" + r.URL.RawQuery
-			}
-			w.Header().Set("Location", loc)
-			w.WriteHeader(http.StatusTemporaryRedirect)
-			return
+	if tool.StripPrefix && r.URL.Path+"/" == rt.prefix {
+		// The tool's root without its slash: the tool's relative links
+		// only work under the slash.
+		loc := rt.prefix
+		if r.URL.RawQuery != "" {
+			loc += "?" + r.URL.RawQuery
 		}
-		escaped := out.URL.EscapedPath()
-		out.URL.Path = "/" + strings.TrimPrefix(out.URL.Path, rt.prefix)
-		out.URL.RawPath = ""
-		if rest, ok := strings.CutPrefix(escaped, rt.prefix); ok {
-			out.URL.RawPath = "/" + rest // keeps escapes such as %2F as sent
-		}
+		w.Header().Set("Location", loc)
+		w.WriteHeader(http.StatusTemporaryRedirect)
+		return
 	}
-	p.reverse(target, rt.prefix).ServeHTTP(w, out)
+	p.reverse(target, rt.prefix, tool.StripPrefix).ServeHTTP(w, r)
+}
+
+// stripPrefix removes the tool's base path from an outgoing request.
+func stripPrefix(out *http.Request, prefix string) {
+	escaped := out.URL.EscapedPath()
+	out.URL.Path = "/" + strings.TrimPrefix(out.URL.Path, prefix)
+	out.URL.RawPath = ""
+	if rest, ok := strings.CutPrefix(escaped, prefix); ok {
+		out.URL.RawPath = "/" + rest // keeps escapes such as %2F as sent
+	}
 }
 
 // parse reads the project, workspace and tool from the path, or from the
@@ -229,16 +230,22 @@ func clean(r *http.Request) {
 }
 
 // reverse returns the (cached) reverse proxy to target.
-func (p *Proxy) reverse(target, prefix string) *httputil.ReverseProxy {
+// The reverse proxy works on its own copy of the request (pr.Out): the
+// request is cleaned and its path stripped there, not copied once more.
+func (p *Proxy) reverse(target, prefix string, strip bool) *httputil.ReverseProxy {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	key := target + " " + prefix
+	key := target + " " + prefix + " " + strconv.FormatBool(strip)
 	if rp, ok := p.proxies[key]; ok {
 		return rp
 	}
 	u, _ := url.Parse(target)
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
+			clean(pr.Out)
+			if strip {
+				stripPrefix(pr.Out, prefix)
+			}
 			pr.SetURL(u)
 			pr.Out.Host = pr.In.Host // tools check Origin against Host (Jupyter's WebSocket)
 			pr.SetXForwarded()
