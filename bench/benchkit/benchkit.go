@@ -137,3 +137,45 @@ func WithProfile(path string, fn func() error) error {
 	defer pprof.StopCPUProfile()
 	return fn()
 }
+
+// Login returns a token of user on the client's server.
+func (c *Client) Login(user, password string) (string, error) {
+	var tok struct {
+		AccessToken string `json:"accessToken"`
+	}
+	anon := &Client{Base: c.Base, HC: c.HC}
+	err := anon.Do("POST", "/api/v1/token", map[string]any{"username": user, "password": password}, 200, &tok)
+	return tok.AccessToken, err
+}
+
+// ToolBlocks names what CreateToolBlocks creates.
+type ToolBlocks struct {
+	Project, Compute, Environment, Tool string
+	// Command runs the tool; it serves on $(PORT).
+	Command []string
+}
+
+// CreateToolBlocks creates, as the client's user, a project without quota
+// limits, a tiny compute resource (10m, 16Mi: a hundred fit on 2 cores)
+// and an environment whose command serves one tool.
+func (c *Client) CreateToolBlocks(b ToolBlocks) error {
+	global := map[string]any{"type": "global"}
+	steps := []struct {
+		path string
+		body any
+	}{
+		{"/api/v1/projects", map[string]any{"meta": map[string]any{"name": b.Project, "scope": global},
+			"spec": map[string]any{"quota": map[string]any{"gpus": 0}}}},
+		{"/api/v1/compute-resources", map[string]any{"meta": map[string]any{"name": b.Compute, "scope": global},
+			"spec": map[string]any{"cpuRequest": "10m", "memoryRequest": "16Mi"}}},
+		{"/api/v1/environments", map[string]any{"meta": map[string]any{"name": b.Environment, "scope": global},
+			"spec": map[string]any{"image": "local/" + b.Environment, "command": b.Command[:1], "args": b.Command[1:],
+				"tools": []map[string]any{{"name": b.Tool, "type": "custom", "port": 8000, "connection": "external-url"}}}}},
+	}
+	for _, s := range steps {
+		if err := c.Do("POST", s.path, s.body, 201, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}

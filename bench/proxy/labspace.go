@@ -63,31 +63,24 @@ func startLabspace(ctx context.Context, dir, exe string, verbose bool) (*labspac
 // environment whose command is exe serving the tool on $(PORT), and a
 // researcher of the project; the researcher creates the workspace.
 func (lt *labspaceTool) setUp(ctx context.Context, exe string) (err error) {
-	if lt.api.Token, err = lt.login("admin", benchkit.AdminPassword); err != nil {
+	if lt.api.Token, err = lt.api.Login("admin", benchkit.AdminPassword); err != nil {
 		return err
 	}
-	global := map[string]any{"type": "global"}
-	steps := []struct {
-		path string
-		body any
-	}{
-		{"/api/v1/projects", map[string]any{"meta": map[string]any{"name": projectName, "scope": global},
-			"spec": map[string]any{"quota": map[string]any{"gpus": 0}}}},
-		{"/api/v1/compute-resources", map[string]any{"meta": map[string]any{"name": computeName, "scope": global},
-			"spec": map[string]any{"cpuRequest": "10m", "memoryRequest": "16Mi"}}},
-		{"/api/v1/environments", map[string]any{"meta": map[string]any{"name": envName, "scope": global},
-			"spec": map[string]any{"image": "local/bench-tool", "command": []string{exe}, "args": []string{"-serve-tool", "$(PORT)"},
-				"tools": []map[string]any{{"name": toolName, "type": "custom", "port": 8000, "connection": "external-url"}}}}},
-		{"/api/v1/users", map[string]any{"meta": map[string]any{"name": userName}, "password": userPassword}},
-		{"/api/v1/access-rules", map[string]any{"meta": map[string]any{"scope": map[string]any{"type": "project", "name": projectName}},
-			"spec": map[string]any{"subject": map[string]any{"type": "user", "name": userName}, "role": "l1-researcher"}}},
+	err = lt.api.CreateToolBlocks(benchkit.ToolBlocks{Project: projectName, Compute: computeName,
+		Environment: envName, Tool: toolName, Command: []string{exe, "-serve-tool", "$(PORT)"}})
+	if err != nil {
+		return err
 	}
-	for _, s := range steps {
-		if err := lt.api.Do("POST", s.path, s.body, 201, nil); err != nil {
-			return err
-		}
+	// A researcher of the project creates the workspace.
+	if err := lt.api.Do("POST", "/api/v1/users", map[string]any{"meta": map[string]any{"name": userName}, "password": userPassword}, 201, nil); err != nil {
+		return err
 	}
-	if lt.user, err = lt.login(userName, userPassword); err != nil {
+	rule := map[string]any{"meta": map[string]any{"scope": map[string]any{"type": "project", "name": projectName}},
+		"spec": map[string]any{"subject": map[string]any{"type": "user", "name": userName}, "role": "l1-researcher"}}
+	if err := lt.api.Do("POST", "/api/v1/access-rules", rule, 201, nil); err != nil {
+		return err
+	}
+	if lt.user, err = lt.api.Login(userName, userPassword); err != nil {
 		return err
 	}
 	user := &apiClient{Base: lt.api.Base, Token: lt.user, HC: lt.api.HC}
@@ -96,16 +89,6 @@ func (lt *labspaceTool) setUp(ctx context.Context, exe string) (err error) {
 		return err
 	}
 	return lt.waitRunning(ctx)
-}
-
-// login returns a token of user.
-func (lt *labspaceTool) login(user, password string) (string, error) {
-	var tok struct {
-		AccessToken string `json:"accessToken"`
-	}
-	c := &apiClient{Base: lt.api.Base, HC: lt.api.HC}
-	err := c.Do("POST", "/api/v1/token", map[string]any{"username": user, "password": password}, 200, &tok)
-	return tok.AccessToken, err
 }
 
 // workspace is the part of a workspace the benchmark reads.

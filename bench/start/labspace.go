@@ -43,32 +43,13 @@ func openLab(ctx context.Context, dir, exe string, verbose bool) (*lab, error) {
 }
 
 func (l *lab) setUp(exe string) error {
-	var tok struct {
-		AccessToken string `json:"accessToken"`
-	}
-	if err := l.api.Do("POST", "/api/v1/token", map[string]any{"username": "admin", "password": benchkit.AdminPassword}, 200, &tok); err != nil {
+	tok, err := l.api.Login("admin", benchkit.AdminPassword)
+	if err != nil {
 		return err
 	}
-	l.api.Token = tok.AccessToken
-	global := map[string]any{"type": "global"}
-	steps := []struct {
-		path string
-		body any
-	}{
-		{"/api/v1/projects", map[string]any{"meta": map[string]any{"name": projectName, "scope": global},
-			"spec": map[string]any{"quota": map[string]any{"gpus": 0}}}},
-		{"/api/v1/compute-resources", map[string]any{"meta": map[string]any{"name": computeName, "scope": global},
-			"spec": map[string]any{"cpuRequest": "10m", "memoryRequest": "16Mi"}}},
-		{"/api/v1/environments", map[string]any{"meta": map[string]any{"name": envName, "scope": global},
-			"spec": map[string]any{"image": "local/start-tool", "command": []string{exe}, "args": []string{"-serve", "$(PORT)"},
-				"tools": []map[string]any{{"name": toolName, "type": "custom", "port": 8000, "connection": "external-url"}}}}},
-	}
-	for _, s := range steps {
-		if err := l.api.Do("POST", s.path, s.body, 201, nil); err != nil {
-			return err
-		}
-	}
-	return nil
+	l.api.Token = tok
+	return l.api.CreateToolBlocks(benchkit.ToolBlocks{Project: projectName, Compute: computeName,
+		Environment: envName, Tool: toolName, Command: []string{exe, "-serve", "$(PORT)"}})
 }
 
 // workspace is the part of a workspace the benchmark reads.
