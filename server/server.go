@@ -23,6 +23,7 @@ import (
 	"github.com/labspace/labspace/secret"
 	"github.com/labspace/labspace/service"
 	"github.com/labspace/labspace/store/sqlstore"
+	"github.com/labspace/labspace/web"
 )
 
 // Config is what `labspace serve` takes.
@@ -119,6 +120,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/api/", s.API)
 	mux.Handle("/ws/", tools)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.Handle("/", web.New(web.Options{Service: svc, Logger: cfg.Logger, PublicURL: cfg.PublicURL}))
 	var root http.Handler = mux
 	if cfg.ProxyDomain != "" {
 		root = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

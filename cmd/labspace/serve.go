@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/labspace/labspace/server"
@@ -45,6 +47,7 @@ func serve(ctx context.Context, cfg server.Config) error {
 		return err
 	}
 	fmt.Printf("labspace is serving at %s (data in %s)\n", s.URL(), cfg.DataDir)
+	fmt.Printf("Sign in with a browser at %s/login\n", strings.TrimSuffix(cmp.Or(cfg.PublicURL, s.URL()), "/"))
 	switch {
 	case s.AdminPassword != "" && cfg.AdminPassword == "":
 		fmt.Printf("Sign in as admin with password %s (shown once: keep it).\n", s.AdminPassword)

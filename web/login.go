@@ -1,0 +1,97 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/service"
+)
+
+// loginView is the sign-in form.
+type loginView struct {
+	Next     string
+	Username string
+	Error    string
+	Token    string // the form's CSRF token (double-submitted with a cookie)
+}
+
+func (l loginView) csrfToken() string { return l.Token }
+
+// safeNext keeps a post-login redirect on this site: a local path, never
+// "//host" or "/\host" which browsers read as another site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.ContainsAny(next, "\r\n") {
+		return "/"
+	}
+	return next
+}
+
+func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) error {
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		if _, _, err := h.svc.Authenticate(r.Context(), c.Value); err == nil {
+			http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+			return nil
+		}
+	}
+	h.showLogin(w, r, http.StatusOK, loginView{Next: safeNext(r.URL.Query().Get("next"))})
+	return nil
+}
+
+// showLogin renders the form with a fresh CSRF token in a cookie and in
+// the form: a login request must carry both, equal.
+func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request, status int, v loginView) {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	v.Token = base64.RawURLEncoding.EncodeToString(b)
+	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: v.Token, Path: "/login", HttpOnly: true,
+		Secure: h.isSecure(r), SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	h.render(w, r, status, "login", v)
+}
+
+func (h *Handler) isSecure(r *http.Request) bool { return h.secure || r.TLS != nil }
+
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
+	next := safeNext(r.PostFormValue("next"))
+	user := r.PostFormValue("username")
+	c, err := r.Cookie(loginCSRFCookie)
+	if err != nil || !sameToken(r.PostFormValue("csrf"), c.Value) {
+		h.showLogin(w, r, http.StatusForbidden, loginView{Next: next, Username: user,
+			Error: "The sign-in form expired or did not come from labspace. Try again."})
+		return nil
+	}
+	raw, tk, err := h.svc.Login(r.Context(), user, r.PostFormValue("password"))
+	if err != nil {
+		if labspace.ErrorCode(err) != labspace.EUNAUTHORIZED {
+			return err
+		}
+		var e *labspace.Error
+		msg := "Wrong user name or password."
+		if errors.As(err, &e) {
+			msg = e.Message
+		}
+		h.showLogin(w, r, http.StatusUnauthorized, loginView{Next: next, Username: user, Error: msg})
+		return nil
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: raw, Path: "/", HttpOnly: true, Secure: h.isSecure(r),
+		SameSite: http.SameSiteLaxMode, Expires: tk.ExpiresAt, MaxAge: int(time.Until(tk.ExpiresAt).Seconds())})
+	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Path: "/login", MaxAge: -1})
+	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
+	s := sessionOf(r)
+	if err := h.svc.Logout(service.WithActor(r.Context(), s.actor), s.token); err != nil && labspace.ErrorCode(err) != labspace.ENOTFOUND {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: h.isSecure(r),
+		SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
+}
