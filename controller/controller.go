@@ -61,8 +61,12 @@ func New(o Options) *Controller {
 		o.Logger = slog.Default()
 	}
 	rl := workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 30*time.Second)
-	return &Controller{opts: o, svc: o.Service, rt: o.Runtime, log: o.Logger, targets: map[string]map[string]string{},
+	c := &Controller{opts: o, svc: o.Service, rt: o.Runtime, log: o.Logger, targets: map[string]map[string]string{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(rl, workqueue.TypedRateLimitingQueueConfig[string]{Name: "workspaces"})}
+	if w, ok := o.Runtime.(runtime.Watcher); ok {
+		w.Watch(c.Notify) // the runtime says when to look, on top of the polls
+	}
+	return c
 }
 
 // Notify queues a workspace whose desired phase changed (service.Lifecycle).

@@ -47,6 +47,8 @@ func TestPlan(t *testing.T) {
 	killed := runtime.Observation{State: runtime.Exited, Reason: "Killed", Message: "The process was killed."}
 	stopping := runtime.Observation{State: runtime.Stopping, Reason: "Stopping", Message: "Waiting for the processes to exit."}
 	absent := runtime.Observation{State: runtime.Absent}
+	unschedulable := runtime.Observation{State: runtime.Waiting, Reason: "Unschedulable", Message: "0/4 nodes are available: 4 Insufficient nvidia.com/gpu."}
+	degraded := runtime.Observation{State: runtime.Degraded, Reason: "ServiceMissing", Message: "The service of the tools is gone."}
 
 	deleting := want{act: actStop, phase: labspace.PhaseDeleting, reason: "Deleting", message: "Stopping the processes.", poll: true}
 	stopped := want{phase: labspace.PhaseStopped, reason: "Stopped", release: true}
@@ -54,7 +56,7 @@ func TestPlan(t *testing.T) {
 	restarting := want{act: actStop, phase: labspace.PhaseStopping, reason: "Restarting", message: "Waiting for the previous run to stop.", poll: true}
 	initializing := want{phase: labspace.PhaseInitializing, reason: starting.Reason, message: starting.Message, poll: true}
 	running := want{phase: labspace.PhaseRunning, reason: "Ready"}
-	failed := want{phase: labspace.PhaseFailed, reason: exited.Reason, message: exited.Message, release: true}
+	failed := want{act: actStop, phase: labspace.PhaseFailed, reason: exited.Reason, message: exited.Message, release: true}
 	apply := want{act: actApply, phase: labspace.PhaseInitializing, reason: "Starting", message: "Starting the processes.", poll: true}
 	admit := want{act: actAdmit}
 	wait := want{}
@@ -109,7 +111,15 @@ func TestPlan(t *testing.T) {
 		{labspace.PhaseRunning, labspace.PhaseRunning, true, exited, failed},
 		{labspace.PhaseRunning, labspace.PhaseDegraded, true, exited, failed},
 		{labspace.PhaseRunning, labspace.PhaseRunning, true, killed,
-			want{phase: labspace.PhaseFailed, reason: "Killed", message: killed.Message, release: true}},
+			want{act: actStop, phase: labspace.PhaseFailed, reason: "Killed", message: killed.Message, release: true}},
+
+		// Admitted but not placed by the cluster's scheduler: Pending, with its words.
+		{labspace.PhaseRunning, labspace.PhaseInitializing, true, unschedulable,
+			want{phase: labspace.PhasePending, reason: "Unschedulable", message: unschedulable.Message, poll: true}},
+		// Running without its service: Degraded, and apply puts it back.
+		{labspace.PhaseRunning, labspace.PhaseRunning, true, degraded,
+			want{act: actApply, phase: labspace.PhaseDegraded, reason: "ServiceMissing", message: degraded.Message, poll: true}},
+		{labspace.PhaseStopped, labspace.PhaseDegraded, true, degraded, want{act: actStop, phase: labspace.PhaseStopping, reason: "Stopping", message: degraded.Message, poll: true}},
 		// An exit seen while the workspace is not (or no longer) starting or
 		// running is an old run's: what a start would do applies.
 		{labspace.PhaseRunning, labspace.PhaseFailed, false, exited, wait},
@@ -173,7 +183,8 @@ func TestPlan(t *testing.T) {
 // Every pair of desired phase and observed state has a plan, and the plan
 // keeps the invariants the controller relies on, whatever the current phase.
 func TestPlanInvariants(t *testing.T) {
-	states := []runtime.State{runtime.Absent, runtime.Starting, runtime.Ready, runtime.Exited, runtime.Stopping}
+	states := []runtime.State{runtime.Absent, runtime.Starting, runtime.Ready, runtime.Exited, runtime.Stopping,
+		runtime.Waiting, runtime.Degraded}
 	for _, desired := range []labspace.Phase{labspace.PhaseRunning, labspace.PhaseStopped, labspace.PhaseDeleted} {
 		for _, phase := range labspace.Phases {
 			for _, held := range []bool{false, true} {
@@ -194,8 +205,9 @@ func TestPlanInvariants(t *testing.T) {
 					if s.act == actApply && !held || s.act == actAdmit && held {
 						t.Errorf("%s: %s", where, actName(s.act))
 					}
-					// Nothing is started over processes that still run.
-					if (s.act == actApply || s.act == actAdmit) && !gone {
+					// Nothing is started over processes that still run (a
+					// degraded one is repaired: Apply puts back what is missing).
+					if (s.act == actApply && st != runtime.Degraded || s.act == actAdmit) && !gone {
 						t.Errorf("%s: %s while processes run", where, actName(s.act))
 					}
 					// The record is only removed once nothing runs.

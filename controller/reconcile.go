@@ -57,14 +57,25 @@ func plan(w *labspace.Workspace, obs runtime.Observation) step {
 		return step{act: actStop, observed: observed(labspace.PhaseStopping, "Restarting", "Waiting for the previous run to stop."), poll: true}
 	case runtime.Starting:
 		return step{observed: observed(labspace.PhaseInitializing, obs.Reason, obs.Message), poll: true}
+	case runtime.Waiting:
+		return step{observed: observed(labspace.PhasePending, obs.Reason, obs.Message), poll: true}
+	case runtime.Degraded:
+		// Apply puts back what went missing; the phase says so meanwhile.
+		s := step{observed: observed(labspace.PhaseDegraded, obs.Reason, obs.Message), poll: true}
+		if w.Holds() {
+			s.act = actApply
+		}
+		return s
 	case runtime.Ready:
 		return step{observed: observed(labspace.PhaseRunning, "Ready", "")}
 	case runtime.Exited:
 		switch w.Status.Phase {
 		case labspace.PhaseCreating, labspace.PhaseInitializing, labspace.PhaseRunning, labspace.PhaseDegraded:
+			// Stop clears what is left of the failed run (a Kubernetes pod
+			// in back-off still holds its node's GPUs).
 			o := observed(labspace.PhaseFailed, obs.Reason, obs.Message)
 			o.Release = true
-			return step{observed: o}
+			return step{act: actStop, observed: o}
 		}
 	}
 	// Nothing runs (or an old run ended and a start was asked for again).

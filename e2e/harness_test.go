@@ -32,6 +32,9 @@ const adminPassword = "admin-password-1"
 
 var binary string
 
+// afterAll runs once every test is done (shared fixtures stop there).
+var afterAll []func()
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "labspace-e2e")
 	if err != nil {
@@ -45,6 +48,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	for _, f := range afterAll {
+		f()
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -68,11 +74,12 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// startServer runs `labspace serve` on addr with dataDir and waits until it answers.
-func startServer(t *testing.T, addr, dataDir string) *server {
+// startServer runs `labspace serve` on addr with dataDir (and any further
+// flags) and waits until it answers.
+func startServer(t *testing.T, addr, dataDir string, flags ...string) *server {
 	t.Helper()
 	s := &server{t: t, addr: addr, dataDir: dataDir, log: &bytes.Buffer{}}
-	s.cmd = exec.Command(binary, "serve", "--addr", addr, "--data-dir", dataDir)
+	s.cmd = exec.Command(binary, append([]string{"serve", "--addr", addr, "--data-dir", dataDir}, flags...)...)
 	s.cmd.Env = append(os.Environ(), "LABSPACE_ADMIN_PASSWORD="+adminPassword)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {

@@ -22,6 +22,12 @@ const (
 	Ready    State = "Ready"    // every tool answers
 	Exited   State = "Exited"   // ended on its own; Reason and Message say how
 	Stopping State = "Stopping" // told to stop, not gone yet
+	// Waiting: admitted, but the runtime cannot place it yet (Kubernetes:
+	// no node fits); Reason and Message carry the scheduler's words.
+	Waiting State = "Waiting"
+	// Degraded: it runs, but something it needs went missing (its
+	// service, a volume); Apply puts back what labspace made.
+	Degraded State = "Degraded"
 )
 
 // Observation is one look at a workspace.
@@ -36,9 +42,55 @@ type Observation struct {
 
 // Capacity is what the runtime can hold in all.
 type Capacity struct {
-	GPUs        []int // device indexes
+	GPUs        []int // device indexes the runtime hands out itself (local)
 	MilliCPU    int64
 	MemoryBytes int64
+	// Scheduled: the runtime places workloads with its own scheduler
+	// (Kubernetes). Admission then checks project quotas only, and the
+	// totals above are used to decide preemption, not to refuse.
+	Scheduled bool
+	// Nodes are the machines a workspace can land on. A request that no
+	// node could ever hold is refused when the workspace is created.
+	Nodes []Node
+}
+
+// Node is one machine's allocatable resources.
+type Node struct {
+	Name        string
+	Pool        string
+	GPUs        int
+	MilliCPU    int64
+	MemoryBytes int64
+}
+
+// Credential is a credential opened for a workload.
+type Credential struct {
+	ID       string
+	Name     string
+	Type     labspace.CredentialType
+	Registry string
+	Values   map[string]string
+}
+
+// Inputs is what a runtime needs beside the workspace to start it.
+type Inputs struct {
+	// Namespace is the project's Kubernetes namespace.
+	Namespace string
+	// ByID holds the credentials the workspace's variables draw from.
+	ByID map[string]Credential
+	// ByName holds the credentials its data sources name (git, s3,
+	// secret), resolved in the project, its department, then globally.
+	ByName map[string]Credential
+	// Registries are the docker-registry credentials usable in the
+	// project (the nearest scope wins a name): its image pull secrets.
+	Registries []Credential
+}
+
+// Watcher is a runtime that reports changes itself (Kubernetes
+// informers): the controller is told the workspace id of anything that
+// changed, instead of polling.
+type Watcher interface {
+	Watch(changed func(workspaceID string))
 }
 
 // Runtime runs workspaces. Every method is idempotent: the controller may

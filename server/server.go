@@ -16,14 +16,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/api"
 	"github.com/labspace/labspace/controller"
 	"github.com/labspace/labspace/proxy"
+	"github.com/labspace/labspace/runtime"
+	"github.com/labspace/labspace/runtime/kube"
 	"github.com/labspace/labspace/runtime/local"
 	"github.com/labspace/labspace/secret"
 	"github.com/labspace/labspace/service"
 	"github.com/labspace/labspace/store/sqlstore"
 	"github.com/labspace/labspace/web"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // Config is what `labspace serve` takes.
@@ -45,6 +50,11 @@ type Config struct {
 	StopGrace time.Duration
 	// Resync is how often the controller looks at every workspace (default 5s).
 	Resync time.Duration
+	// Kubeconfig runs workspaces on the Kubernetes cluster it points to;
+	// with InCluster, on the cluster labspace itself runs in. Neither:
+	// workspaces are local processes.
+	Kubeconfig string
+	InCluster  bool
 }
 
 // Server is a running labspace.
@@ -57,6 +67,7 @@ type Server struct {
 	Controller    *controller.Controller
 	http          *http.Server
 	closeStore    func() error
+	closeRuntime  func()
 	stop          context.CancelFunc
 	done          chan struct{}
 }
@@ -84,14 +95,15 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	svc := service.New(service.Options{Store: db, Box: box, BcryptCost: cfg.BcryptCost, Logger: cfg.Logger})
 	s := &Server{Service: svc, API: api.New(svc, cfg.Logger), closeStore: db.Close}
-	rt, err := local.New(local.Options{Dir: filepath.Join(cfg.DataDir, "workspaces"), Grace: cfg.StopGrace,
-		Secret: func(ctx context.Context, id, key string) (string, error) {
-			return svc.CredentialValue(service.AsController(ctx), id, key)
-		}})
+	rt, poll, err := openRuntime(ctx, cfg, svc)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
+	if c, ok := rt.(interface{ Close() }); ok {
+		s.closeRuntime = c.Close
+	}
+	svc.SetCapacity(rt.Capacity)
 	password := cfg.AdminPassword
 	if password == "" {
 		password = randomPassword()
@@ -113,7 +125,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.PublicURL = "http://" + s.Listener.Addr().String()
 	}
 	s.Controller = controller.New(controller.Options{Service: svc, Runtime: rt, Logger: cfg.Logger,
-		PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), Resync: cfg.Resync})
+		PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), Resync: cfg.Resync, Poll: poll})
 	svc.SetLifecycle(s.Controller, rt)
 	tools := proxy.New(svc, s.Controller, cfg.ProxyDomain, cfg.Logger)
 	mux := http.NewServeMux()
@@ -174,5 +186,36 @@ func (s *Server) Close(ctx context.Context) error {
 		s.stop()
 		<-s.done
 	}
+	if s.closeRuntime != nil {
+		s.closeRuntime()
+	}
 	return errors.Join(err, s.closeStore())
+}
+
+// openRuntime returns the runtime cfg asks for, and how often the
+// controller polls a workspace in transition: often for local processes,
+// rarely on Kubernetes, whose informers report changes.
+func openRuntime(ctx context.Context, cfg Config, svc *service.Service) (runtime.Runtime, time.Duration, error) {
+	if cfg.Kubeconfig == "" && !cfg.InCluster {
+		rt, err := local.New(local.Options{Dir: filepath.Join(cfg.DataDir, "workspaces"), Grace: cfg.StopGrace,
+			Secret: func(ctx context.Context, id, key string) (string, error) {
+				return svc.CredentialValue(service.AsController(ctx), id, key)
+			}})
+		return rt, 0, err
+	}
+	var rc *rest.Config
+	var err error
+	if cfg.InCluster {
+		rc, err = rest.InClusterConfig()
+	} else {
+		rc, err = clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("kubernetes: %w", err)
+	}
+	rt, err := kube.New(ctx, kube.Options{Config: rc, Logger: cfg.Logger,
+		Inputs: func(ctx context.Context, w *labspace.Workspace) (*runtime.Inputs, error) {
+			return svc.WorkloadInputs(service.AsController(ctx), w)
+		}})
+	return rt, 2 * time.Second, err
 }

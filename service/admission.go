@@ -3,17 +3,15 @@ package service
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/runtime"
 	"github.com/labspace/labspace/store"
 )
 
-// HostCapacity is what the runtime can hold in all (see runtime.Capacity).
-type HostCapacity struct {
-	GPUs        []int
-	MilliCPU    int64
-	MemoryBytes int64
-}
+// HostCapacity is what the runtime can hold in all.
+type HostCapacity = runtime.Capacity
 
 // holdingPhases are the phases in which an admitted workspace may still
 // hold quota; the admission itself (status.admission) is what counts.
@@ -28,32 +26,48 @@ type usage struct {
 	devices  map[int]bool
 }
 
-func (u *usage) add(w *labspace.Workspace) {
+func (u *usage) add(w *labspace.Workspace) { u.addSigned(w, 1) }
+
+// remove takes w's share out again.
+func (u *usage) remove(w *labspace.Workspace) { u.addSigned(w, -1) }
+
+func (u *usage) addSigned(w *labspace.Workspace, sign int64) {
 	c := &w.Spec.Compute.Spec
-	u.gpus += c.GPUs()
+	u.gpus += float64(sign) * c.GPUs()
 	cpu, _ := labspace.MilliCPU(c.CPURequest)
 	mem, _ := labspace.MemoryBytes(c.MemoryRequest)
-	u.milliCPU += cpu
-	u.memory += mem
-	if w.Status.Admission != nil {
+	u.milliCPU += sign * cpu
+	u.memory += sign * mem
+	if w.Status.Admission != nil && u.devices != nil {
 		for _, d := range w.Status.Admission.GPUDevices {
-			u.devices[d] = true
+			u.devices[d] = sign > 0
 		}
 	}
 }
 
+// holder is an admitted workspace as read in the admission transaction.
+type holder struct {
+	w  labspace.Workspace
+	rv int64
+}
+
 // Admit decides, in one transaction, whether workspace id may start: its
-// project's quota and the host's capacity must hold it beside every
-// workspace already admitted. Admitted, it moves to Initializing holding
-// its GPUs; refused, it stays Pending with the reason. Because SQLite has
-// one writer (and PostgreSQL runs this serializable), concurrent
+// project's quota, and the host's capacity unless the runtime schedules
+// itself, must hold it beside every workspace already admitted. Admitted,
+// it moves to Initializing holding its GPUs; refused, it stays Pending
+// with the reason. A workspace within its project's deserved quota that
+// does not fit takes capacity back from preemptible workspaces of projects
+// over their quota: they are told to stop, with an event. Because SQLite
+// has one writer (and PostgreSQL runs this serializable), concurrent
 // admissions cannot overshoot.
 func (s *Service) Admit(ctx context.Context, id string, host HostCapacity) (*labspace.Workspace, error) {
 	if err := controllerOnly(ctx); err != nil {
 		return nil, err
 	}
 	var w labspace.Workspace
+	var preempted []string
 	err := s.store.Update(ctx, func(tx store.Tx) error {
+		preempted = nil
 		rec, err := tx.Get(labspace.KindWorkspace, id)
 		if err != nil {
 			return err
@@ -64,20 +78,38 @@ func (s *Service) Admit(ctx context.Context, id string, host HostCapacity) (*lab
 		if w.Holds() || w.DesiredPhase != labspace.PhaseRunning {
 			return nil
 		}
-		var project labspace.Project
-		prec, err := find(tx, labspace.KindProject, w.Project())
+		quotas := map[string]*labspace.Quota{}
+		quota, err := projectQuota(tx, quotas, w.Project())
 		if err != nil {
 			return err
 		}
-		if err := store.Decode(prec, &project); err != nil {
-			return err
-		}
-		inProject, onHost, err := s.admitted(tx, w.Project())
+		holders, err := admitted(tx)
 		if err != nil {
 			return err
 		}
+		inProject, onHost := sum(holders, w.Project())
 		st := w.Status
-		reason, msg, devices := fits(&w, &project.Spec.Quota, inProject, onHost, host)
+		reason, msg, devices := fits(&w, quota, inProject, onHost, host)
+		if reason == "InsufficientCapacity" && inQuota(&w, quota, inProject) {
+			victims, err := s.victims(tx, quotas, holders, &w, onHost, host)
+			if err != nil {
+				return err
+			}
+			for _, v := range victims {
+				if err := s.preempt(tx, v, &w); err != nil {
+					return err
+				}
+				preempted = append(preempted, v.w.ID)
+			}
+			if len(victims) > 0 {
+				reason, msg = "Preempting", fmt.Sprintf("Stopping %d preemptible workspaces of projects over their quota to make room.", len(victims))
+			}
+		}
+		if host.Scheduled && (reason == "InsufficientCapacity" || reason == "Preempting") {
+			// The cluster's scheduler has the last word: the pod waits,
+			// Pending with its message, until room is made or found.
+			reason = ""
+		}
 		if reason != "" {
 			st.Phase, st.PhaseReason, st.PhaseMessage = labspace.PhasePending, reason, msg
 			return s.setStatus(tx, &w, rec.RV, st)
@@ -86,30 +118,48 @@ func (s *Service) Admit(ctx context.Context, id string, host HostCapacity) (*lab
 		st.Phase, st.PhaseReason, st.PhaseMessage = labspace.PhaseInitializing, "Admitted", "Starting."
 		return s.setStatus(tx, &w, rec.RV, st)
 	})
+	if len(preempted) > 0 {
+		s.accessGen.Add(1)
+		for _, v := range preempted {
+			s.lifecycle.Notify(v)
+		}
+	}
 	return &w, err
 }
 
-// admitted sums the workspaces that hold an admission, in project and on the host.
-func (s *Service) admitted(tx store.Tx, project string) (inProject, onHost usage, err error) {
-	inProject.devices, onHost.devices = map[int]bool{}, map[int]bool{}
+func projectQuota(tx store.Tx, cache map[string]*labspace.Quota, name string) (*labspace.Quota, error) {
+	if q, ok := cache[name]; ok {
+		return q, nil
+	}
+	var p labspace.Project
+	rec, err := find(tx, labspace.KindProject, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Decode(rec, &p); err != nil {
+		return nil, err
+	}
+	cache[name] = &p.Spec.Quota
+	return cache[name], nil
+}
+
+// admitted lists the workspaces that hold an admission.
+func admitted(tx store.Tx) ([]holder, error) {
+	var out []holder
 	for _, ph := range holdingPhases {
 		q := store.ListQuery{Phase: string(ph), Limit: 1000}
 		for {
 			recs, next, err := tx.List(labspace.KindWorkspace, q)
 			if err != nil {
-				return inProject, onHost, err
+				return nil, err
 			}
 			for _, r := range recs {
 				var o labspace.Workspace
 				if err := store.Decode(r, &o); err != nil {
-					return inProject, onHost, err
+					return nil, err
 				}
-				if !o.Holds() {
-					continue
-				}
-				onHost.add(&o)
-				if o.Project() == project {
-					inProject.add(&o)
+				if o.Holds() {
+					out = append(out, holder{w: o, rv: r.RV})
 				}
 			}
 			if next == "" {
@@ -118,39 +168,92 @@ func (s *Service) admitted(tx store.Tx, project string) (inProject, onHost usage
 			q.Continue = next
 		}
 	}
-	return inProject, onHost, nil
+	return out, nil
+}
+
+// sum adds up what the holders use, in project and on the host.
+func sum(holders []holder, project string) (inProject, onHost usage) {
+	inProject.devices, onHost.devices = map[int]bool{}, map[int]bool{}
+	for i := range holders {
+		onHost.add(&holders[i].w)
+		if holders[i].w.Project() == project {
+			inProject.add(&holders[i].w)
+		}
+	}
+	return inProject, onHost
+}
+
+// overQuota names the resource ("gpus", "cpu", "memory") of which a
+// project using u has more than quota q gives it; "" when none.
+func overQuota(q *labspace.Quota, u usage) string {
+	if u.gpus > q.GPUs {
+		return "gpus"
+	}
+	if quota, ok := labspace.MilliCPU(q.CPU); ok && q.CPU != "" && u.milliCPU > quota {
+		return "cpu"
+	}
+	if quota, ok := labspace.MemoryBytes(q.Memory); ok && q.Memory != "" && u.memory > quota {
+		return "memory"
+	}
+	return ""
+}
+
+// inQuota reports whether w fits its project's deserved quota.
+func inQuota(w *labspace.Workspace, q *labspace.Quota, inProject usage) bool {
+	u := inProject
+	u.add(w)
+	return overQuota(q, u) == ""
 }
 
 // fits returns "" and the GPU devices to give when w fits, else the
 // reason and message for staying Pending.
 func fits(w *labspace.Workspace, q *labspace.Quota, inProject, onHost usage, host HostCapacity) (string, string, []int) {
-	need := usage{devices: map[int]bool{}}
+	need := usage{}
 	need.add(w)
-	enforce := !w.Spec.General.Preemptible || !q.OverQuota
-	if enforce {
-		if inProject.gpus+need.gpus > q.GPUs {
-			return "NonPreemptibleOverQuota", fmt.Sprintf("Project %s deserves %g GPUs; %g are in use and this workspace needs %g.",
+	if !w.Spec.General.Preemptible || !q.OverQuota {
+		u := inProject
+		u.add(w)
+		const r = "NonPreemptibleOverQuota"
+		switch overQuota(q, u) {
+		case "gpus":
+			return r, fmt.Sprintf("Project %s deserves %g GPUs; %g are in use and this workspace needs %g.",
 				w.Project(), q.GPUs, inProject.gpus, need.gpus), nil
-		}
-		if quota, ok := labspace.MilliCPU(q.CPU); ok && q.CPU != "" && inProject.milliCPU+need.milliCPU > quota {
-			return "NonPreemptibleOverQuota", fmt.Sprintf("Project %s deserves %s CPU cores; %s are in use and this workspace needs %s.",
+		case "cpu":
+			return r, fmt.Sprintf("Project %s deserves %s CPU cores; %s are in use and this workspace needs %s.",
 				w.Project(), q.CPU, cores(inProject.milliCPU), cores(need.milliCPU)), nil
-		}
-		if quota, ok := labspace.MemoryBytes(q.Memory); ok && q.Memory != "" && inProject.memory+need.memory > quota {
-			return "NonPreemptibleOverQuota", fmt.Sprintf("Project %s deserves %s of memory; %s is in use and this workspace needs %s.",
+		case "memory":
+			return r, fmt.Sprintf("Project %s deserves %s of memory; %s is in use and this workspace needs %s.",
 				w.Project(), q.Memory, bytesOf(inProject.memory), bytesOf(need.memory)), nil
 		}
 	}
+	if host.Scheduled {
+		// The cluster's scheduler places the pod; only the totals matter,
+		// to decide whether preemptible workspaces must give way.
+		if len(host.Nodes) > 0 && (onHost.gpus+need.gpus > totalGPUs(host) || onHost.milliCPU+need.milliCPU > host.MilliCPU ||
+			onHost.memory+need.memory > host.MemoryBytes) {
+			return "InsufficientCapacity", "The cluster is full.", nil
+		}
+		return "", "", nil
+	}
+	return fitsHost(w, need, onHost, host)
+}
+
+// fitsHost checks the local host's free GPUs, CPU and memory.
+func fitsHost(w *labspace.Workspace, need, onHost usage, host HostCapacity) (string, string, []int) {
 	var devices []int
+	free := 0
 	for _, d := range host.GPUs {
-		if len(devices) < w.Spec.Compute.Spec.GPUDevices && !onHost.devices[d] {
-			devices = append(devices, d)
+		if !onHost.devices[d] {
+			free++
+			if len(devices) < w.Spec.Compute.Spec.GPUDevices {
+				devices = append(devices, d)
+			}
 		}
 	}
 	switch {
 	case len(devices) < w.Spec.Compute.Spec.GPUDevices:
 		return "InsufficientCapacity", fmt.Sprintf("Needs %d GPUs; %d of the host's %d are free.",
-			w.Spec.Compute.Spec.GPUDevices, len(host.GPUs)-len(onHost.devices), len(host.GPUs)), nil
+			w.Spec.Compute.Spec.GPUDevices, free, len(host.GPUs)), nil
 	case onHost.milliCPU+need.milliCPU > host.MilliCPU:
 		return "InsufficientCapacity", fmt.Sprintf("Needs %s CPU cores; %s of the host's %s are free.",
 			cores(need.milliCPU), cores(host.MilliCPU-onHost.milliCPU), cores(host.MilliCPU)), nil
@@ -159,6 +262,74 @@ func fits(w *labspace.Workspace, q *labspace.Quota, inProject, onHost usage, hos
 			bytesOf(need.memory), bytesOf(host.MemoryBytes-onHost.memory), bytesOf(host.MemoryBytes)), nil
 	}
 	return "", "", devices
+}
+
+func totalGPUs(host HostCapacity) float64 {
+	if !host.Scheduled {
+		return float64(len(host.GPUs))
+	}
+	n := 0
+	for _, nd := range host.Nodes {
+		n += nd.GPUs
+	}
+	return float64(n)
+}
+
+// victims picks preemptible workspaces of projects over their deserved
+// quota, newest first, until w would fit; none when that cannot be done.
+func (s *Service) victims(tx store.Tx, quotas map[string]*labspace.Quota, holders []holder, w *labspace.Workspace,
+	onHost usage, host HostCapacity) ([]holder, error) {
+	byProject := map[string]usage{}
+	for i := range holders {
+		h := &holders[i].w
+		u := byProject[h.Project()]
+		u.add(h)
+		byProject[h.Project()] = u
+	}
+	order := make([]holder, 0, len(holders))
+	for _, h := range holders {
+		if h.w.Spec.General.Preemptible && h.w.Project() != w.Project() && h.w.DesiredPhase == labspace.PhaseRunning {
+			order = append(order, h)
+		}
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i].w.Status.Admission.Time.After(order[j].w.Status.Admission.Time) })
+	need := usage{}
+	need.add(w)
+	free := onHost
+	free.devices = map[int]bool{}
+	for d, held := range onHost.devices {
+		free.devices[d] = held
+	}
+	var picked []holder
+	for _, h := range order {
+		q, err := projectQuota(tx, quotas, h.w.Project())
+		if err != nil {
+			return nil, err
+		}
+		if overQuota(q, byProject[h.w.Project()]) == "" {
+			continue // within its deserved share: not preemptible now
+		}
+		picked = append(picked, h)
+		u := byProject[h.w.Project()]
+		u.remove(&h.w)
+		byProject[h.w.Project()] = u
+		free.remove(&h.w)
+		if r, _, _ := fits(w, &labspace.Quota{GPUs: 1e9, OverQuota: true}, usage{}, free, host); r == "" {
+			return picked, nil
+		}
+	}
+	return nil, nil
+}
+
+// preempt tells victim v to stop so that w can have its deserved share.
+func (s *Service) preempt(tx store.Tx, v holder, w *labspace.Workspace) error {
+	now := s.now().UTC()
+	v.w.DesiredPhase, v.w.UpdatedAt = labspace.PhaseStopped, now
+	if err := s.saveWorkspace(tx, &v.w, v.rv); err != nil {
+		return err
+	}
+	return tx.AddEvent(&labspace.Event{WorkspaceID: v.w.ID, Time: now, Type: "Preempted", Actor: ControllerSubject.Name,
+		Reason: "Preempted", Message: fmt.Sprintf("Stopped to give project %s its deserved share back (workspace %s).", w.Project(), w.Name)})
 }
 
 func cores(milli int64) string { return fmt.Sprintf("%g", float64(milli)/1000) }

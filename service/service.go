@@ -58,6 +58,7 @@ type Service struct {
 	store      store.Store
 	box        *secret.Box
 	lifecycle  Lifecycle
+	capacity   capacitySource
 	logs       LogSource
 	now        func() time.Time
 	sessionTTL time.Duration

@@ -109,6 +109,10 @@ func (s *Service) CreateWorkspace(ctx context.Context, project string, req *labs
 	}
 	w := &labspace.Workspace{Meta: labspace.Meta{Name: req.Name, Description: req.Description, Scope: scope}}
 	s.stamp(&w.Meta, a)
+	capacity, known, err := s.capacity.read(ctx)
+	if err != nil {
+		return nil, err
+	}
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		chain, err := scopeChain(tx, scope)
 		if err != nil {
@@ -117,6 +121,11 @@ func (s *Service) CreateWorkspace(ctx context.Context, project string, req *labs
 		refs, err := s.buildSpec(tx, a, w, req, chain)
 		if err != nil {
 			return err
+		}
+		if known {
+			if err := feasible(w, capacity); err != nil {
+				return err
+			}
 		}
 		w.DesiredPhase = labspace.PhaseRunning
 		w.Status = labspace.WorkspaceStatus{Phase: labspace.PhaseCreating, PhaseReason: "Submitted",

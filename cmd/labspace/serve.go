@@ -38,6 +38,8 @@ func serveCmd() *cobra.Command {
 	f.StringVar(&cfg.PublicURL, "public-url", "", "how users reach this server, for tool links (default http://<addr>)")
 	f.StringVar(&cfg.ProxyDomain, "proxy-domain", "", "serve tools also at <tool>-<workspace>-<project>.<domain> (needs wildcard DNS)")
 	f.DurationVar(&cfg.StopGrace, "stop-grace", 10*time.Second, "how long a workload has to exit after SIGTERM before SIGKILL")
+	f.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "run workspaces on the Kubernetes cluster of this kubeconfig file (default: local processes)")
+	f.BoolVar(&cfg.InCluster, "in-cluster", false, "run workspaces on the Kubernetes cluster labspace runs in, with its service account")
 	return cmd
 }
 

@@ -146,7 +146,10 @@ func (r *Runtime) tail(w *labspace.Workspace, n int) string {
 
 // Capacity is this host's GPUs, cores and memory.
 func (r *Runtime) Capacity(ctx context.Context) (runtime.Capacity, error) {
-	return runtime.Capacity{GPUs: r.gpus, MilliCPU: int64(goruntime.NumCPU()) * 1000, MemoryBytes: memTotal()}, nil
+	c := runtime.Capacity{GPUs: r.gpus, MilliCPU: int64(goruntime.NumCPU()) * 1000, MemoryBytes: memTotal()}
+	host, _ := os.Hostname()
+	c.Nodes = []runtime.Node{{Name: host, GPUs: len(c.GPUs), MilliCPU: c.MilliCPU, MemoryBytes: c.MemoryBytes}}
+	return c, nil
 }
 
 // Workloads lists the workspaces with processes in the process table.

@@ -30,6 +30,29 @@ import (
 	"k8s.io/client-go/rest"
 )
 
+// PodCIDR is where kwok takes pod addresses from: loopback addresses, so
+// that a test can serve a stand-in tool at a pod's own address.
+const PodCIDR = "127.1.0.1/16"
+
+// HoldAnnotation on a pod keeps kwok from making it ready: a test then
+// plays the kubelet itself (image pull failures, crashes).
+const HoldAnnotation = "kwok.labspace.dev/hold"
+
+// holdable writes a copy of kwok's pod-ready stage that skips held pods.
+func holdable(stage, dir string) (string, error) {
+	b, err := os.ReadFile(stage)
+	if err != nil {
+		return "", err
+	}
+	const anchor = "    matchExpressions:\n"
+	if !strings.Contains(string(b), anchor) {
+		return "", fmt.Errorf("%s: no matchExpressions to extend", stage)
+	}
+	extra := anchor + "    - key: '.metadata.annotations.\"" + HoldAnnotation + "\"'\n      operator: 'DoesNotExist'\n"
+	out := filepath.Join(dir, "pod-ready.yaml")
+	return out, os.WriteFile(out, []byte(strings.Replace(string(b), anchor, extra, 1)), 0o600)
+}
+
 // Node describes a fake node.
 type Node struct {
 	Name    string
@@ -184,8 +207,15 @@ current-context: test
 	stages, _ := filepath.Glob(filepath.Join(c.bin, "kwok-stages", "*.yaml"))
 	kwok := []string{"--kubeconfig", c.Kubeconfig, "--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake", "--server-address", "127.0.0.1:" + strconv.Itoa(ports["kwok"]),
-		"--node-ip", "127.0.0.1", "--cidr", "10.244.0.1/16"}
+		"--node-ip", "127.0.0.1", "--cidr", PodCIDR}
 	for _, s := range stages {
+		if filepath.Base(s) == "pod-ready.yaml" {
+			held, err := holdable(s, c.Dir)
+			if err != nil {
+				return err
+			}
+			s = held
+		}
 		kwok = append(kwok, "--config", s)
 	}
 	c.args["kwok"] = kwok

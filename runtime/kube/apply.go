@@ -1,0 +1,209 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/labspace/labspace"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Apply creates what w lacks: its namespace (or adopts it), anchor,
+// Secrets, claims, Service and Pod. Objects that exist are left alone,
+// except Secrets, which take the credentials' current values.
+func (r *Runtime) Apply(ctx context.Context, w *labspace.Workspace) error {
+	in, err := r.opts.Inputs(ctx, w)
+	if err != nil {
+		return err
+	}
+	if err := r.ensureNamespace(ctx, in.Namespace, w.Project()); err != nil {
+		return err
+	}
+	wl := build(w, in, &r.opts)
+	anchor, err := r.anchor(ctx, wl.anchor)
+	if err != nil {
+		return err
+	}
+	owner := []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: anchor.Name, UID: anchor.UID}}
+	core := r.client.CoreV1()
+	for _, s := range wl.secrets {
+		s.OwnerReferences = owner
+		if _, err := core.Secrets(s.Namespace).Update(ctx, s, metav1.UpdateOptions{}); apierrors.IsNotFound(err) {
+			_, err = core.Secrets(s.Namespace).Create(ctx, s, metav1.CreateOptions{})
+			if err := ignoreExists(err); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
+	}
+	for _, c := range wl.claims {
+		c.OwnerReferences = owner
+		if r.has(r.claims, w.ID, c.Name) {
+			continue
+		}
+		if _, err := core.PersistentVolumeClaims(c.Namespace).Create(ctx, c, metav1.CreateOptions{}); ignoreExists(err) != nil {
+			return err
+		}
+	}
+	if s := wl.service; s != nil && !r.has(r.services, w.ID, s.Name) {
+		s.OwnerReferences = owner
+		if _, err := core.Services(s.Namespace).Create(ctx, s, metav1.CreateOptions{}); ignoreExists(err) != nil {
+			return err
+		}
+	}
+	if r.has(r.pods, w.ID, wl.pod.Name) {
+		return nil
+	}
+	wl.pod.OwnerReferences = owner
+	_, err = core.Pods(wl.pod.Namespace).Create(ctx, wl.pod, metav1.CreateOptions{})
+	if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) && !strings.Contains(err.Error(), "is being terminated") {
+		// The cluster will never take this pod (a policy, a bad field):
+		// the workspace fails with the cluster's words.
+		return labspace.Errorf(labspace.EUNPROCESSABLE, "Kubernetes refused the pod: %s", err.Error())
+	}
+	return ignoreExists(err)
+}
+
+// has reports whether informer inf holds object name of workspace id
+// (not being deleted).
+func (r *Runtime) has(inf cache.SharedIndexInformer, id, name string) bool {
+	objs, _ := inf.GetIndexer().ByIndex(byWorkspace, id)
+	for _, o := range objs {
+		if m, ok := o.(metav1.Object); ok && m.GetName() == name && m.GetDeletionTimestamp() == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func ignoreExists(err error) error {
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
+
+// anchor returns w's anchor ConfigMap, creating it first.
+func (r *Runtime) anchor(ctx context.Context, a *corev1.ConfigMap) (*corev1.ConfigMap, error) {
+	for _, c := range of[*corev1.ConfigMap](r.anchors, a.Labels[LabelWorkspaceID]) {
+		if c.Name == a.Name && c.DeletionTimestamp == nil {
+			return c, nil
+		}
+	}
+	cms := r.client.CoreV1().ConfigMaps(a.Namespace)
+	got, err := cms.Create(ctx, a, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		got, err = cms.Get(ctx, a.Name, metav1.GetOptions{})
+	}
+	return got, err
+}
+
+// ensureNamespace creates the project's namespace, or adopts an existing
+// one by labelling it (it is never deleted: it may hold what is not ours).
+func (r *Runtime) ensureNamespace(ctx context.Context, name, project string) error {
+	r.mu.Lock()
+	done := r.ensured[name]
+	r.mu.Unlock()
+	if done {
+		return nil
+	}
+	nss := r.client.CoreV1().Namespaces()
+	ns, err := nss.Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{LabelManagedBy: ManagedBy, LabelProject: project}}}
+		_, err = nss.Create(ctx, ns, metav1.CreateOptions{})
+		err = ignoreExists(err)
+	case err == nil && ns.Labels[LabelProject] != project:
+		patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, LabelProject, project)
+		_, err = nss.Patch(ctx, name, "application/merge-patch+json", []byte(patch), metav1.PatchOptions{})
+	}
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.ensured[name] = true
+	r.mu.Unlock()
+	return nil
+}
+
+// Stop deletes w's pod; its claims, Secrets and Service stay for the next start.
+func (r *Runtime) Stop(ctx context.Context, w *labspace.Workspace) error {
+	for _, p := range of[*corev1.Pod](r.pods, w.ID) {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		err := r.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// Delete removes everything labelled with w's id: the anchor (its owned
+// objects follow through garbage collection) and, without waiting for
+// that, each kind of object by label.
+func (r *Runtime) Delete(ctx context.Context, w *labspace.Workspace) error {
+	namespaces := map[string]bool{}
+	for _, c := range of[*corev1.ConfigMap](r.anchors, w.ID) {
+		namespaces[c.Namespace] = true
+	}
+	for _, p := range of[*corev1.Pod](r.pods, w.ID) {
+		namespaces[p.Namespace] = true
+	}
+	for _, s := range of[*corev1.Service](r.services, w.ID) {
+		namespaces[s.Namespace] = true
+	}
+	for _, c := range of[*corev1.PersistentVolumeClaim](r.claims, w.ID) {
+		namespaces[c.Namespace] = true
+	}
+	sel := metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedBy + "," + LabelWorkspaceID + "=" + w.ID}
+	bg := metav1.DeletePropagationBackground
+	del := metav1.DeleteOptions{PropagationPolicy: &bg}
+	core := r.client.CoreV1()
+	for ns := range namespaces {
+		steps := []func() error{
+			func() error { return core.Pods(ns).DeleteCollection(ctx, del, sel) },
+			func() error { return deleteServices(ctx, r, ns, w.ID) },
+			func() error { return core.Secrets(ns).DeleteCollection(ctx, del, sel) },
+			func() error { return core.PersistentVolumeClaims(ns).DeleteCollection(ctx, del, sel) },
+			func() error { return core.ConfigMaps(ns).DeleteCollection(ctx, del, sel) },
+		}
+		for _, step := range steps {
+			if err := step(); err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// deleteServices deletes one by one: Services have no collection delete.
+func deleteServices(ctx context.Context, r *Runtime, ns, id string) error {
+	for _, s := range of[*corev1.Service](r.services, id) {
+		if s.Namespace != ns || s.DeletionTimestamp != nil {
+			continue
+		}
+		if err := r.client.CoreV1().Services(ns).Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// Logs streams the workspace container's output from the cluster.
+func (r *Runtime) Logs(ctx context.Context, w *labspace.Workspace, follow bool) (io.ReadCloser, error) {
+	for _, p := range of[*corev1.Pod](r.pods, w.ID) {
+		if p.DeletionTimestamp == nil {
+			return r.client.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: "workspace", Follow: follow}).Stream(ctx)
+		}
+	}
+	return io.NopCloser(strings.NewReader("")), nil
+}

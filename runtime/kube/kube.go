@@ -1,0 +1,250 @@
+// Package kube runs workspaces on Kubernetes: a project is a namespace, a
+// workspace a Pod (with a Service for its tools, Secrets for its
+// credentials, claims for new volumes), all labelled with the workspace's
+// id and owned by one ConfigMap, its anchor, so that nothing is orphaned.
+// What the cluster does is read from informers, never polled.
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/runtime"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Options configure the Kubernetes runtime.
+type Options struct {
+	Config *rest.Config
+	// Inputs returns a workspace's namespace and opened credentials.
+	Inputs func(ctx context.Context, w *labspace.Workspace) (*runtime.Inputs, error)
+	Logger *slog.Logger
+	// GitImage and S3Image run the init containers of git and s3 data sources.
+	GitImage, S3Image string
+}
+
+// Runtime is the Kubernetes runtime.
+type Runtime struct {
+	opts   Options
+	client kubernetes.Interface
+	log    *slog.Logger
+	stop   context.CancelFunc
+
+	pods, services, claims, anchors, nodes cache.SharedIndexInformer
+
+	mu       sync.Mutex
+	watchers []func(string)
+	ensured  map[string]bool // namespaces known to exist
+}
+
+const byWorkspace = "workspace"
+
+// New connects to the cluster and starts the informers; it returns once
+// their caches are filled.
+func New(ctx context.Context, opts Options) (*Runtime, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.GitImage == "" {
+		opts.GitImage = DefaultGitImage
+	}
+	if opts.S3Image == "" {
+		opts.S3Image = DefaultS3Image
+	}
+	cfg := rest.CopyConfig(opts.Config)
+	cfg.QPS, cfg.Burst = 200, 400 // starts come in bursts
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	r := &Runtime{opts: opts, client: client, log: opts.Logger, stop: stop, ensured: map[string]bool{}}
+	ours := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LabelManagedBy + "=" + ManagedBy }))
+	r.pods = ours.Core().V1().Pods().Informer()
+	r.services = ours.Core().V1().Services().Informer()
+	r.claims = ours.Core().V1().PersistentVolumeClaims().Informer()
+	r.anchors = ours.Core().V1().ConfigMaps().Informer()
+	all := informers.NewSharedInformerFactory(client, 10*time.Minute)
+	r.nodes = all.Core().V1().Nodes().Informer()
+	for _, inf := range []cache.SharedIndexInformer{r.pods, r.services, r.claims, r.anchors} {
+		if err := inf.AddIndexers(cache.Indexers{byWorkspace: workspaceIndex}); err != nil {
+			stop()
+			return nil, err
+		}
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: r.changed, DeleteFunc: r.changed,
+			UpdateFunc: func(_, o any) { r.changed(o) }}); err != nil {
+			stop()
+			return nil, err
+		}
+	}
+	ours.Start(ctx.Done())
+	all.Start(ctx.Done())
+	for _, inf := range []cache.SharedIndexInformer{r.pods, r.services, r.claims, r.anchors, r.nodes} {
+		if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+			stop()
+			return nil, errors.New("kubernetes: informer caches did not sync")
+		}
+	}
+	return r, nil
+}
+
+// Close stops the informers.
+func (r *Runtime) Close() { r.stop() }
+
+func workspaceIndex(obj any) ([]string, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		if id := m.GetLabels()[LabelWorkspaceID]; id != "" {
+			return []string{id}, nil
+		}
+	}
+	return nil, nil
+}
+
+// Watch registers changed to hear of every change to a workspace's objects.
+func (r *Runtime) Watch(changed func(workspaceID string)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.watchers = append(r.watchers, changed)
+}
+
+func (r *Runtime) changed(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	ids, _ := workspaceIndex(obj)
+	r.mu.Lock()
+	ws := r.watchers
+	r.mu.Unlock()
+	for _, id := range ids {
+		for _, f := range ws {
+			f(id)
+		}
+	}
+}
+
+// of lists the objects of workspace id that informer inf holds.
+func of[T any](inf cache.SharedIndexInformer, id string) []T {
+	objs, _ := inf.GetIndexer().ByIndex(byWorkspace, id)
+	out := make([]T, 0, len(objs))
+	for _, o := range objs {
+		if t, ok := o.(T); ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Observe reports w's pod as the informers last saw it.
+func (r *Runtime) Observe(ctx context.Context, w *labspace.Workspace) (runtime.Observation, error) {
+	var pod *corev1.Pod
+	for _, p := range of[*corev1.Pod](r.pods, w.ID) {
+		if pod == nil || p.DeletionTimestamp == nil {
+			pod = p
+		}
+	}
+	return observe(w, pod, r.missing(w, pod)), nil
+}
+
+// missing says what a running pod of w lost: its service, or a claim.
+func (r *Runtime) missing(w *labspace.Workspace, pod *corev1.Pod) string {
+	if pod == nil {
+		return ""
+	}
+	if service(w, pod.Namespace, baseName(w)) != nil {
+		ok := false
+		for _, s := range of[*corev1.Service](r.services, w.ID) {
+			ok = ok || s.DeletionTimestamp == nil
+		}
+		if !ok {
+			return "The service of its tools is gone; putting it back."
+		}
+	}
+	claims := map[string]bool{}
+	for _, c := range of[*corev1.PersistentVolumeClaim](r.claims, w.ID) {
+		claims[c.Name] = c.DeletionTimestamp == nil && c.Status.Phase != corev1.ClaimLost
+	}
+	for _, v := range pod.Spec.Volumes {
+		if c := v.PersistentVolumeClaim; c != nil {
+			if ok, ours := claims[c.ClaimName]; ours && !ok || !ours && isOurClaim(w, c.ClaimName) {
+				return fmt.Sprintf("Volume %s (claim %s) is gone or lost.", v.Name, c.ClaimName)
+			}
+		}
+	}
+	return ""
+}
+
+// isOurClaim tells a claim labspace made for w (named after it) from one
+// that existed before.
+func isOurClaim(w *labspace.Workspace, claim string) bool {
+	for _, d := range w.Spec.DataSources {
+		if d.Spec.PVC != nil && d.Spec.PVC.New != nil && baseName(w)+"-"+d.From.Name == claim {
+			return true
+		}
+	}
+	return false
+}
+
+// Capacity is what the cluster's ready, schedulable nodes can hold.
+func (r *Runtime) Capacity(ctx context.Context) (runtime.Capacity, error) {
+	c := runtime.Capacity{Scheduled: true}
+	for _, o := range r.nodes.GetStore().List() {
+		n := o.(*corev1.Node)
+		if n.Spec.Unschedulable || !nodeReady(n) {
+			continue
+		}
+		a := n.Status.Allocatable
+		gpus := a[GPUResource]
+		node := runtime.Node{Name: n.Name, Pool: n.Labels[LabelNodePool], GPUs: int(gpus.Value()),
+			MilliCPU: quantity(a, corev1.ResourceCPU, true), MemoryBytes: quantity(a, corev1.ResourceMemory, false)}
+		c.Nodes = append(c.Nodes, node)
+		c.MilliCPU += node.MilliCPU
+		c.MemoryBytes += node.MemoryBytes
+	}
+	return c, nil
+}
+
+func quantity(l corev1.ResourceList, name corev1.ResourceName, milli bool) int64 {
+	q, ok := l[name]
+	if !ok {
+		return 0
+	}
+	if milli {
+		return q.MilliValue()
+	}
+	return q.Value()
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// Workloads lists the workspaces that have any object in the cluster.
+func (r *Runtime) Workloads(ctx context.Context) ([]string, error) {
+	seen := map[string]bool{}
+	var ids []string
+	for _, inf := range []cache.SharedIndexInformer{r.anchors, r.pods} {
+		for _, id := range inf.GetIndexer().ListIndexFuncValues(byWorkspace) {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids, nil
+}
