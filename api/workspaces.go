@@ -16,7 +16,7 @@ func (s *Server) workspaceRoutes() []route {
 			return reply(w, 202, out, err)
 		}
 	}
-	listAll := s.list(labspace.KindWorkspace)
+	listAll := s.listJSON(labspace.KindWorkspace)
 	return []route{
 		{method: "GET", path: "/api/v1/workspaces", summary: "List the workspaces of every project the caller can see",
 			tag: "workspaces", out: List[labspace.Object]{Items: []labspace.Object{ws}}, status: 200,

@@ -174,6 +174,25 @@ func (s *Service) Get(ctx context.Context, k labspace.Kind, key string) (labspac
 
 // List returns the objects of kind k the caller may see, filtered in SQL.
 func (s *Service) List(ctx context.Context, k labspace.Kind, q store.ListQuery) ([]labspace.Object, string, error) {
+	recs, next, err := s.ListRecords(ctx, k, q)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]labspace.Object, 0, len(recs))
+	for _, r := range recs {
+		obj, err := decode(r)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, obj)
+	}
+	return out, next, nil
+}
+
+// ListRecords is List without decoding: the stored records of the page,
+// for a caller that writes them out as they are (store.AppendJSON). The
+// same rules apply: only what the caller may see.
+func (s *Service) ListRecords(ctx context.Context, k labspace.Kind, q store.ListQuery) ([]*store.Record, string, error) {
 	a, err := actor(ctx)
 	if err != nil {
 		return nil, "", err
@@ -182,24 +201,16 @@ func (s *Service) List(ctx context.Context, k labspace.Kind, q store.ListQuery) 
 	if err := restrict(a, k, &q); err != nil {
 		return nil, "", err
 	}
-	out := []labspace.Object{}
+	var recs []*store.Record
 	var next string
 	err = s.store.View(ctx, func(tx store.Tx) error {
-		recs, n, err := tx.List(k, q)
-		if err != nil {
-			return err
-		}
-		next = n
-		for _, r := range recs {
-			obj, err := decode(r)
-			if err != nil {
-				return err
-			}
-			out = append(out, obj)
-		}
-		return nil
+		recs, next, err = tx.List(k, q)
+		return err
 	})
-	return out, next, err
+	if err != nil {
+		return nil, "", err
+	}
+	return recs, next, nil
 }
 
 // restrict narrows q to what the actor may see.

@@ -27,6 +27,7 @@ type Record struct {
 	Phase     string // workspaces: the observed phase, for filters
 	Subject   string // access rules: "user:alice", for look-ups
 	Data      []byte // the object as JSON
+	Format    string // the shape Data was written in: DocFormat(Kind) when Encode wrote it, else ""
 	Secret    []byte // never returned by the API: password hash, sealed credential
 }
 
@@ -114,7 +115,8 @@ func Decode(r *Record, obj labspace.Object) error {
 	return nil
 }
 
-// Encode builds a record from obj; phase, subject and secret are left to the caller.
+// Encode builds a record from obj; phase, subject and secret are left to
+// the caller. Data is json.Marshal of obj, stamped with its Format.
 func Encode(obj labspace.Object) (*Record, error) {
 	data, err := json.Marshal(obj)
 	if err != nil {
@@ -122,5 +124,5 @@ func Encode(obj labspace.Object) (*Record, error) {
 	}
 	m := obj.GetMeta()
 	return &Record{Kind: obj.Kind(), ID: m.ID, Name: m.Name, Scope: m.Scope, RV: m.ResourceVersion,
-		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt, CreatedBy: m.CreatedBy, Data: data}, nil
+		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt, CreatedBy: m.CreatedBy, Data: data, Format: docFormat(obj.Kind(), data)}, nil
 }

@@ -12,17 +12,18 @@ import (
 	"github.com/labspace/labspace/store"
 )
 
-const objectColumns = `id, kind, name, scope_type, scope_name, rv, created_at, updated_at, created_by, phase, subject, data, secret`
+const objectColumns = `id, kind, name, scope_type, scope_name, rv, created_at, updated_at, created_by, phase, subject, data, secret, data_format`
 
+// scanRecord reads a row of objectColumns. Data is scanned straight into
+// a []byte: one copy of the document rather than a string and then a copy.
 func scanRecord(sc interface{ Scan(...any) error }) (*store.Record, error) {
 	var r store.Record
 	var created, updated int64
-	var data string
 	if err := sc.Scan(&r.ID, &r.Kind, &r.Name, &r.Scope.Type, &r.Scope.Name, &r.RV, &created, &updated,
-		&r.CreatedBy, &r.Phase, &r.Subject, &data, &r.Secret); err != nil {
+		&r.CreatedBy, &r.Phase, &r.Subject, &r.Data, &r.Secret, &r.Format); err != nil {
 		return nil, err
 	}
-	r.CreatedAt, r.UpdatedAt, r.Data = fromNanos(created), fromNanos(updated), []byte(data)
+	r.CreatedAt, r.UpdatedAt = fromNanos(created), fromNanos(updated)
 	return &r, nil
 }
 
@@ -37,9 +38,9 @@ func kindTitle(k labspace.Kind) string {
 
 func (t *sqlTx) Insert(r *store.Record) error {
 	r.RV = 1
-	err := t.exec(`INSERT INTO objects (`+objectColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	err := t.exec(`INSERT INTO objects (`+objectColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		r.ID, r.Kind, r.Name, r.Scope.Type, r.Scope.Name, r.RV, nanos(r.CreatedAt), nanos(r.UpdatedAt),
-		r.CreatedBy, r.Phase, r.Subject, string(r.Data), r.Secret)
+		r.CreatedBy, r.Phase, r.Subject, string(r.Data), r.Secret, r.Format)
 	if err != nil && t.d.isUnique(err) {
 		return labspace.Errorf(labspace.ECONFLICT, "%s %q already exists in %s.", kindTitle(r.Kind), r.Name, r.Scope)
 	}
@@ -65,8 +66,8 @@ func (t *sqlTx) GetByName(kind labspace.Kind, scope labspace.Scope, name string)
 
 func (t *sqlTx) Update(r *store.Record) error {
 	res, err := t.tx.ExecContext(t.ctx, t.rebind(`UPDATE objects SET name = ?, rv = rv + 1, updated_at = ?, phase = ?,
-		subject = ?, data = ?, secret = ? WHERE kind = ? AND id = ? AND rv = ?`),
-		r.Name, nanos(r.UpdatedAt), r.Phase, r.Subject, string(r.Data), r.Secret, r.Kind, r.ID, r.RV)
+		subject = ?, data = ?, secret = ?, data_format = ? WHERE kind = ? AND id = ? AND rv = ?`),
+		r.Name, nanos(r.UpdatedAt), r.Phase, r.Subject, string(r.Data), r.Secret, r.Format, r.Kind, r.ID, r.RV)
 	if err != nil {
 		if t.d.isUnique(err) {
 			return labspace.Errorf(labspace.ECONFLICT, "%s %q already exists in %s.", kindTitle(r.Kind), r.Name, r.Scope)

@@ -67,4 +67,7 @@ var migrations = []string{
 	CREATE INDEX tokens_subject ON tokens (subject);`,
 	// The lifecycle controller sums admitted workspaces by phase.
 	`CREATE INDEX objects_phase ON objects (kind, phase)`,
+	// The shape data was written in (store.Record.Format): lists send a
+	// document of today's shape as it is stored. Rows from before have none.
+	`ALTER TABLE objects ADD COLUMN data_format TEXT NOT NULL DEFAULT ''`,
 }

@@ -270,6 +270,9 @@ func checkRecord(t *testing.T, got, want *store.Record) {
 	if !bytes.Equal(got.Secret, want.Secret) {
 		diff("Secret", got.Secret, want.Secret)
 	}
+	if got.Format != want.Format {
+		diff("Format", got.Format, want.Format)
+	}
 	if len(diffs) > 0 {
 		t.Fatalf("record %s:\n  %s", want.ID, strings.Join(diffs, "\n  "))
 	}
@@ -283,6 +286,7 @@ func testInsertGetRoundTrip(t *testing.T, s store.Store) {
 		withPhase("Running"), withSubject("group:devs"), withSecret([]byte{0, 1, 0xfe, 0xff, '\''}),
 		withData(map[string]any{"spec": map[string]any{"image": "jupyter", "gpus": 2}}))
 	r.RV = 7 // ignored: a new record starts at 1
+	r.Format = "j1-0123456789abcdef"
 	insert(t, s, r)
 	if r.RV != 1 {
 		t.Errorf("Insert left r.RV = %d, want 1", r.RV)
@@ -362,14 +366,14 @@ func testUpdate(t *testing.T, s store.Store) {
 	r := rec(labspace.KindWorkspace, "ws", withPhase("Pending"), withSecret([]byte("old")))
 	insert(t, s, r)
 	r.Data, r.Phase, r.Subject, r.Secret = []byte(`{"v":2}`), "Running", "user:carol", []byte("new")
-	r.UpdatedAt = at(time.Minute + 3)
+	r.UpdatedAt, r.Format = at(time.Minute+3), "j1-fedcba9876543210"
 	mustUpdate(t, s, func(tx store.Tx) error { return tx.Update(r) })
 	if r.RV != 2 {
 		t.Errorf("Update left r.RV = %d, want 2", r.RV)
 	}
 	checkRecord(t, mustGet(t, s, r.Kind, r.ID), r)
 
-	r.Data = []byte(`{"v":3}`)
+	r.Data, r.Format = []byte(`{"v":3}`), "" // a document of no known shape
 	mustUpdate(t, s, func(tx store.Tx) error { return tx.Update(r) })
 	checkRecord(t, mustGet(t, s, r.Kind, r.ID), r)
 	if r.RV != 3 {
