@@ -91,13 +91,15 @@ func (c *client) createWorkspace(token, project, name string) error {
 // listPath is the list request measured.
 const listPath = "/api/v1/workspaces?limit=50&sortBy=createdAt&sortOrder=desc"
 
-// listWorkspaces lists the newest 50 workspaces the caller sees and
-// checks that the page is full.
-func (c *client) listWorkspaces(token string) error {
-	raw, err := c.do("GET", listPath, token, nil, 200)
-	if err != nil {
-		return err
-	}
+// listWorkspaces lists the newest 50 workspaces the caller sees: the
+// reply's body, read to its end.
+func (c *client) listWorkspaces(token string) ([]byte, error) {
+	return c.do("GET", listPath, token, nil, 200)
+}
+
+// checkList decodes a list reply as a client would and checks that the
+// page is full.
+func checkList(raw []byte) error {
 	var out struct {
 		Items    []json.RawMessage `json:"items"`
 		Continue string            `json:"continue"`
@@ -105,8 +107,8 @@ func (c *client) listWorkspaces(token string) error {
 	if err := json.Unmarshal(raw, &out); err != nil {
 		return err
 	}
-	if len(out.Items) == 0 {
-		return fmt.Errorf("list: no items: %.200s", raw)
+	if len(out.Items) == 0 || out.Continue == "" {
+		return fmt.Errorf("list: not a full page: %.200s", raw)
 	}
 	return nil
 }

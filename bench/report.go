@@ -62,9 +62,11 @@ func (b *bench) reportResults(w io.Writer) {
 		fmt.Fprintf(w, "| %s | | %.1fx | %.1fx | %.1fx | %.1fx | |\n", name, x(a.pct(0.5), f.pct(0.5)),
 			x(a.pct(0.99), f.pct(0.99)), x(a.mean(), f.mean()), f.rate()/a.rate())
 	}
-	line("list: `GET "+listPath+"` as the researcher", r.list, "req/s")
+	line("list: `GET "+listPath+"` as the researcher, until the reply is read", r.list, "req/s")
 	line(fmt.Sprintf("list floor: the same SQL on the same file (%d rows read)", r.rawListRows), r.rawList, "queries/s")
 	ratio("**list / floor**", r.list, r.rawList)
+	line("(the same list requests, until the client has also decoded the page)", r.listDecoded, "req/s")
+	ratio("list and client decode / floor", r.listDecoded, r.rawList)
 	line("(for reference) the floor query without `INDEXED BY objects_created`", r.indexedList, "queries/s")
 	if b.cfg.m > 0 {
 		line(fmt.Sprintf("create: `POST /api/v1/projects/{p}/workspaces` as admin, %d clients", b.cfg.c), r.create, "creates/s")

@@ -10,15 +10,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/store"
 	_ "modernc.org/sqlite" // the driver the server uses
 )
 
 // openDB opens the server's SQLite file beside the running server, with
-// the server's own settings: WAL, a busy timeout, and for a writer one
-// connection taking the write lock at BEGIN.
+// the server's own settings (sqlstore.OpenSQLite): WAL, a busy timeout, its
+// page cache and memory-mapped reads, and for a writer one connection
+// taking the write lock at BEGIN.
 func openDB(path string, write bool) (*sql.DB, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(ON)"} {
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(ON)",
+		"cache_size(-65536)", "mmap_size(1073741824)"} {
 		q.Add("_pragma", p)
 	}
 	dsn := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path) + "?" + q.Encode()
@@ -35,8 +39,9 @@ func openDB(path string, write bool) (*sql.DB, error) {
 	return db, db.Ping()
 }
 
-// columns are the objects table's columns, in the order row holds them.
-const columns = `id, kind, name, scope_type, scope_name, rv, created_at, updated_at, created_by, phase, subject, data, secret`
+// columns are the objects table's columns, in the order row holds them:
+// all that the server reads for a list.
+const columns = `id, kind, name, scope_type, scope_name, rv, created_at, updated_at, created_by, phase, subject, data, secret, data_format`
 
 // row is one row of the objects table.
 type row struct {
@@ -44,19 +49,20 @@ type row struct {
 	rv, createdAt, updatedAt             int64
 	createdBy, phase, subject, data      string
 	secret                               []byte
+	format                               string
 }
 
 func (r *row) args() []any {
 	return []any{r.id, r.kind, r.name, r.scopeType, r.scopeName, r.rv, r.createdAt, r.updatedAt,
-		r.createdBy, r.phase, r.subject, r.data, r.secret}
+		r.createdBy, r.phase, r.subject, r.data, r.secret, r.format}
 }
 
 func (r *row) dest() []any {
 	return []any{&r.id, &r.kind, &r.name, &r.scopeType, &r.scopeName, &r.rv, &r.createdAt, &r.updatedAt,
-		&r.createdBy, &r.phase, &r.subject, &r.data, &r.secret}
+		&r.createdBy, &r.phase, &r.subject, &r.data, &r.secret, &r.format}
 }
 
-const insertRow = `INSERT INTO objects (` + columns + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`
+const insertRow = `INSERT INTO objects (` + columns + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
 // template reads the first workspace created through the API, the
 // workspaces it refers to (environment, compute) and the newest created_at.
@@ -86,26 +92,26 @@ func template(ctx context.Context, db *sql.DB) (*row, []string, int64, error) {
 }
 
 // copyRow is t as a new workspace: its own id, name, project and times,
-// in the columns and in the JSON alike.
+// in the columns and in the JSON alike. The JSON is written as the server
+// writes it (store.Encode of the workspace), so that the copies are rows
+// like those the API makes, stamped with the same document format.
 func copyRow(t *row, name, project string, at int64) (*row, error) {
-	var doc map[string]any
-	if err := json.Unmarshal([]byte(t.data), &doc); err != nil {
-		return nil, err
+	var w labspace.Workspace
+	if err := json.Unmarshal([]byte(t.data), &w); err != nil {
+		return nil, fmt.Errorf("template workspace: %w", err)
 	}
 	r := *t
 	r.id, r.name, r.scopeType, r.scopeName, r.rv = newUUID(), name, "project", project, 1
 	r.createdAt, r.updatedAt = at, at
-	meta, _ := doc["meta"].(map[string]any)
-	if meta == nil {
-		return nil, fmt.Errorf("template workspace has no meta: %.200s", t.data)
-	}
 	ts := time.Unix(0, at).UTC()
-	meta["id"], meta["name"], meta["resourceVersion"] = r.id, name, 1
-	meta["scope"] = map[string]any{"type": "project", "name": project}
-	meta["createdAt"], meta["updatedAt"] = ts, ts
-	data, err := json.Marshal(doc)
-	r.data = string(data)
-	return &r, err
+	w.ID, w.Name, w.Scope, w.ResourceVersion = r.id, name, labspace.ProjectScope(project), 1
+	w.CreatedAt, w.UpdatedAt = ts, ts
+	rec, err := store.Encode(&w)
+	if err != nil {
+		return nil, err
+	}
+	r.data, r.format = string(rec.Data), rec.Format
+	return &r, nil
 }
 
 // newUUID is a random (version 4) UUID, as the server makes.
