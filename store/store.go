@@ -26,7 +26,7 @@ type Record struct {
 	CreatedBy string
 	Phase     string // workspaces: the observed phase, for filters
 	Subject   string // access rules: "user:alice", for look-ups
-	Data      []byte // the object as JSON
+	Data      []byte // the object as JSON; read-only (a store may hand out memory it does not copy)
 	Format    string // the shape Data was written in: DocFormat(Kind) when Encode wrote it, else ""
 	Secret    []byte // never returned by the API: password hash, sealed credential
 }
