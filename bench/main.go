@@ -36,6 +36,7 @@ type config struct {
 	apiSeed    time.Duration // how long to seed workspaces through the API before SQL takes over
 	resync     time.Duration // the controller's resync period (0: the server's default)
 	cpuprofile string
+	memprofile string
 	verbose    bool
 }
 
@@ -54,6 +55,7 @@ func main() {
 	flag.DurationVar(&cfg.apiSeed, "api-seed", time.Minute, "seed workspaces through the API for at most this long; SQL copies the rest")
 	flag.DurationVar(&cfg.resync, "resync", 0, "the controller's resync period (0: the server's default, 5s)")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the measured phases (not the seeding) to this file")
+	flag.StringVar(&cfg.memprofile, "memprofile", "", "write allocation profiles to this file after measuring and to this file.before before (go tool pprof -sample_index=alloc_space -diff_base FILE.before FILE)")
 	flag.BoolVar(&cfg.verbose, "v", false, "show the server's log (warnings and up) on stderr")
 	flag.Parse()
 	if cfg.projects < 5 || cfg.workspaces < 1 || cfg.n < 1 || cfg.c < 1 || cfg.seedC < 1 {
@@ -101,11 +103,30 @@ func run(cfg config) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if err := writeAllocs(cfg.memprofile, ".before"); err != nil {
+		return err
+	}
 	if err := b.measure(); err != nil {
 		return fmt.Errorf("measure: %w", err)
 	}
+	if err := writeAllocs(cfg.memprofile, ""); err != nil {
+		return err
+	}
 	b.report(os.Stdout)
 	return nil
+}
+
+// writeAllocs writes the allocation profile to path+suffix, if path is set.
+func writeAllocs(path, suffix string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path + suffix)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("allocs").WriteTo(f, 0)
 }
 
 // startServer opens a labspace server on a free port and starts serving.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"syscall"
 	"time"
@@ -14,6 +15,15 @@ type phase struct {
 	wall  time.Duration
 	lat   []time.Duration
 	cpu   time.Duration
+	alloc uint64 // bytes the process allocated meanwhile (where measured)
+	gcs   uint32 // garbage collections meanwhile (where measured)
+}
+
+// heap is the bytes allocated so far and the garbage collections run.
+func heap() (uint64, uint32) {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.TotalAlloc, m.NumGC
 }
 
 func (p phase) rate() float64 { return float64(p.count) / p.wall.Seconds() }
@@ -101,6 +111,7 @@ func timedReply(warmup, n int, fn func() ([]byte, error), check func([]byte) err
 		}
 	}
 	got, decoded = phase{count: n, lat: make([]time.Duration, n)}, phase{count: n, lat: make([]time.Duration, n)}
+	alloc, gcs := heap()
 	cpu, start := cpuTime(), time.Now()
 	for i := range n {
 		t := time.Now()
@@ -115,7 +126,9 @@ func timedReply(warmup, n int, fn func() ([]byte, error), check func([]byte) err
 		decoded.lat[i] = since(t)
 	}
 	got.wall, got.cpu = since(start), cpuTime()-cpu
-	decoded.wall, decoded.cpu = got.wall, got.cpu
+	a, g := heap()
+	got.alloc, got.gcs = a-alloc, g-gcs
+	decoded.wall, decoded.cpu, decoded.alloc, decoded.gcs = got.wall, got.cpu, got.alloc, got.gcs
 	return got, decoded, nil
 }
 

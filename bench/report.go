@@ -73,6 +73,8 @@ func (b *bench) reportResults(w io.Writer) {
 		line(fmt.Sprintf("create floor: one-row INSERT transactions, %d goroutines, 1 connection", b.cfg.c), r.rawInsert, "inserts/s")
 		ratio("**create / floor**", r.create, r.rawInsert)
 	}
+	fmt.Fprintf(w, "\nThe list requests allocated %.0f KiB each in this process (server, controller and benchmark client), "+
+		"with %d garbage collections in all.\n", float64(r.list.alloc)/float64(max(1, r.list.count))/1024, r.list.gcs)
 	fmt.Fprintln(w, "\nRatios are API over floor: latency divided by latency, and for throughput floor rate divided by API rate "+
 		"(how many times slower the API is). CPU cores busy is this process's CPU time (server, controller and "+
 		"benchmark client together) over the wall time.")
