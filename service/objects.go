@@ -73,6 +73,12 @@ func title(k labspace.Kind) string {
 func find(tx store.Tx, k labspace.Kind, key string) (*store.Record, error) {
 	switch k {
 	case labspace.KindProject:
+		// Most projects are global: the unique name index finds those at
+		// once, where a list by name walks every project (every workspace
+		// create looks its project up).
+		if rec, err := tx.GetByName(k, labspace.Global, key); labspace.ErrorCode(err) != labspace.ENOTFOUND {
+			return rec, err
+		}
 		recs, _, err := tx.List(k, store.ListQuery{Names: []string{key}, Limit: 1})
 		if err != nil {
 			return nil, err
