@@ -70,4 +70,10 @@ var migrations = []string{
 	// The shape data was written in (store.Record.Format): lists send a
 	// document of today's shape as it is stored. Rows from before have none.
 	`ALTER TABLE objects ADD COLUMN data_format TEXT NOT NULL DEFAULT ''`,
+	// The controller's resync lists the workspaces of each active phase in
+	// creation order, every 5 seconds: on (kind, phase) alone SQLite walked
+	// every workspace by creation time instead, 7 times a resync (a third of
+	// a second of CPU at 100,000 workspaces). Sums by phase still use it.
+	`DROP INDEX objects_phase;
+	CREATE INDEX objects_phase ON objects (kind, phase, created_at, id)`,
 }
