@@ -141,7 +141,9 @@ func parseList(r *http.Request) (store.ListQuery, error) {
 	default:
 		bad.Add("sortOrder", "must be asc or desc")
 	}
-	if _, ok := map[string]bool{"": true, "name": true, "createdAt": true, "updatedAt": true, "phase": true}[q.SortBy]; !ok {
+	switch q.SortBy {
+	case "", "name", "createdAt", "updatedAt", "phase":
+	default:
 		bad.Add("sortBy", "must be one of name, createdAt, updatedAt, phase")
 	}
 	if p := v.Get("project"); p != "" {
