@@ -12,7 +12,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/labspace/labspace/runtime"
 	"github.com/labspace/labspace/server"
+	"github.com/labspace/labspace/service"
 )
 
 // env is a labspace server started for one test, on a free port, with a
@@ -34,6 +36,11 @@ func newEnvIn(t *testing.T, dir string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The API's tests describe a GPU server, whatever this machine is, so
+	// that GPU workspaces pass the feasibility check at creation.
+	s.Service.SetCapacity(func(context.Context) (service.HostCapacity, error) {
+		return service.HostCapacity{Nodes: []runtime.Node{{Name: "gpu-server", GPUs: 8, MilliCPU: 64000, MemoryBytes: 512 << 30}}}, nil
+	})
 	go s.Serve()
 	t.Cleanup(func() { s.Close(context.Background()) })
 	e := &env{t: t, url: s.URL()}

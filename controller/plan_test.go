@@ -96,7 +96,8 @@ func TestPlan(t *testing.T) {
 		// so that a process ignoring SIGTERM is killed after the grace period.
 		{labspace.PhaseRunning, labspace.PhaseStopping, true, stopping, restarting},
 		{labspace.PhaseRunning, labspace.PhasePending, false, stopping, restarting},
-		{labspace.PhaseRunning, labspace.PhaseFailed, false, stopping, restarting},
+		// A failed run's remains (a pod being deleted) are waited for: still Failed.
+		{labspace.PhaseRunning, labspace.PhaseFailed, false, stopping, want{act: actStop, poll: true}},
 
 		// Running, starting and ready: whatever the phase was.
 		{labspace.PhaseRunning, labspace.PhaseInitializing, true, starting, initializing},

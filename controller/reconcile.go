@@ -52,6 +52,11 @@ func plan(w *labspace.Workspace, obs runtime.Observation) step {
 	}
 	switch obs.State {
 	case runtime.Stopping:
+		if w.Status.Phase == labspace.PhaseFailed {
+			// What is left of the failed run is going; Failed stays until
+			// the user starts it again (which makes it Pending).
+			return step{act: actStop, poll: true}
+		}
 		// Keep stopping it: a runtime escalates to SIGKILL only on a later
 		// Stop, so a process that ignores SIGTERM would never go.
 		return step{act: actStop, observed: observed(labspace.PhaseStopping, "Restarting", "Waiting for the previous run to stop."), poll: true}

@@ -187,11 +187,17 @@ func (s *server) waitPhase(project, name, phase string, within time.Duration) wo
 			return w
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("workspace %s/%s is %s (%s: %s), want %s", project, name, w.Status.Phase,
-				w.Status.PhaseReason, w.Status.PhaseMessage, phase)
+			s.t.Fatalf("workspace %s/%s is %s (%s: %s), want %s; server log ends:\n%s", project, name, w.Status.Phase,
+				w.Status.PhaseReason, w.Status.PhaseMessage, phase, lastLines(s.log.String(), 20))
 		}
 		time.Sleep(pollInterval)
 	}
+}
+
+// lastLines is the end of a log.
+func lastLines(log string, n int) string {
+	lines := strings.Split(strings.TrimSpace(log), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 func (s *server) project(name string, quota map[string]any) {
