@@ -46,9 +46,15 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) error {
 // showLogin renders the form with a fresh CSRF token in a cookie and in
 // the form: a login request must carry both, equal.
 func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request, status int, v loginView) {
-	b := make([]byte, 24)
-	_, _ = rand.Read(b)
-	v.Token = base64.RawURLEncoding.EncodeToString(b)
+	// Keep the token of a form already open (in another tab, or set by a
+	// request of the same page) so that submitting it still works.
+	if c, err := r.Cookie(loginCSRFCookie); err == nil && len(c.Value) == 32 {
+		v.Token = c.Value
+	} else {
+		b := make([]byte, 24)
+		_, _ = rand.Read(b)
+		v.Token = base64.RawURLEncoding.EncodeToString(b)
+	}
 	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: v.Token, Path: "/login", HttpOnly: true,
 		Secure: h.isSecure(r), SameSite: http.SameSiteStrictMode, MaxAge: 3600})
 	h.render(w, r, status, "login", v)

@@ -94,6 +94,7 @@ func (h *Handler) routes() {
 	static, _ := fs.Sub(assets, "static")
 	files := http.FileServerFS(static)
 	h.mux.Handle("GET /static/", http.StripPrefix("/static/", cacheFor(files)))
+	h.mux.Handle("GET /favicon.ico", http.RedirectHandler("/static/favicon.svg", http.StatusMovedPermanently))
 	h.mux.Handle("GET /login", h.public(h.loginPage))
 	h.mux.Handle("POST /login", h.public(h.login))
 	h.mux.Handle("POST /logout", h.auth(h.logout))

@@ -148,10 +148,7 @@ func toRow(w *labspace.Workspace) row {
 	c := w.Spec.Compute.Spec
 	r := row{ID: w.ID, Name: w.Name, Project: w.Project(), Environment: w.Spec.Environment.From.Name, CreatedBy: w.CreatedBy,
 		Phase: w.Status.Phase, Reason: w.Status.PhaseReason, Message: w.Status.PhaseMessage, Tools: tools(w),
-		GPUs: gpusOf(c), CPU: orDash(c.CPURequest), Memory: orDash(c.MemoryRequest), Created: w.CreatedAt}
-	if w.Status.StartedAt != nil {
-		r.Started = *w.Status.StartedAt
-	}
+		GPUs: gpusOf(c), CPU: orDash(c.CPURequest), Memory: orDash(c.MemoryRequest), Created: w.CreatedAt, Started: startedAt(w)}
 	return r
 }
 
@@ -277,11 +274,19 @@ type phaseJSON struct {
 	Reason  string         `json:"reason"`
 	Message string         `json:"message"`
 	Tools   []toolLink     `json:"tools"`
+	Started string         `json:"started"` // as the grid shows it, "—" before the first start
 }
 
 func phaseOf(w *labspace.Workspace) phaseJSON {
 	return phaseJSON{ID: w.ID, Phase: w.Status.Phase, Class: phaseClass(w.Status.Phase), Reason: w.Status.PhaseReason,
-		Message: w.Status.PhaseMessage, Tools: tools(w)}
+		Message: w.Status.PhaseMessage, Tools: tools(w), Started: when(startedAt(w))}
+}
+
+func startedAt(w *labspace.Workspace) time.Time {
+	if w.Status.StartedAt == nil {
+		return time.Time{}
+	}
+	return *w.Status.StartedAt
 }
 
 // gridPhases answers the grid's polling: the phases of the page's rows.

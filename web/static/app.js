@@ -60,6 +60,7 @@
       try { await fn(); } catch (e) { /* try again next tick */ } finally { busy = false; }
     };
     setInterval(tick, POLL_MS);
+    document.addEventListener("visibilitychange", tick);
   }
 
   // The workspaces grid.
@@ -70,6 +71,8 @@
         const tr = table.querySelector('tr[data-id="' + CSS.escape(it.id) + '"]');
         if (!tr) continue;
         setBadge(tr.querySelector(".badge"), it, tr.querySelector(".why"));
+        const started = tr.querySelector(".started-cell");
+        if (started && started.textContent !== it.started) started.textContent = it.started;
         const tools = tr.querySelector(".tools-cell");
         if (JSON.stringify(it.tools) !== tools.dataset.last) {
           tools.dataset.last = JSON.stringify(it.tools);

@@ -1,0 +1,244 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Browser tests of the web UI: what a researcher sees and does in
+// headless chromium, against the real binary.
+
+// team sets up, through the API (the administration pages do not exist
+// yet), what an administrator would: project vision with researcher rita,
+// project nlp with researcher oscar.
+func team(t *testing.T, s *server) {
+	t.Helper()
+	s.project("vision", map[string]any{"gpus": 2, "cpu": "8", "memory": "32Gi"})
+	s.project("nlp", map[string]any{"gpus": 1})
+	for _, m := range []struct{ user, project string }{{"rita", "vision"}, {"oscar", "nlp"}} {
+		s.must(201, "POST", "/api/v1/users", s.admin, map[string]any{"meta": map[string]any{"name": m.user},
+			"password": m.user + "-password"}, nil)
+		s.must(201, "POST", "/api/v1/access-rules", s.admin, map[string]any{
+			"meta": map[string]any{"scope": map[string]any{"type": "project", "name": m.project}},
+			"spec": map[string]any{"subject": map[string]any{"type": "user", "name": m.user}, "role": "l1-researcher"}}, nil)
+	}
+}
+
+// The researcher's day: sign in, create a Jupyter workspace through the
+// flow, watch it reach Running on the grid without reloading, Connect to
+// the notebook through the proxy, stop it and start it again.
+func TestUIResearcherCreatesAndUsesJupyterWorkspace(t *testing.T) {
+	requireTools(t, "jupyter-notebook")
+	requireChromium(t)
+	s := startServer(t, freeAddr(t), t.TempDir())
+	team(t, s)
+	t.Cleanup(func() { s.call("DELETE", "/api/v1/projects/vision/workspaces/nb", s.admin, nil, nil) })
+	b := newBrowser(t, s)
+	b.shotLogin()
+	b.signIn("rita", "rita-password", "/")
+	if got := b.text("#workspaces tbody"); !strings.Contains(got, "No workspaces match") {
+		t.Fatalf("a new researcher's grid shows %q", got)
+	}
+
+	// The flow: rita's only project is chosen for her, with its quota.
+	b.click(`a[href="/workspaces/new"].primary`)
+	if got := b.text(`label[for="q-gpu"]`); got != "GPUs: 0 of 2 in use" {
+		t.Errorf("quota bar label: %q", got)
+	}
+	b.do("fill in the flow",
+		chromedp.Click(chromedp.CSS("#environment-jupyter")),
+		chromedp.Click(chromedp.CSS("#compute-cpu-small")),
+		chromedp.SendKeys(chromedp.CSS("#name"), "nb"))
+	b.shot("new-workspace")
+	b.click("#create")
+	if loc := b.location(); loc != b.base+"/projects/vision/workspaces/nb" {
+		b.fail("create", errorf("landed on %s", loc))
+	}
+
+	// The grid updates the phase and the tools in place.
+	b.click(`nav a[href="/"]`)
+	b.mark()
+	b.waitFor("nb to reach Running on the grid", `tr[data-id] .badge[data-phase="Running"]`, toolStart)
+	b.waitFor("the Connect button", `tr[data-id] a.connect[data-tool="jupyter"]`, uiStep)
+	if !eval[bool](b, "check the grid did not reload", `window.notReloaded === true`) {
+		t.Fatal("the grid reloaded to show the new phase")
+	}
+	if got := b.text(`tr[data-id] .badge`); got != "Running" {
+		t.Fatalf("phase on the grid: %q", got)
+	}
+	b.shot("workspaces")
+
+	// Connect opens the notebook through the proxy, in a new tab.
+	tab := b.newTab(`tr[data-id] a.connect[data-tool="jupyter"]`, "/ws/vision/nb/jupyter")
+	waitTitle(t, tab, "Select or create a notebook")
+	if err := chromedp.Cancel(tab); err != nil { // closes the tab
+		t.Logf("close the notebook's tab: %v", err)
+	}
+	b.front()
+	b.open("/ws/vision/nb/jupyter/tree")
+	b.waitFor("the notebook in the first tab", "#notebook_list", uiStep)
+	b.shot("notebook")
+	b.open("/")
+
+	// Stop and start from the workspace page, which follows the phase live.
+	b.click(`tr[data-id] th a`)
+	b.waitFor("the timeline", "#events li", uiStep)
+	b.shot("workspace")
+	b.click("#stop")
+	b.mark()
+	b.waitFor("nb to stop", `#status .badge[data-phase="Stopped"]`, converge)
+	if !eval[bool](b, "check the page did not reload", `window.notReloaded === true`) {
+		t.Fatal("the workspace page reloaded to show the new phase")
+	}
+	if got := b.text("#tools"); strings.Contains(got, "Connect") {
+		t.Errorf("a stopped workspace offers %q", got)
+	}
+	b.click("#start")
+	b.waitFor("nb to run again", `#status .badge[data-phase="Running"]`, toolStart)
+	b.waitFor("Connect again", `#tools a.connect[data-tool="jupyter"]`, uiStep)
+	if got := b.text("#events"); !strings.Contains(got, "StopRequested") || !strings.Contains(got, "StartRequested") {
+		t.Errorf("the timeline misses the stop and the start:\n%s", got)
+	}
+
+	// Narrow screens get the same grid, scrolled sideways.
+	b.do("narrow screen", chromedp.EmulateViewport(390, 844), chromedp.Navigate(b.base+"/"))
+	b.shot("workspaces-narrow")
+}
+
+// A researcher of another project finds no trace of the workspace: not on
+// the grid, in the filters or the CSV, and typed addresses answer 404.
+func TestUIOtherProjectSeesNothing(t *testing.T) {
+	requireChromium(t)
+	s := startServer(t, freeAddr(t), t.TempDir())
+	team(t, s)
+	s.must(201, "POST", "/api/v1/projects/vision/workspaces", s.admin,
+		map[string]any{"name": "secret-web", "environment": "python-http", "compute": "cpu-small"}, nil)
+	s.waitPhase("vision", "secret-web", "Running", toolStart)
+	if code, _ := s.call("GET", "/ws/vision/secret-web/web/", s.admin, nil, nil); code != 200 {
+		t.Fatalf("the tool does not answer its own project's administrator: %d", code)
+	}
+
+	b := newBrowser(t, s)
+	b.signIn("oscar", "oscar-password", "/")
+	for _, path := range []string{"/", "/?project=vision", "/?q=secret", "/?phase=Running"} {
+		b.open(path)
+		if rows := eval[int](b, "count rows", `document.querySelectorAll("tr[data-id]").length`); rows != 0 {
+			t.Errorf("%s shows oscar %d workspaces", path, rows)
+		}
+		if strings.Contains(b.pageText(), "secret-web") {
+			t.Errorf("%s shows oscar the workspace's name", path)
+		}
+		if opts := eval[string](b, "list the projects", `[...document.querySelectorAll("#f-project option")].map(o => o.value).join(",")`); opts != ",nlp" {
+			t.Errorf("%s offers oscar the projects %q", path, opts)
+		}
+	}
+	csv := eval[string](b, "download the CSV", `fetch("/workspaces.csv").then(r => r.text())`)
+	if strings.Contains(csv, "secret-web") || strings.Count(csv, "\n") != 1 {
+		t.Errorf("oscar's CSV: %q", csv)
+	}
+	phases := eval[string](b, "poll the phases", `fetch("/workspaces/phases?project=vision").then(r => r.text())`)
+	if strings.Contains(phases, "secret-web") || strings.Contains(phases, "Running") {
+		t.Errorf("oscar's live phases: %s", phases)
+	}
+	for _, path := range []string{"/projects/vision/workspaces/secret-web", "/projects/vision/workspaces/secret-web/delete",
+		"/projects/vision/workspaces/secret-web/status", "/projects/vision/workspaces/secret-web/logs?follow=1"} {
+		if code := b.open(path); code != 404 {
+			t.Errorf("oscar opens %s: %d, want 404", path, code)
+		}
+		if path == "/projects/vision/workspaces/secret-web" && !strings.Contains(b.text("h1"), "404") {
+			t.Errorf("the page of another project's workspace reads %q, want a 404 page", b.text("h1"))
+		}
+	}
+	b.shot("not-found")
+	if code := b.open("/ws/vision/secret-web/web/"); code != 404 {
+		t.Errorf("oscar opens the tool's URL: %d, want 404", code)
+	}
+	b.open("/workspaces/new?project=vision")
+	if got := b.text("#project-err"); !strings.Contains(got, "not found") {
+		t.Errorf("the flow with another project: %q", got)
+	}
+	if n := eval[int](b, "count forms", `document.querySelectorAll("#new-workspace").length`); n != 0 {
+		t.Errorf("the flow offers oscar building blocks of project vision")
+	}
+}
+
+// A form with bad values comes back with each error beside its field, the
+// values kept, and nothing created.
+func TestUIBadValuesShowFieldErrors(t *testing.T) {
+	requireChromium(t)
+	s := startServer(t, freeAddr(t), t.TempDir())
+	team(t, s)
+	b := newBrowser(t, s)
+	b.signIn("rita", "rita-password", "/workspaces/new")
+	b.do("fill in bad values",
+		chromedp.Click(chromedp.CSS("#environment-python-http")),
+		chromedp.Click(chromedp.CSS("#compute-cpu-small")),
+		chromedp.SendKeys(chromedp.CSS("#name"), "Bad_Name"),
+		chromedp.SendKeys(chromedp.CSS("#gpuDevices"), "9999"))
+	if code := b.click("#create"); code != 422 {
+		t.Errorf("bad values: status %d, want 422", code)
+	}
+	if got := b.text("#name-err .fielderr"); !strings.Contains(got, "DNS label") {
+		t.Errorf("beside the name: %q", got)
+	}
+	if got := b.text("#gpuDevices-err .fielderr"); !strings.Contains(got, "between 0 and") {
+		t.Errorf("beside the GPUs: %q", got)
+	}
+	if got := eval[string](b, "read the name", `document.getElementById("name").value`); got != "Bad_Name" {
+		t.Errorf("the name was not kept: %q", got)
+	}
+	if !eval[bool](b, "read the environment", `document.getElementById("environment-python-http").checked`) {
+		t.Error("the chosen environment was not kept")
+	}
+	b.shot("new-workspace-errors")
+
+	// Fixed name and GPUs, but a variable name the service refuses.
+	b.do("fix two values, break another",
+		chromedp.Clear(chromedp.CSS("#name")), chromedp.SendKeys(chromedp.CSS("#name"), "fine"),
+		chromedp.Clear(chromedp.CSS("#gpuDevices")),
+		chromedp.SendKeys(chromedp.CSS("#env"), "1BAD=x"))
+	b.click("#create")
+	if got := b.text("#env-err .fielderr"); !strings.Contains(got, "variable name") {
+		t.Errorf("beside the variables: %q", got)
+	}
+	if n := eval[int](b, "count errors", `document.querySelectorAll(".fielderr").length`); n != 1 {
+		t.Errorf("%d field errors shown, want only the variable's", n)
+	}
+	if ws := s.workspaces("vision"); len(ws) != 0 {
+		t.Fatalf("bad forms created %d workspaces", len(ws))
+	}
+}
+
+// mark marks the page, so that a reload can be noticed (see reloaded).
+func (b *browser) mark() {
+	b.t.Helper()
+	eval[bool](b, "mark the page", `window.notReloaded = true`)
+}
+
+// shotLogin saves the login page before anyone signs in.
+func (b *browser) shotLogin() {
+	b.open("/login")
+	b.shot("login")
+}
+
+// waitTitle waits until the tab's title contains want.
+func waitTitle(t *testing.T, tab context.Context, want string) {
+	t.Helper()
+	deadline := time.Now().Add(toolStart)
+	for {
+		ctx, cancel := context.WithTimeout(tab, uiStep)
+		title, err := chromedp.Run(ctx, chromedp.Title())
+		cancel()
+		if err == nil && strings.Contains(title, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the tool's tab has the title %q (%v), want %q", title, err, want)
+		}
+		time.Sleep(pollInterval * 5)
+	}
+}
