@@ -57,11 +57,17 @@ func cluster(t *testing.T) *kubetest.Cluster {
 	return kubeCluster
 }
 
-// kubeServer starts labspace on the test cluster; the test's namespaces
-// are emptied of pods when it ends, so that the next test has the GPUs.
+// kubeServer starts labspace on the test cluster, emptying the projects'
+// namespaces of pods when the test ends (see cleanPods).
 func kubeServer(t *testing.T, projects ...string) (*server, *kubetest.Cluster) {
 	c := cluster(t)
-	s := startServer(t, freeAddr(t), t.TempDir(), "--kubeconfig", c.Kubeconfig)
+	cleanPods(t, c, projects...)
+	return startServer(t, freeAddr(t), t.TempDir(), "--kubeconfig", c.Kubeconfig), c
+}
+
+// cleanPods deletes, when the test ends (after its servers are killed),
+// the pods of projects, so that the next test has the cluster's GPUs.
+func cleanPods(t *testing.T, c *kubetest.Cluster, projects ...string) {
 	t.Cleanup(func() {
 		ctx := context.Background()
 		zero := int64(0)
@@ -76,7 +82,6 @@ func kubeServer(t *testing.T, projects ...string) (*server, *kubetest.Cluster) {
 			}
 		}
 	})
-	return s, c
 }
 
 // pods lists the pods in ns (of one workspace, when id is set), not being deleted.

@@ -1,0 +1,108 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// converged waits until every workspace of project is in the phase its
+// desired phase leads to, and the cluster has exactly one pod for each
+// running workspace and none for any other.
+func converged(t *testing.T, s *server, project string, within time.Duration) {
+	t.Helper()
+	c := cluster(t)
+	var why string
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		why = ""
+		running := map[string]bool{}
+		for _, w := range s.workspaces(project) {
+			want := map[string]string{"Running": "Running", "Stopped": "Stopped"}[w.DesiredPhase]
+			if w.Status.Phase != want {
+				why = fmt.Sprintf("%s is %s (%s), want %s", w.Meta.Name, w.Status.Phase, w.Status.PhaseReason, want)
+				break
+			}
+			running[w.Meta.ID] = want == "Running"
+		}
+		if why == "" {
+			perWorkspace := map[string]int{}
+			for _, p := range pods(t, c, "labspace-"+project, "") {
+				perWorkspace[p.Labels["labspace.dev/workspace-id"]]++
+			}
+			for id, run := range running {
+				if n := perWorkspace[id]; run && n != 1 || !run && n != 0 {
+					why = fmt.Sprintf("workspace %s has %d pods", id, n)
+				}
+				delete(perWorkspace, id)
+			}
+			for id, n := range perWorkspace {
+				why = fmt.Sprintf("%d pods of no workspace (%s)", n, id)
+			}
+		}
+		if why == "" {
+			return
+		}
+		time.Sleep(pollInterval)
+	}
+	t.Fatalf("not converged: %s", why)
+}
+
+// The API server is stopped for 20 s while workspaces are being created,
+// stopped and started. labspace keeps taking requests; once the API server
+// is back every workspace converges, with no pod lost or duplicated.
+func TestKubeAPIServerOutage(t *testing.T) {
+	s, c := kubeServer(t, "outage")
+	kubeBlocks(s, freePort(t))
+	s.project("outage", map[string]any{"gpus": 0})
+	for i := 0; i < 6; i++ {
+		s.kubeCreate("outage", fmt.Sprintf("w%d", i), "one-cpu", nil)
+	}
+	converged(t, s, "outage", converge)
+
+	s.kubeCreate("outage", "during-0", "one-cpu", nil) // in flight as the API server goes
+	c.StopAPIServer()
+	s.must(202, "POST", "/api/v1/projects/outage/workspaces/w0/stop", s.admin, nil, nil)
+	s.must(202, "POST", "/api/v1/projects/outage/workspaces/w1/stop", s.admin, nil, nil)
+	s.kubeCreate("outage", "during-1", "one-cpu", nil)
+	s.kubeCreate("outage", "during-2", "one-cpu", nil)
+	time.Sleep(20 * time.Second)
+	if err := c.StartAPIServer(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.must(202, "POST", "/api/v1/projects/outage/workspaces/w0/start", s.admin, nil, nil)
+	converged(t, s, "outage", 2*converge)
+	if n := len(s.workspaces("outage")); n != 9 {
+		t.Errorf("%d workspaces, want 9", n)
+	}
+}
+
+// labspace is killed (SIGKILL) in the middle of a burst of starts and
+// stops, twice; after each restart everything converges with exactly one
+// pod per running workspace.
+func TestKubeLabspaceKilledMidStart(t *testing.T) {
+	c := cluster(t)
+	addr, dir := freeAddr(t), t.TempDir()
+	flags := []string{"--kubeconfig", c.Kubeconfig}
+	cleanPods(t, c, "crashy")
+	s := startServer(t, addr, dir, flags...)
+	kubeBlocks(s, freePort(t))
+	s.project("crashy", map[string]any{"gpus": 0})
+	for round := 0; round < 2; round++ {
+		for i := 0; i < 5; i++ {
+			s.kubeCreate("crashy", fmt.Sprintf("r%d-%d", round, i), "one-cpu", nil)
+		}
+		if round > 0 {
+			s.must(202, "POST", "/api/v1/projects/crashy/workspaces/r0-0/stop", s.admin, nil, nil)
+			s.must(202, "DELETE", "/api/v1/projects/crashy/workspaces/r0-1", s.admin, nil, nil)
+		}
+		time.Sleep(time.Duration(50+100*round) * time.Millisecond)
+		s.kill()
+		s = startServer(t, addr, dir, flags...)
+		converged(t, s, "crashy", converge)
+	}
+	if n := len(s.workspaces("crashy")); n != 9 {
+		t.Errorf("%d workspaces, want 9 (10 created, 1 deleted)", n)
+	}
+}
