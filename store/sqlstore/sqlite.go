@@ -29,12 +29,12 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	// The writer keeps SQLite's default 2 MiB page cache: it reads through
 	// the memory map like the readers, and at every commit SQLite walks its
 	// cache's hash table, which at 64 MiB cost each workspace create 30µs.
-	writer, err := sql.Open("sqlite", strings.Replace(dsn, url.QueryEscape("cache_size(-65536)"), url.QueryEscape("cache_size(-2000)"), 1)+"&_txlock=immediate")
+	writer, err := openPool(strings.Replace(dsn, url.QueryEscape("cache_size(-65536)"), url.QueryEscape("cache_size(-2000)"), 1) + "&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	writer.SetMaxOpenConns(1)
-	reader, err := sql.Open("sqlite", dsn+"&mode=ro")
+	reader, err := openPool(dsn + "&mode=ro")
 	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -47,6 +47,16 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// openPool opens a pool of connections that keep their prepared
+// statements (stmtcache.go).
+func openPool(dsn string) (*sql.DB, error) {
+	c, err := sqlite.NewConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(stmtConnector{c}), nil
 }
 
 func sqliteCode(err error) int {
