@@ -104,6 +104,35 @@ func TestUIResearcherCreatesAndUsesJupyterWorkspace(t *testing.T) {
 		t.Errorf("the timeline misses the stop and the start:\n%s", got)
 	}
 
+	// More workspaces, in more phases, for the grid's screenshots.
+	s.must(201, "POST", "/api/v1/environments", s.admin, map[string]any{
+		"meta": map[string]any{"name": "prep", "scope": map[string]any{"type": "project", "name": "vision"}},
+		"spec": map[string]any{"image": "busybox", "command": []string{"sh", "-c", "echo /data/raw is empty; exit 3"}}}, nil)
+	for _, w := range []struct{ name, env, phase string }{{"web-demo", "python-http", "Running"},
+		{"prep-data", "prep", "Failed or Pending"}, {"eval-old", "python-http", "Stopped"}} {
+		body := map[string]any{"name": w.name, "environment": w.env, "compute": "cpu-small"}
+		if w.phase == "Stopped" {
+			body["desiredPhase"] = "Stopped"
+		}
+		s.must(201, "POST", "/api/v1/projects/vision/workspaces", s.admin, body, nil)
+		// prep-data fails on its own, or waits for room on a host of 2 cores.
+		for deadline := time.Now().Add(toolStart); ; time.Sleep(pollInterval) {
+			var got workspace
+			s.must(200, "GET", "/api/v1/projects/vision/workspaces/"+w.name, s.admin, nil, &got)
+			if strings.Contains(w.phase, got.Status.Phase) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s is %s, want %s", w.name, got.Status.Phase, w.phase)
+			}
+		}
+	}
+	b.open("/")
+	b.waitFor("four rows", `tr[data-id]:nth-child(4) .badge`, uiStep)
+	eval[bool](b, "show why the workspaces wait or failed", `[...document.querySelectorAll("details.phase")].
+		filter(d => d.querySelector('[data-phase="Pending"],[data-phase="Failed"]')).map(d => d.open = true).length > 0`)
+	b.shot("workspaces-phases")
+
 	// Narrow screens get the same grid, scrolled sideways.
 	b.do("narrow screen", chromedp.EmulateViewport(390, 844), chromedp.Navigate(b.base+"/"))
 	b.shot("workspaces-narrow")

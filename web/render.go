@@ -81,10 +81,10 @@ var funcs = template.FuncMap{
 		}
 		return string(raw)
 	},
-	"gpus":    gpusOf,
-	"join":    strings.Join,
-	"percent": percent,
-	"add":     func(a, b int) int { return a + b },
+	"gpus":  gpusOf,
+	"join":  strings.Join,
+	"cores": func(milli int64) string { return fmt.Sprintf("%g", float64(milli)/1000) },
+	"gib":   func(b int64) string { return fmt.Sprintf("%.1fGi", float64(b)/(1<<30)) },
 }
 
 // phaseClass names the badge colour of a phase.
@@ -128,12 +128,4 @@ func gpusOf(c labspace.ComputeSpec) string {
 		return "1 (" + c.GPUPortion.Memory + ")"
 	}
 	return fmt.Sprintf("%g", g)
-}
-
-func percent(used, total float64) int {
-	if total <= 0 {
-		return 0
-	}
-	p := int(used / total * 100)
-	return min(max(p, 0), 100)
 }
