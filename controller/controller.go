@@ -85,6 +85,9 @@ func (c *Controller) Target(id, tool string) (string, bool) {
 func (c *Controller) Run(ctx context.Context) error {
 	ctx = service.AsController(ctx)
 	defer c.queue.ShutDown()
+	if err := c.svc.RebuildAdmissionLedger(ctx); err != nil {
+		c.log.Warn("admission ledger", "err", err)
+	}
 	if err := c.collectOrphans(ctx); err != nil {
 		c.log.Warn("orphan collection", "err", err)
 	}

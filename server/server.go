@@ -95,7 +95,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	svc := service.New(service.Options{Store: db, Box: box, BcryptCost: cfg.BcryptCost, Logger: cfg.Logger})
 	s := &Server{Service: svc, API: api.New(svc, cfg.Logger), closeStore: db.Close}
-	rt, poll, err := openRuntime(ctx, cfg, svc)
+	rt, poll, workers, err := openRuntime(ctx, cfg, svc)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -125,7 +125,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.PublicURL = "http://" + s.Listener.Addr().String()
 	}
 	s.Controller = controller.New(controller.Options{Service: svc, Runtime: rt, Logger: cfg.Logger,
-		PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), Resync: cfg.Resync, Poll: poll})
+		PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), Resync: cfg.Resync, Poll: poll, Workers: workers})
 	svc.SetLifecycle(s.Controller, rt)
 	tools := proxy.New(svc, s.Controller, cfg.ProxyDomain, cfg.Logger)
 	mux := http.NewServeMux()
@@ -192,16 +192,17 @@ func (s *Server) Close(ctx context.Context) error {
 	return errors.Join(err, s.closeStore())
 }
 
-// openRuntime returns the runtime cfg asks for, and how often the
-// controller polls a workspace in transition: often for local processes,
-// rarely on Kubernetes, whose informers report changes.
-func openRuntime(ctx context.Context, cfg Config, svc *service.Service) (runtime.Runtime, time.Duration, error) {
+// openRuntime returns the runtime cfg asks for, how often the controller
+// polls a workspace in transition (often for local processes, rarely on
+// Kubernetes, whose informers report changes) and how many workspaces it
+// reconciles at once (more on Kubernetes, where a pass waits on the API).
+func openRuntime(ctx context.Context, cfg Config, svc *service.Service) (runtime.Runtime, time.Duration, int, error) {
 	if cfg.Kubeconfig == "" && !cfg.InCluster {
 		rt, err := local.New(local.Options{Dir: filepath.Join(cfg.DataDir, "workspaces"), Grace: cfg.StopGrace,
 			Secret: func(ctx context.Context, id, key string) (string, error) {
 				return svc.CredentialValue(service.AsController(ctx), id, key)
 			}})
-		return rt, 0, err
+		return rt, 0, 0, err
 	}
 	var rc *rest.Config
 	var err error
@@ -211,11 +212,11 @@ func openRuntime(ctx context.Context, cfg Config, svc *service.Service) (runtime
 		rc, err = clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("kubernetes: %w", err)
+		return nil, 0, 0, fmt.Errorf("kubernetes: %w", err)
 	}
 	rt, err := kube.New(ctx, kube.Options{Config: rc, Logger: cfg.Logger,
 		Inputs: func(ctx context.Context, w *labspace.Workspace) (*runtime.Inputs, error) {
 			return svc.WorkloadInputs(service.AsController(ctx), w)
 		}})
-	return rt, 2 * time.Second, err
+	return rt, 2 * time.Second, 16, err
 }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -45,7 +46,8 @@ func (u *usage) addSigned(w *labspace.Workspace, sign int64) {
 	}
 }
 
-// holder is an admitted workspace as read in the admission transaction.
+// holder is an admitted workspace as read in the admission transaction
+// (only the fields admission needs: see decodeHolding).
 type holder struct {
 	w  labspace.Workspace
 	rv int64
@@ -83,14 +85,17 @@ func (s *Service) Admit(ctx context.Context, id string, host HostCapacity) (*lab
 		if err != nil {
 			return err
 		}
-		holders, err := admitted(tx)
+		inProject, onHost, err := s.ledgerUsage(tx, w.Project())
 		if err != nil {
 			return err
 		}
-		inProject, onHost := sum(holders, w.Project())
 		st := w.Status
 		reason, msg, devices := fits(&w, quota, inProject, onHost, host)
 		if reason == "InsufficientCapacity" && inQuota(&w, quota, inProject) {
+			holders, err := s.admitted(tx) // rare: read every holder to pick victims
+			if err != nil {
+				return err
+			}
 			victims, err := s.victims(tx, quotas, holders, &w, onHost, host)
 			if err != nil {
 				return err
@@ -143,8 +148,10 @@ func projectQuota(tx store.Tx, cache map[string]*labspace.Quota, name string) (*
 	return cache[name], nil
 }
 
-// admitted lists the workspaces that hold an admission.
-func admitted(tx store.Tx) ([]holder, error) {
+// admitted lists the workspaces that hold an admission. Every admission
+// reads them all, so each one's decoded view is kept for as long as its
+// resourceVersion does not move.
+func (s *Service) admitted(tx store.Tx) ([]holder, error) {
 	var out []holder
 	for _, ph := range holdingPhases {
 		q := store.ListQuery{Phase: string(ph), Limit: 1000}
@@ -154,8 +161,8 @@ func admitted(tx store.Tx) ([]holder, error) {
 				return nil, err
 			}
 			for _, r := range recs {
-				var o labspace.Workspace
-				if err := store.Decode(r, &o); err != nil {
+				o, err := s.holdingView(r)
+				if err != nil {
 					return nil, err
 				}
 				if o.Holds() {
@@ -171,16 +178,44 @@ func admitted(tx store.Tx) ([]holder, error) {
 	return out, nil
 }
 
-// sum adds up what the holders use, in project and on the host.
-func sum(holders []holder, project string) (inProject, onHost usage) {
-	inProject.devices, onHost.devices = map[int]bool{}, map[int]bool{}
-	for i := range holders {
-		onHost.add(&holders[i].w)
-		if holders[i].w.Project() == project {
-			inProject.add(&holders[i].w)
-		}
+// admissionView is the part of a workspace admission reads. Decoding only it
+// keeps each admission cheap when thousands of workspaces hold quota.
+type admissionView struct {
+	Spec struct {
+		Compute labspace.ResolvedCompute `json:"compute"`
+		General labspace.GeneralSettings `json:"general"`
+	} `json:"spec"`
+	DesiredPhase labspace.Phase `json:"desiredPhase"`
+	Status       struct {
+		Admission *labspace.Admission `json:"admission"`
+	} `json:"status"`
+}
+
+// decodeHolding returns a workspace with only what admission reads set.
+func decodeHolding(r *store.Record) (labspace.Workspace, error) {
+	var h admissionView
+	if err := json.Unmarshal(r.Data, &h); err != nil {
+		return labspace.Workspace{}, err
 	}
-	return inProject, onHost
+	w := labspace.Workspace{Meta: labspace.Meta{ID: r.ID, Name: r.Name, Scope: r.Scope}, DesiredPhase: h.DesiredPhase}
+	w.Spec.Compute, w.Spec.General, w.Status.Admission = h.Spec.Compute, h.Spec.General, h.Status.Admission
+	return w, nil
+}
+
+type viewAt struct {
+	rv int64
+	w  labspace.Workspace
+}
+
+func (s *Service) holdingView(r *store.Record) (labspace.Workspace, error) {
+	if v, ok := s.admissionViews.Load(r.ID); ok && v.(viewAt).rv == r.RV {
+		return v.(viewAt).w, nil
+	}
+	w, err := decodeHolding(r)
+	if err == nil {
+		s.admissionViews.Store(r.ID, viewAt{r.RV, w})
+	}
+	return w, err
 }
 
 // overQuota names the resource ("gpus", "cpu", "memory") of which a
@@ -323,9 +358,17 @@ func (s *Service) victims(tx store.Tx, quotas map[string]*labspace.Quota, holder
 
 // preempt tells victim v to stop so that w can have its deserved share.
 func (s *Service) preempt(tx store.Tx, v holder, w *labspace.Workspace) error {
+	rec, err := tx.Get(labspace.KindWorkspace, v.w.ID)
+	if err != nil {
+		return err
+	}
+	var full labspace.Workspace
+	if err := store.Decode(rec, &full); err != nil {
+		return err
+	}
 	now := s.now().UTC()
-	v.w.DesiredPhase, v.w.UpdatedAt = labspace.PhaseStopped, now
-	if err := s.saveWorkspace(tx, &v.w, v.rv); err != nil {
+	full.DesiredPhase, full.UpdatedAt = labspace.PhaseStopped, now
+	if err := s.saveWorkspace(tx, &full, rec.RV); err != nil {
 		return err
 	}
 	return tx.AddEvent(&labspace.Event{WorkspaceID: v.w.ID, Time: now, Type: "Preempted", Actor: ControllerSubject.Name,

@@ -150,9 +150,21 @@ func (s *Service) setStatus(tx store.Tx, w *labspace.Workspace, rv int64, st lab
 		st.StartedAt = &now
 	}
 	st.Conditions = conditions(st, w.Status.Conditions, now)
+	admitted, released := w.Status.Admission == nil && st.Admission != nil, w.Status.Admission != nil && st.Admission == nil
+	held := *w
 	w.Status, w.UpdatedAt = st, now
 	if err := s.saveWorkspace(tx, w, rv); err != nil {
 		return err
+	}
+	switch {
+	case admitted:
+		if err := s.ledgerAdd(tx, w, 1); err != nil {
+			return err
+		}
+	case released:
+		if err := s.ledgerAdd(tx, &held, -1); err != nil {
+			return err
+		}
 	}
 	if from == st.Phase {
 		return nil
@@ -210,6 +222,7 @@ func (s *Service) RemoveWorkspace(ctx context.Context, id string) error {
 	if err := controllerOnly(ctx); err != nil {
 		return err
 	}
+	defer s.admissionViews.Delete(id)
 	return s.store.Update(ctx, func(tx store.Tx) error {
 		rec, err := tx.Get(labspace.KindWorkspace, id)
 		if err != nil {
@@ -217,6 +230,14 @@ func (s *Service) RemoveWorkspace(ctx context.Context, id string) error {
 		}
 		if err := tx.Delete(labspace.KindWorkspace, id); err != nil {
 			return err
+		}
+		if w, err := decodeHolding(rec); err != nil || w.Holds() {
+			if err != nil {
+				return err
+			}
+			if err := s.ledgerAdd(tx, &w, -1); err != nil {
+				return err
+			}
 		}
 		return s.audit(ctx, tx, "deleted", &labspace.Meta{ID: id, Name: rec.Name, Scope: rec.Scope}, labspace.KindWorkspace)
 	})

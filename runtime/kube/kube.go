@@ -62,7 +62,7 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		opts.S3Image = DefaultS3Image
 	}
 	cfg := rest.CopyConfig(opts.Config)
-	cfg.QPS, cfg.Burst = 200, 400 // starts come in bursts
+	cfg.QPS, cfg.Burst = 500, 1000 // starts come in bursts of three writes each
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err

@@ -290,6 +290,11 @@ func service(w *labspace.Workspace, ns, base string) *corev1.Service {
 	if len(svc.Spec.Ports) == 0 {
 		return nil
 	}
+	if svc.Spec.Type == corev1.ServiceTypeClusterIP {
+		// labspace's proxy reaches the pod at its own address: a headless
+		// service names it in DNS without allocating a cluster address.
+		svc.Spec.ClusterIP = corev1.ClusterIPNone
+	}
 	return svc
 }
 

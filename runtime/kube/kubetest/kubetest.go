@@ -333,3 +333,15 @@ func (c *Cluster) Logs(name string) string {
 	raw, _ := os.ReadFile(filepath.Join(c.Dir, name+".log"))
 	return tail(strings.TrimSpace(string(raw)), 4000)
 }
+
+// Pids returns the process id of each running control plane program,
+// for benchmarks that report the control plane's CPU time and memory.
+func (c *Cluster) Pids() map[string]int {
+	out := map[string]int{}
+	for name, p := range c.procs {
+		if p != nil && p.Process != nil && p.ProcessState == nil {
+			out[name] = p.Process.Pid
+		}
+	}
+	return out
+}
