@@ -103,40 +103,34 @@ func (b *browser) pageText() string {
 	return text
 }
 
-// eval evaluates a JavaScript expression (awaiting a promise) in the page.
-func eval[T any](b *browser, what, js string) T {
+// run runs one action that returns a value; on failure it fails the test.
+func run[T any](b *browser, what string, a chromedp.Action[T]) T {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, uiStep)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	v, err := chromedp.Run(ctx, a)
 	if err != nil {
 		b.fail(what, err)
 	}
 	return v
 }
 
+// eval evaluates a JavaScript expression (awaiting a promise) in the page.
+func eval[T any](b *browser, what, js string) T {
+	b.t.Helper()
+	return run(b, what, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+}
+
 // text returns the visible text of the first element matching css.
 func (b *browser) text(css string) string {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, uiStep)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
-	if err != nil {
-		b.fail("read "+css, err)
-	}
-	return strings.TrimSpace(s)
+	return strings.TrimSpace(run(b, "read "+css, chromedp.Text(chromedp.CSS(css))))
 }
 
 // open loads path and returns the HTTP status of the page.
 func (b *browser) open(path string) int64 {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, uiStep)
-	defer cancel()
-	res, err := chromedp.Run(ctx, chromedp.NavigateResponse(b.base+path))
-	if err != nil {
-		b.fail("open "+path, err)
-	}
-	return res.Status
+	return run(b, "open "+path, chromedp.NavigateResponse(b.base+path)).Status
 }
 
 // click clicks css and waits for the page it leads to.

@@ -240,6 +240,23 @@ func TestUIBadValuesShowFieldErrors(t *testing.T) {
 	if ws := s.workspaces("vision"); len(ws) != 0 {
 		t.Fatalf("bad forms created %d workspaces", len(ws))
 	}
+
+	// A building block made from inside the flow: the link opens the
+	// environment form for this project; the new environment then shows
+	// in the flow's gallery.
+	b.click(`a[href="/environments/new?project=vision"]`)
+	if got := eval[string](b, "read the scope", `document.getElementById("scope").value`); got != "project/vision" {
+		t.Errorf("the environment form's scope: %q", got)
+	}
+	b.do("name the environment", chromedp.SendKeys(chromedp.CSS("#name"), "my-env"))
+	b.shot("new-environment")
+	b.click("#save")
+	if got := b.text(`tr[data-name="my-env"]`); !strings.Contains(got, "project/vision") || !strings.Contains(got, "python:3-slim") {
+		t.Errorf("the new environment's row: %q", got)
+	}
+	b.shot("environments")
+	b.open("/workspaces/new")
+	b.waitFor("the new environment in the gallery", "#environment-my-env", uiStep)
 }
 
 // mark marks the page, so that a reload can be noticed (see reloaded).

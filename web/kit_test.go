@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -132,7 +133,7 @@ func expect(tb testing.TB, what string, w *httptest.ResponseRecorder, status int
 		tb.Fatalf("%s: status %d, want %d\n%.800s", what, w.Code, status, w.Body.String())
 	}
 	for _, c := range contains {
-		if !strings.Contains(w.Body.String(), c) {
+		if !strings.Contains(w.Body.String(), c) && !strings.Contains(html.UnescapeString(w.Body.String()), c) {
 			tb.Fatalf("%s: the page lacks %q\n%.1500s", what, c, w.Body.String())
 		}
 	}

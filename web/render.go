@@ -14,7 +14,7 @@ import (
 
 // pageFiles are the templates of pages; each is parsed with layout.html
 // and partials.html, and defines "title" and "content".
-var pageFiles = []string{"login", "error", "workspaces", "newworkspace", "workspace", "confirm"}
+var pageFiles = []string{"login", "error", "workspaces", "newworkspace", "workspace", "confirm", "blocks", "blockform", "blockdelete"}
 
 // view is what every page template receives: the page's own data in
 // .Page, and what the layout needs around it.
@@ -81,10 +81,12 @@ var funcs = template.FuncMap{
 		}
 		return string(raw)
 	},
-	"gpus":  gpusOf,
-	"join":  strings.Join,
-	"cores": func(milli int64) string { return fmt.Sprintf("%g", float64(milli)/1000) },
-	"gib":   func(b int64) string { return fmt.Sprintf("%.1fGi", float64(b)/(1<<30)) },
+	"gpus":      gpusOf,
+	"join":      strings.Join,
+	"hasPrefix": strings.HasPrefix,
+	"lower":     strings.ToLower,
+	"cores":     func(milli int64) string { return fmt.Sprintf("%g", float64(milli)/1000) },
+	"gib":       func(b int64) string { return fmt.Sprintf("%.1fGi", float64(b)/(1<<30)) },
 }
 
 // phaseClass names the badge colour of a phase.

@@ -1,0 +1,81 @@
+package web_test
+
+import (
+	"context"
+	"html"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/service"
+	"github.com/labspace/labspace/store"
+)
+
+// A researcher creates, edits, copies and deletes a compute resource in
+// her project; bad specs come back beside the spec, nothing saved.
+func TestBuildingBlockPages(t *testing.T) {
+	k := newKit(t, "")
+	k.project("lab")
+	rita := k.researcher("rita", "lab")
+	page := k.do("GET", "/compute-resources/new?project=lab", rita, nil)
+	expect(t, "new compute resource", page, 200, `<option selected>project/lab</option>`, `"cpuRequest": "1"`)
+	token := csrf(t, page.Body.String())
+	form := func(name, scope, spec string) url.Values {
+		return url.Values{"csrf": {token}, "name": {name}, "scope": {scope}, "description": {"for tests"}, "spec": {spec}}
+	}
+	for _, bad := range []struct{ spec, want string }{
+		{`{"gpuDevices": "two"}`, "does not fit a compute resource"},
+		{`{"gpuDevices": 1`, "is not valid JSON"},
+		{`{"gpuDevices": 1, "colour": "red"}`, `unknown field "colour"`},
+		{`{"gpuDevices": 1, "cpuRequest": "lots"}`, "spec.cpuRequest: "},
+		{`{} {}`, "must hold one JSON object and nothing after it"},
+		{`{}, "meta": {"name": "other"}`, "must hold one JSON object and nothing after it"},
+	} {
+		w := k.do("POST", "/compute-resources/new", rita, form("tiny", "project/lab", bad.spec))
+		expect(t, bad.spec, w, 422, `id="spec-err"><p class="fielderr">`)
+		if !strings.Contains(html.UnescapeString(w.Body.String()), bad.want) {
+			t.Errorf("%s: the page lacks %q", bad.spec, bad.want)
+		}
+	}
+	w := k.do("POST", "/compute-resources/new", rita, form("Tiny!", "global", `{"cpuRequest": "1"}`))
+	expect(t, "bad name, global scope", w, 422, `id="name-err"><p class="fielderr">`)
+	if list, _, _ := k.svc.List(k.admin, labspace.KindComputeResource, store.ListQuery{Search: "tiny"}); len(list) != 0 {
+		t.Fatalf("bad forms saved %d compute resources", len(list))
+	}
+	w = k.do("POST", "/compute-resources/new", rita, form("tiny", "global", `{"cpuRequest": "1"}`))
+	expect(t, "a researcher creating a global block", w, 403, `id="scope-err"><p class="fielderr">Your role does not allow`)
+
+	w = k.do("POST", "/compute-resources/new", rita, form("tiny", "project/lab", `{"cpuRequest": "500m", "memoryRequest": "1Gi"}`))
+	if w.Code != 303 {
+		t.Fatalf("create: %d\n%.1500s", w.Code, w.Body.String())
+	}
+	expect(t, "the same name again", k.do("POST", "/compute-resources/new", rita, form("tiny", "project/lab", `{}`)), 422,
+		`id="name-err"><p class="fielderr">`)
+	list := k.do("GET", "/compute-resources?q=tiny", rita, nil)
+	expect(t, "list", list, 200, `data-name="tiny"`, "0 GPU · 500m CPU · 1Gi memory", "project/lab")
+	id := regexpFind(t, list.Body.String(), `href="/compute-resources/([^/"]+)/edit"`)
+
+	edit := k.do("GET", "/compute-resources/"+id+"/edit", rita, nil)
+	expect(t, "edit page", edit, 200, `"cpuRequest": "500m"`, `name="resourceVersion" value="1"`)
+	save := form("tiny", "project/lab", `{"cpuRequest": "2", "memoryRequest": "1Gi"}`)
+	save.Set("resourceVersion", "1")
+	if w := k.do("POST", "/compute-resources/"+id+"/edit", rita, save); w.Code != 303 {
+		t.Fatalf("save: %d\n%.1500s", w.Code, w.Body.String())
+	}
+	expect(t, "stale save", k.do("POST", "/compute-resources/"+id+"/edit", rita, save), 422, "resourceVersion")
+	expect(t, "copy", k.do("GET", "/compute-resources/new?copy="+id, rita, nil), 200, `value="tiny-copy"`, `"cpuRequest": "2"`)
+
+	// In use, it cannot go; the page says by what.
+	ws, err := k.svc.CreateWorkspace(k.admin, "lab", &labspace.WorkspaceCreate{Name: "user", Environment: "python-http",
+		Compute: id, DesiredPhase: labspace.PhaseStopped})
+	k.must(ws, err)
+	del := url.Values{"csrf": {token}}
+	expect(t, "delete in use", k.do("POST", "/compute-resources/"+id+"/delete", rita, del), 409, `id="delete-refused"`, "user")
+	// The workspace goes (as the controller removes a deleted one).
+	k.must(nil, k.svc.RemoveWorkspace(service.AsController(context.Background()), ws.ID))
+	if w := k.do("POST", "/compute-resources/"+id+"/delete", rita, del); w.Code != 303 {
+		t.Fatalf("delete: %d\n%.1000s", w.Code, w.Body.String())
+	}
+	expect(t, "another project's block", k.do("GET", "/compute-resources/"+id+"/edit", rita, nil), 404)
+}
