@@ -12,9 +12,9 @@ import (
 // Browser tests of the web UI: what a researcher sees and does in
 // headless chromium, against the real binary.
 
-// team sets up, through the API (the administration pages do not exist
-// yet), what an administrator would: project vision with researcher rita,
-// project nlp with researcher oscar.
+// team sets up through the API what an administrator would (the first
+// test does it through the administration pages): project vision with
+// researcher rita, project nlp with researcher oscar.
 func team(t *testing.T, s *server) {
 	t.Helper()
 	s.project("vision", map[string]any{"gpus": 2, "cpu": "8", "memory": "32Gi"})
@@ -35,10 +35,10 @@ func TestUIResearcherCreatesAndUsesJupyterWorkspace(t *testing.T) {
 	requireTools(t, "jupyter-notebook")
 	requireChromium(t)
 	s := startServer(t, freeAddr(t), t.TempDir())
-	team(t, s)
 	t.Cleanup(func() { s.call("DELETE", "/api/v1/projects/vision/workspaces/nb", s.admin, nil, nil) })
 	b := newBrowser(t, s)
 	b.shotLogin()
+	b.administer()
 	b.signIn("rita", "rita-password", "/")
 	if got := b.text("#workspaces tbody"); !strings.Contains(got, "No workspaces match") {
 		t.Fatalf("a new researcher's grid shows %q", got)
@@ -132,6 +132,13 @@ func TestUIResearcherCreatesAndUsesJupyterWorkspace(t *testing.T) {
 	eval[bool](b, "show why the workspaces wait or failed", `[...document.querySelectorAll("details.phase")].
 		filter(d => d.querySelector('[data-phase="Pending"],[data-phase="Failed"]')).map(d => d.open = true).length > 0`)
 	b.shot("workspaces-phases")
+
+	b.open("/admin/projects")
+	// nb and web-demo hold a core each; prep-data waits (or failed), eval-old is stopped.
+	if got := b.text(`label[for="c-vision"]`); !strings.HasPrefix(got, "CPU: 2 of 8 cores") {
+		t.Errorf("vision's CPU bar: %q", got)
+	}
+	b.shot("projects")
 
 	// Narrow screens get the same grid, scrolled sideways.
 	b.do("narrow screen", chromedp.EmulateViewport(390, 844), chromedp.Navigate(b.base+"/"))
@@ -257,6 +264,37 @@ func TestUIBadValuesShowFieldErrors(t *testing.T) {
 	b.shot("environments")
 	b.open("/workspaces/new")
 	b.waitFor("the new environment in the gallery", "#environment-my-env", uiStep)
+}
+
+// administer plays the administrator in the browser: adds user rita,
+// project vision with a quota, and makes rita a researcher there; then
+// signs out.
+func (b *browser) administer() {
+	b.t.Helper()
+	b.signIn("admin", adminPassword, "/admin/users")
+	b.do("add rita", chromedp.SendKeys(chromedp.CSS("#name"), "rita"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "rita-password"))
+	b.click("#add-user")
+	b.waitFor("rita in the list", `tr[data-name="rita"]`, uiStep)
+	b.open("/admin/projects/new")
+	b.do("describe project vision", chromedp.SendKeys(chromedp.CSS("#name"), "vision"),
+		chromedp.Clear(chromedp.CSS("#gpus")), chromedp.SendKeys(chromedp.CSS("#gpus"), "2"),
+		chromedp.SendKeys(chromedp.CSS("#cpu"), "8"), chromedp.SendKeys(chromedp.CSS("#memory"), "32Gi"))
+	b.click("#save")
+	b.waitFor("vision in the list", `section.project[data-name="vision"]`, uiStep)
+	b.click(`section.project[data-name="vision"] a[href^="/admin/access-rules"]`)
+	if got := eval[string](b, "read the scope", `document.getElementById("scope").value`); got != "project/vision" {
+		b.t.Errorf("Give access preselects %q", got)
+	}
+	b.do("give rita access", chromedp.SendKeys(chromedp.CSS("#subject"), "rita"),
+		chromedp.SetValue(chromedp.CSS("#role"), "l1-researcher"))
+	b.click("#add-rule")
+	b.waitFor("rita's rule", `tr[data-name="user.rita.l1-researcher"]`, uiStep)
+	b.shot("access-rules")
+	b.click(`form[action="/logout"] button`)
+	if loc := b.location(); !strings.HasSuffix(loc, "/login") {
+		b.t.Fatalf("after signing out: %s", loc)
+	}
 }
 
 // mark marks the page, so that a reload can be noticed (see reloaded).

@@ -365,7 +365,7 @@ func (h *Handler) blockDelete(k *blockKind) handlerFunc {
 		if err != nil {
 			return err
 		}
-		if err := h.svc.Delete(r.Context(), k.Kind, o.GetMeta().ID); err != nil {
+		if err := h.svc.Delete(r.Context(), k.Kind, key(o)); err != nil {
 			if labspace.ErrorCode(err) != labspace.ECONFLICT {
 				return err
 			}
@@ -376,4 +376,14 @@ func (h *Handler) blockDelete(k *blockKind) handlerFunc {
 		http.Redirect(w, r, "/"+k.Path+"?deleted="+url.QueryEscape(o.GetMeta().Name), http.StatusSeeOther)
 		return nil
 	}
+}
+
+// key is what names an object to the service: the name for kinds named
+// globally (projects, users...), the id for the rest.
+func key(o labspace.Object) string {
+	switch o.Kind() {
+	case labspace.KindProject, labspace.KindDepartment, labspace.KindUser, labspace.KindGroup, labspace.KindApplication:
+		return o.GetMeta().Name
+	}
+	return o.GetMeta().ID
 }

@@ -14,7 +14,8 @@ import (
 
 // pageFiles are the templates of pages; each is parsed with layout.html
 // and partials.html, and defines "title" and "content".
-var pageFiles = []string{"login", "error", "workspaces", "newworkspace", "workspace", "confirm", "blocks", "blockform", "blockdelete"}
+var pageFiles = []string{"login", "error", "workspaces", "newworkspace", "workspace", "confirm", "blocks", "blockform", "blockdelete",
+	"projects", "projectform", "rules", "users"}
 
 // view is what every page template receives: the page's own data in
 // .Page, and what the layout needs around it.
@@ -85,6 +86,7 @@ var funcs = template.FuncMap{
 	"join":      strings.Join,
 	"hasPrefix": strings.HasPrefix,
 	"lower":     strings.ToLower,
+	"list":      func(s ...string) []string { return s },
 	"cores":     func(milli int64) string { return fmt.Sprintf("%g", float64(milli)/1000) },
 	"gib":       func(b int64) string { return fmt.Sprintf("%.1fGi", float64(b)/(1<<30)) },
 }

@@ -102,6 +102,7 @@ func (h *Handler) routes() {
 	h.newWorkspaceRoutes()
 	h.detailRoutes()
 	h.blockRoutes()
+	h.adminRoutes()
 	h.mux.Handle("/", h.auth(func(w http.ResponseWriter, r *http.Request) error {
 		return labspace.Errorf(labspace.ENOTFOUND, "There is no page at %s.", r.URL.Path)
 	}))

@@ -1,0 +1,65 @@
+package web_test
+
+import (
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/labspace/labspace"
+)
+
+// An administrator adds a user, a project with a quota and an access rule
+// through the pages; mistakes come back beside their fields.
+func TestAdministrationPages(t *testing.T) {
+	k := newKit(t, "")
+	admin := k.token("admin", adminPassword)
+	token := csrf(t, k.do("GET", "/admin/projects", admin, nil).Body.String())
+	post := func(path string, v url.Values) *httptest.ResponseRecorder {
+		v.Set("csrf", token)
+		return k.do("POST", path, admin, v)
+	}
+	expect(t, "short password", post("/admin/users", url.Values{"name": {"rita"}, "password": {"x"}}), 422,
+		`id="password-err"><p class="fielderr">`)
+	if w := post("/admin/users", url.Values{"name": {"rita"}, "password": {"rita-password"}}); w.Code != 303 {
+		t.Fatalf("add user: %d\n%.1000s", w.Code, w.Body.String())
+	}
+	expect(t, "users", k.do("GET", "/admin/users", admin, nil), 200, `data-name="rita"`)
+
+	bad := url.Values{"name": {"vision"}, "scope": {"global"}, "gpus": {"many"}, "cpu": {"8"}, "memory": {"32Gi"}}
+	expect(t, "GPUs not a number", post("/admin/projects/new", bad), 422, `id="gpus-err"><p class="fielderr">`)
+	bad.Set("gpus", "2")
+	bad.Set("memory", "lots")
+	expect(t, "bad memory", post("/admin/projects/new", bad), 422, `id="memory-err"><p class="fielderr">`)
+	bad.Set("memory", "32Gi")
+	if w := post("/admin/projects/new", bad); w.Code != 303 {
+		t.Fatalf("create project: %d\n%.1000s", w.Code, w.Body.String())
+	}
+	expect(t, "projects", k.do("GET", "/admin/projects", admin, nil), 200, `data-name="vision"`,
+		"GPUs: 0 allocated of 2 deserved", `<meter id="g-vision" min="0" max="2" value="0"`)
+
+	rule := url.Values{"type": {"user"}, "subject": {"nobody"}, "role": {"l1-researcher"}, "scope": {"project/vision"}}
+	expect(t, "rule for an unknown user", post("/admin/access-rules", rule), 422, `id="subject-err"><p class="fielderr">`)
+	rule.Set("subject", "rita")
+	if w := post("/admin/access-rules", rule); w.Code != 303 {
+		t.Fatalf("give access: %d\n%.1000s", w.Code, w.Body.String())
+	}
+	expect(t, "rules", k.do("GET", "/admin/access-rules", admin, nil), 200, `data-name="user.rita.l1-researcher"`)
+
+	// rita now sees her project (read-only) and works in it.
+	rita := k.token("rita", "rita-password")
+	page := k.do("GET", "/admin/projects", rita, nil)
+	expect(t, "rita's projects", page, 200, `data-name="vision"`)
+	ritaToken := csrf(t, page.Body.String())
+	w := k.do("POST", "/admin/projects/vision/edit", rita, url.Values{"csrf": {ritaToken}, "name": {"vision"},
+		"scope": {"global"}, "gpus": {"100"}, "resourceVersion": {"1"}})
+	expect(t, "rita raising her quota", w, 403)
+	if p, _ := k.svc.Get(k.admin, labspace.KindProject, "vision"); p.(*labspace.Project).Spec.Quota.GPUs != 2 {
+		t.Fatal("a refused edit changed the quota")
+	}
+	k.workspace("vision", "nb")
+	del := k.do("POST", "/admin/projects/vision/delete", admin, url.Values{"csrf": {token}})
+	if del.Code != 409 || !strings.Contains(del.Body.String(), "still holds") {
+		t.Fatalf("delete a project with a workspace: %d\n%s", del.Code, del.Body.String())
+	}
+}
