@@ -226,6 +226,29 @@ func TestKubeWorkspaceLifecycle(t *testing.T) {
 		t.Errorf("anonymous through the proxy: %d, want 401", code)
 	}
 
+	// A running workspace that loses its service is Degraded, and labspace
+	// puts the service back.
+	svc, _ := c.Client.CoreV1().Services(ns).Get(ctx, base, metav1.GetOptions{})
+	if err := c.Client.CoreV1().Services(ns).Delete(ctx, base, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a Degraded event about the service", converge, func() bool {
+		var events struct {
+			Items []struct{ ToPhase, Message string }
+		}
+		s.must(200, "GET", "/api/v1/projects/vision/workspaces/train/events", s.admin, nil, &events)
+		for _, e := range events.Items {
+			if e.ToPhase == "Degraded" && strings.Contains(e.Message, "service") {
+				return true
+			}
+		}
+		return false
+	})
+	s.waitPhase("vision", "train", "Running", converge)
+	if again, err := c.Client.CoreV1().Services(ns).Get(ctx, base, metav1.GetOptions{}); err != nil || again.UID == svc.UID {
+		t.Errorf("the service was not put back: %v", err)
+	}
+
 	claim, err := c.Client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, base+"-scratch", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
