@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -15,10 +14,7 @@ func TestAdministrationPages(t *testing.T) {
 	k := newKit(t, "")
 	admin := k.token("admin", adminPassword)
 	token := csrf(t, k.do("GET", "/admin/projects", admin, nil).Body.String())
-	post := func(path string, v url.Values) *httptest.ResponseRecorder {
-		v.Set("csrf", token)
-		return k.do("POST", path, admin, v)
-	}
+	post := k.poster(admin, token)
 	expect(t, "short password", post("/admin/users", url.Values{"name": {"rita"}, "password": {"x"}}), 422,
 		`id="password-err"><p class="fielderr">`)
 	if w := post("/admin/users", url.Values{"name": {"rita"}, "password": {"rita-password"}}); w.Code != 303 {
@@ -62,4 +58,54 @@ func TestAdministrationPages(t *testing.T) {
 	if del.Code != 409 || !strings.Contains(del.Body.String(), "still holds") {
 		t.Fatalf("delete a project with a workspace: %d\n%s", del.Code, del.Body.String())
 	}
+}
+
+func TestDepartmentsApplicationsTokensAudit(t *testing.T) {
+	k := newKit(t, "")
+	admin := k.token("admin", adminPassword)
+	token := csrf(t, k.do("GET", "/admin/departments", admin, nil).Body.String())
+	post := k.poster(admin, token)
+	if w := post("/admin/departments/new", url.Values{"name": {"research"}, "gpus": {"8"}}); w.Code != 303 {
+		t.Fatalf("create department: %d\n%.1000s", w.Code, w.Body.String())
+	}
+	expect(t, "a project's form offers the department", k.do("GET", "/admin/projects/new", admin, nil), 200,
+		"<option>department/research</option>")
+	if w := post("/admin/projects/new", url.Values{"name": {"vision"}, "scope": {"department/research"}, "gpus": {"3"}}); w.Code != 303 {
+		t.Fatalf("create project: %d\n%.1000s", w.Code, w.Body.String())
+	}
+	expect(t, "departments", k.do("GET", "/admin/departments", admin, nil), 200,
+		"GPUs: its projects deserve 3 of the department's 8", `href="/admin/projects#p-vision"`)
+
+	w := post("/admin/applications", url.Values{"name": {"ci"}})
+	expect(t, "new application", w, 200, `<code id="client-id">app-ci</code>`)
+	secret := regexpFind(t, w.Body.String(), `<pre id="secret">(lsc_[^<]+)</pre>`)
+	if _, _, err := k.svc.LoginApplication(k.admin, "app-ci", secret); err != nil {
+		t.Fatalf("the shown secret does not sign in: %v", err)
+	}
+	if list := k.do("GET", "/admin/applications", admin, nil); strings.Contains(list.Body.String(), secret) {
+		t.Fatal("the secret is shown again")
+	}
+
+	expect(t, "a token for 0 days", post("/admin/tokens", url.Values{"name": {"laptop"}, "days": {"0"}}), 422,
+		`id="days-err"><p class="fielderr">must be between 1 and 730 days`)
+	w = post("/admin/tokens", url.Values{"name": {"laptop"}, "days": {"30"}})
+	raw := regexpFind(t, w.Body.String(), `<pre id="secret">(lsp_[^<]+)</pre>`)
+	if _, _, err := k.svc.Authenticate(k.admin, raw); err != nil {
+		t.Fatalf("the new token: %v", err)
+	}
+	tokens, _ := k.svc.ListTokens(k.admin)
+	for _, tk := range tokens {
+		if tk.Name == "laptop" {
+			if w := post("/admin/tokens/"+tk.ID+"/revoke", url.Values{}); w.Code != 303 {
+				t.Fatalf("revoke: %d", w.Code)
+			}
+		}
+	}
+	if _, _, err := k.svc.Authenticate(k.admin, raw); err == nil {
+		t.Fatal("a revoked token still works")
+	}
+
+	expect(t, "audit", k.do("GET", "/admin/audit?actor=user:admin", admin, nil), 200, "create</td><td>project vision")
+	k.must(k.svc.CreateUser(k.admin, &labspace.User{Meta: labspace.Meta{Name: "rita"}}, "rita-password"))
+	expect(t, "rita reads the audit log", k.do("GET", "/admin/audit", k.token("rita", "rita-password"), nil), 403)
 }

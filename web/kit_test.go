@@ -163,3 +163,12 @@ func regexpFind(tb testing.TB, s, re string) string {
 }
 
 func osMkdirTemp() (string, error) { return os.MkdirTemp("", "labspace-web-bench") }
+
+// poster returns a function that posts a form as the session of token,
+// with that session's CSRF token.
+func (k *kit) poster(token, csrf string) func(path string, v url.Values) *httptest.ResponseRecorder {
+	return func(path string, v url.Values) *httptest.ResponseRecorder {
+		v.Set("csrf", csrf)
+		return k.do("POST", path, token, v)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 // pageFiles are the templates of pages; each is parsed with layout.html
 // and partials.html, and defines "title" and "content".
 var pageFiles = []string{"login", "error", "workspaces", "newworkspace", "workspace", "confirm", "blocks", "blockform", "blockdelete",
-	"projects", "projectform", "rules", "users"}
+	"projects", "quotaform", "rules", "users", "departments", "applications", "tokens", "audit"}
 
 // view is what every page template receives: the page's own data in
 // .Page, and what the layout needs around it.
@@ -87,8 +88,11 @@ var funcs = template.FuncMap{
 	"hasPrefix": strings.HasPrefix,
 	"lower":     strings.ToLower,
 	"list":      func(s ...string) []string { return s },
-	"cores":     func(milli int64) string { return fmt.Sprintf("%g", float64(milli)/1000) },
-	"gib":       func(b int64) string { return fmt.Sprintf("%.1fGi", float64(b)/(1<<30)) },
+	"adminPage": func(page string) bool {
+		return slices.Contains([]string{"projects", "quotaform", "rules", "users", "departments", "applications", "tokens", "audit"}, page)
+	},
+	"cores": func(milli int64) string { return fmt.Sprintf("%g", float64(milli)/1000) },
+	"gib":   func(b int64) string { return fmt.Sprintf("%.1fGi", float64(b)/(1<<30)) },
 }
 
 // phaseClass names the badge colour of a phase.

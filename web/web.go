@@ -103,6 +103,7 @@ func (h *Handler) routes() {
 	h.detailRoutes()
 	h.blockRoutes()
 	h.adminRoutes()
+	h.identityRoutes()
 	h.mux.Handle("/", h.auth(func(w http.ResponseWriter, r *http.Request) error {
 		return labspace.Errorf(labspace.ENOTFOUND, "There is no page at %s.", r.URL.Path)
 	}))
