@@ -30,26 +30,28 @@ type blockKind struct {
 	Plural   string // "Environments"
 	Skeleton string // the spec a new one starts from
 	Help     string
+	Fields   []specField // a friendly form's inputs (see blockfields.go); none: the JSON editor only
 }
 
 var blockKinds = []blockKind{
-	{labspace.KindEnvironment, "environments", "Environment", "Environments",
-		`{"image": "python:3-slim", "tools": [{"name": "web", "type": "custom", "port": 8000, "stripPrefix": true}],
+	{Kind: labspace.KindEnvironment, Path: "environments", Title: "Environment", Plural: "Environments",
+		Skeleton: `{"image": "python:3-slim", "tools": [{"name": "web", "type": "custom", "port": 8000, "stripPrefix": true}],
  "command": ["python3"], "args": ["-m", "http.server", "$(PORT)", "--bind", "127.0.0.1"],
  "env": [{"name": "TOKEN", "fromUser": true, "description": "your API token"}]}`,
-		"The image, its tools (jupyter-notebook, visual-studio-code, tensorboard, custom…), command, args and variables; a variable with fromUser is filled in by whoever creates a workspace."},
-	{labspace.KindComputeResource, "compute-resources", "Compute resource", "Compute resources",
-		`{"gpuDevices": 0, "cpuRequest": "1", "memoryRequest": "2Gi", "memoryLimit": "2Gi"}`,
-		"GPUs (gpuDevices, or one device with gpuPortion {\"percent\": 50}), CPU and memory requests and limits, largeShm."},
-	{labspace.KindDataSource, "data-sources", "Data source", "Data sources",
-		`{"type": "host-path", "mountPath": "/data", "readOnly": true, "hostPath": {"path": "/srv/datasets"}}`,
-		"One of pvc, nfs, host-path, git, s3, config-map, secret, with its block (pvc, nfs, hostPath, git, s3, configMap, secret) and a mount path."},
-	{labspace.KindCredential, "credentials", "Credential", "Credentials",
-		`{"type": "username-password", "username": "", "password": ""}`,
-		"The secret's values are write-only: stored encrypted, never shown again. When editing, give them again."},
-	{labspace.KindTemplate, "templates", "Template", "Templates",
-		`{"environment": "jupyter", "compute": "cpu-small", "dataSources": [], "general": {}}`,
-		"An environment and a compute resource by name, data sources, and overrides (command, args, env, general settings)."},
+		Help: "The image, its tools (jupyter-notebook, visual-studio-code, tensorboard, custom…), command, args and variables; a variable with fromUser is filled in by whoever creates a workspace."},
+	{Kind: labspace.KindComputeResource, Path: "compute-resources", Title: "Compute resource", Plural: "Compute resources",
+		Skeleton: `{"gpuDevices": 0, "cpuRequest": "1", "memoryRequest": "2Gi", "memoryLimit": "2Gi"}`,
+		Help:     "GPUs (gpuDevices, or one device with gpuPortion {\"percent\": 50}), CPU and memory requests and limits, largeShm.",
+		Fields:   computeFields},
+	{Kind: labspace.KindDataSource, Path: "data-sources", Title: "Data source", Plural: "Data sources",
+		Skeleton: `{"type": "host-path", "mountPath": "/data", "readOnly": true, "hostPath": {"path": "/srv/datasets"}}`,
+		Help:     "One of pvc, nfs, host-path, git, s3, config-map, secret, with its block (pvc, nfs, hostPath, git, s3, configMap, secret) and a mount path."},
+	{Kind: labspace.KindCredential, Path: "credentials", Title: "Credential", Plural: "Credentials",
+		Skeleton: `{"type": "username-password", "username": "", "password": ""}`,
+		Help:     "The secret's values are write-only: stored encrypted, never shown again. When editing, give them again."},
+	{Kind: labspace.KindTemplate, Path: "templates", Title: "Template", Plural: "Templates",
+		Skeleton: `{"environment": "jupyter", "compute": "cpu-small", "dataSources": [], "general": {}}`,
+		Help:     "An environment and a compute resource by name, data sources, and overrides (command, args, env, general settings)."},
 }
 
 func (h *Handler) blockRoutes() {
@@ -136,6 +138,7 @@ type blockForm struct {
 	Scope       string
 	Scopes      []string
 	Spec        string
+	Fields      []fieldValue // the friendly form's inputs, when it has them
 	RV          int64
 	Errors      map[string][]string
 	All         []labspace.FieldError
@@ -183,6 +186,7 @@ func (h *Handler) blockNew(k *blockKind) handlerFunc {
 			m := o.GetMeta()
 			f.Name, f.Description, f.Scope, f.Spec = copyName(m.Name), m.Description, m.Scope.String(), specJSON(o)
 		}
+		f.withFields(r)
 		return h.showBlockForm(w, r, http.StatusOK, f)
 	}
 }
@@ -204,6 +208,7 @@ func (h *Handler) blockEdit(k *blockKind) handlerFunc {
 		m := o.GetMeta()
 		f := &blockForm{K: k, Kinds: blockKinds, Edit: true, ID: m.ID, Name: m.Name, Description: m.Description,
 			Scope: m.Scope.String(), Spec: specJSON(o), RV: m.ResourceVersion, Errors: map[string][]string{}}
+		f.withFields(r)
 		return h.showBlockForm(w, r, http.StatusOK, f)
 	}
 }
@@ -279,7 +284,11 @@ func (h *Handler) blockSave(k *blockKind, edit bool) handlerFunc {
 			Description: r.PostFormValue("description"), Scope: r.PostFormValue("scope"), Spec: r.PostFormValue("spec"),
 			Errors: map[string][]string{}}
 		f.RV, _ = strconv.ParseInt(r.PostFormValue("resourceVersion"), 10, 64)
-		obj, err := decodeBlock(k, f)
+		err := f.fromFields(r)
+		var obj labspace.Validator
+		if err == nil {
+			obj, err = decodeBlock(k, f)
+		}
 		if err == nil {
 			if edit {
 				_, err = h.svc.Update(r.Context(), f.ID, obj)
@@ -321,6 +330,9 @@ func (f *blockForm) addErrors(err error) {
 			key = "description"
 		case strings.HasPrefix(fe.Field, "meta."):
 			key = ""
+		case f.fieldErr(fe):
+			f.All = append(f.All, fe)
+			continue
 		}
 		f.All = append(f.All, fe)
 		if key == "" {

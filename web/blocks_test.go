@@ -79,3 +79,34 @@ func TestBuildingBlockPages(t *testing.T) {
 	}
 	expect(t, "another project's block", k.do("GET", "/compute-resources/"+id+"/edit", rita, nil), 404)
 }
+
+// The compute resource's own form: an input per field, errors beside
+// them, and keys it does not show kept through an edit.
+func TestComputeResourceFriendlyForm(t *testing.T) {
+	k := newKit(t, "")
+	admin := k.token("admin", adminPassword)
+	page := k.do("GET", "/compute-resources/new", admin, nil)
+	expect(t, "the form", page, 200, `id="f-gpuDevices" name="f.gpuDevices" value="0"`, `id="f-memoryLimit" name="f.memoryLimit" value="2Gi"`,
+		`href="/compute-resources/new?json=1"`)
+	post := k.poster(admin, csrf(t, page.Body.String()))
+	form := url.Values{"name": {"half"}, "scope": {"global"}, "fields": {"1"}, "spec": {`{"gpuPortion": {"percent": 50}}`},
+		"f.gpuDevices": {"one"}, "f.cpuRequest": {"lots"}}
+	expect(t, "not a number", post("/compute-resources/new", form), 422, `id="f-gpuDevices-err"><p class="fielderr">must be a whole number`)
+	form.Set("f.gpuDevices", "1")
+	expect(t, "bad CPU", post("/compute-resources/new", form), 422, `id="f-cpuRequest-err"><p class="fielderr">`)
+	form.Set("f.cpuRequest", "2")
+	form.Set("f.largeShm", "on")
+	if w := post("/compute-resources/new", form); w.Code != 303 {
+		t.Fatalf("create: %d\n%.1500s", w.Code, w.Body.String())
+	}
+	list, _, _ := k.svc.List(k.admin, labspace.KindComputeResource, store.ListQuery{Search: "half"})
+	if len(list) != 1 {
+		t.Fatalf("%d compute resources named half", len(list))
+	}
+	c := list[0].(*labspace.ComputeResource)
+	if c.Spec.GPUDevices != 1 || c.Spec.GPUPortion == nil || c.Spec.GPUPortion.Percent != 50 || c.Spec.CPURequest != "2" || !c.Spec.LargeShm {
+		t.Fatalf("saved: %+v", c.Spec)
+	}
+	expect(t, "its edit form", k.do("GET", "/compute-resources/"+c.ID+"/edit", admin, nil), 200,
+		`id="f-cpuRequest" name="f.cpuRequest" value="2"`, `id="f-largeShm" name="f.largeShm" checked`, `&#34;percent&#34;: 50`)
+}
