@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,7 +20,14 @@ import (
 type specField struct {
 	Key   string // the spec's JSON key
 	Label string
-	Type  string // text, number or checkbox
+	Type  string // text, number, checkbox, or list (words separated by spaces)
+}
+
+var environmentFields = []specField{
+	{"image", "Image (such as quay.io/jupyter/base-notebook:latest)", "text"},
+	{"command", "Command (words separated by spaces; empty: the image's)", "list"},
+	{"args", "Arguments (words separated by spaces; $(PORT) and $(BASE_URL) are the tool's)", "list"},
+	{"workingDir", "Working directory (empty: the image's)", "text"},
 }
 
 var computeFields = []specField{
@@ -55,9 +63,33 @@ func (f *blockForm) withFields(r *http.Request) {
 			v = checked(x)
 		case float64:
 			v = strconv.FormatFloat(x, 'f', -1, 64)
+		case []any:
+			for i, w := range x {
+				if i > 0 {
+					v += " "
+				}
+				v += fmt.Sprint(w)
+			}
 		}
 		f.Fields = append(f.Fields, fieldValue{specField: sf, Value: v})
 	}
+	f.Kept = keptKeys(spec, f.K.Fields)
+}
+
+// keptKeys lists the spec's settings that the fields do not show.
+func keptKeys(spec map[string]any, fields []specField) []string {
+	var out []string
+	for k := range spec {
+		shown := false
+		for _, sf := range fields {
+			shown = shown || sf.Key == k
+		}
+		if !shown {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // fromFields rebuilds f.Spec from the posted fields over the posted spec.
@@ -78,6 +110,8 @@ func (f *blockForm) fromFields(r *http.Request) error {
 			spec[sf.Key] = raw != ""
 		case raw == "":
 			delete(spec, sf.Key)
+		case sf.Type == "list":
+			spec[sf.Key] = strings.Fields(raw)
 		case sf.Type == "number":
 			n, err := strconv.Atoi(raw)
 			if err != nil {
@@ -90,6 +124,7 @@ func (f *blockForm) fromFields(r *http.Request) error {
 	}
 	out, _ := json.Marshal(spec)
 	f.Spec = string(out)
+	f.Kept = keptKeys(spec, f.K.Fields)
 	return bad.Err()
 }
 

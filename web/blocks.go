@@ -38,7 +38,8 @@ var blockKinds = []blockKind{
 		Skeleton: `{"image": "python:3-slim", "tools": [{"name": "web", "type": "custom", "port": 8000, "stripPrefix": true}],
  "command": ["python3"], "args": ["-m", "http.server", "$(PORT)", "--bind", "127.0.0.1"],
  "env": [{"name": "TOKEN", "fromUser": true, "description": "your API token"}]}`,
-		Help: "The image, its tools (jupyter-notebook, visual-studio-code, tensorboard, custom…), command, args and variables; a variable with fromUser is filled in by whoever creates a workspace."},
+		Help:   "The image, its tools (jupyter-notebook, visual-studio-code, tensorboard, custom…), command, args and variables; a variable with fromUser is filled in by whoever creates a workspace.",
+		Fields: environmentFields},
 	{Kind: labspace.KindComputeResource, Path: "compute-resources", Title: "Compute resource", Plural: "Compute resources",
 		Skeleton: `{"gpuDevices": 0, "cpuRequest": "1", "memoryRequest": "2Gi", "memoryLimit": "2Gi"}`,
 		Help:     "GPUs (gpuDevices, or one device with gpuPortion {\"percent\": 50}), CPU and memory requests and limits, largeShm.",
@@ -139,6 +140,7 @@ type blockForm struct {
 	Scopes      []string
 	Spec        string
 	Fields      []fieldValue // the friendly form's inputs, when it has them
+	Kept        []string     // the spec's other settings, kept as they are
 	RV          int64
 	Errors      map[string][]string
 	All         []labspace.FieldError

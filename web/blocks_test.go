@@ -110,3 +110,31 @@ func TestComputeResourceFriendlyForm(t *testing.T) {
 	expect(t, "its edit form", k.do("GET", "/compute-resources/"+c.ID+"/edit", admin, nil), 200,
 		`id="f-cpuRequest" name="f.cpuRequest" value="2"`, `id="f-largeShm" name="f.largeShm" checked`, `&#34;percent&#34;: 50`)
 }
+
+// Copying the seeded jupyter environment through its form keeps its tools
+// (not on the form) and takes the new arguments.
+func TestEnvironmentFormKeepsWhatItDoesNotShow(t *testing.T) {
+	k := newKit(t, "")
+	admin := k.token("admin", adminPassword)
+	jupyter, _, err := k.svc.List(k.admin, labspace.KindEnvironment, store.ListQuery{Names: []string{"jupyter"}})
+	if err != nil || len(jupyter) != 1 {
+		t.Fatalf("the seeded environment: %v", err)
+	}
+	page := k.do("GET", "/environments/new?copy="+jupyter[0].GetMeta().ID, admin, nil)
+	expect(t, "the copy's form", page, 200, `value="jupyter-copy"`, `id="f-command" name="f.command" value="jupyter-notebook"`,
+		`--NotebookApp.base_url=$(BASE_URL)`, `id="kept">Also set, and kept as they are: imagePullPolicy, runAs, security, tools.`)
+	form := url.Values{"name": {"jupyter-copy"}, "scope": {"global"}, "fields": {"1"},
+		"spec": {html.UnescapeString(regexpFind(t, page.Body.String(), `name="spec" value="([^"]*)"`))},
+		"f.image": {"quay.io/jupyter/base-notebook:latest"}, "f.command": {"jupyter-notebook"}, "f.args": {"--port=$(PORT) --no-browser"}}
+	if w := k.poster(admin, csrf(t, page.Body.String()))("/environments/new", form); w.Code != 303 {
+		t.Fatalf("save the copy: %d\n%.1500s", w.Code, w.Body.String())
+	}
+	list, _, _ := k.svc.List(k.admin, labspace.KindEnvironment, store.ListQuery{Names: []string{"jupyter-copy"}})
+	if len(list) != 1 {
+		t.Fatal("no copy")
+	}
+	e := list[0].(*labspace.Environment)
+	if len(e.Spec.Tools) != 1 || e.Spec.Tools[0].Name != "jupyter" || strings.Join(e.Spec.Args, " ") != "--port=$(PORT) --no-browser" {
+		t.Fatalf("the copy: tools %v, args %q", e.Spec.Tools, e.Spec.Args)
+	}
+}
