@@ -124,7 +124,7 @@ func TestEnvironmentFormKeepsWhatItDoesNotShow(t *testing.T) {
 	expect(t, "the copy's form", page, 200, `value="jupyter-copy"`, `id="f-command" name="f.command" value="jupyter-notebook"`,
 		`--NotebookApp.base_url=$(BASE_URL)`, `id="kept">Also set, and kept as they are: imagePullPolicy, runAs, security, tools.`)
 	form := url.Values{"name": {"jupyter-copy"}, "scope": {"global"}, "fields": {"1"},
-		"spec": {html.UnescapeString(regexpFind(t, page.Body.String(), `name="spec" value="([^"]*)"`))},
+		"spec":    {html.UnescapeString(regexpFind(t, page.Body.String(), `name="spec" value="([^"]*)"`))},
 		"f.image": {"quay.io/jupyter/base-notebook:latest"}, "f.command": {"jupyter-notebook"}, "f.args": {"--port=$(PORT) --no-browser"}}
 	if w := k.poster(admin, csrf(t, page.Body.String()))("/environments/new", form); w.Code != 303 {
 		t.Fatalf("save the copy: %d\n%.1500s", w.Code, w.Body.String())
