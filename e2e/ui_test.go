@@ -43,11 +43,35 @@ func TestUIResearcherCreatesAndUsesJupyterWorkspace(t *testing.T) {
 	if got := b.text("#workspaces tbody"); !strings.Contains(got, "No workspaces match") {
 		t.Fatalf("a new researcher's grid shows %q", got)
 	}
+	b.createNotebook()
+	b.watchRunningAndConnect()
+	b.stopAndStart()
 
-	// The flow: rita's only project is chosen for her, with its quota.
+	showcase(t, s)
+	b.open("/")
+	b.waitFor("four rows", `tr[data-id]:nth-child(4) .badge`, uiStep)
+	eval[bool](b, "show why the workspaces wait or failed", `[...document.querySelectorAll("details.phase")].
+		filter(d => d.querySelector('[data-phase="Pending"],[data-phase="Failed"]')).map(d => d.open = true).length > 0`)
+	b.shot("workspaces-phases")
+	b.open("/admin/projects")
+	// nb and web-demo hold a core each; prep-data waits (or failed), eval-old is stopped.
+	if got := b.text(`label[for="c-vision"]`); !strings.HasPrefix(got, "CPU: 2 of 8 cores") {
+		t.Errorf("vision's CPU bar: %q", got)
+	}
+	b.shot("projects")
+
+	// Narrow screens get the same grid, scrolled sideways.
+	b.do("narrow screen", chromedp.EmulateViewport(390, 844), chromedp.Navigate(b.base+"/"))
+	b.shot("workspaces-narrow")
+}
+
+// createNotebook goes through the flow: rita's only project is chosen for
+// her, with its quota; she picks the jupyter environment and cpu-small.
+func (b *browser) createNotebook() {
+	b.t.Helper()
 	b.click(`a[href="/workspaces/new"].primary`)
 	if got := b.text(`label[for="q-gpu"]`); got != "GPUs: 0 of 2 in use" {
-		t.Errorf("quota bar label: %q", got)
+		b.t.Errorf("quota bar label: %q", got)
 	}
 	b.do("fill in the flow",
 		chromedp.Click(chromedp.CSS("#environment-jupyter")),
@@ -58,53 +82,58 @@ func TestUIResearcherCreatesAndUsesJupyterWorkspace(t *testing.T) {
 	if loc := b.location(); loc != b.base+"/projects/vision/workspaces/nb" {
 		b.fail("create", errorf("landed on %s", loc))
 	}
+}
 
-	// The grid updates the phase and the tools in place.
+// watchRunningAndConnect waits on the grid, without reloading it, for nb
+// to run, then opens its notebook with Connect (a new tab).
+func (b *browser) watchRunningAndConnect() {
+	b.t.Helper()
 	b.click(`nav a[href="/"]`)
 	b.mark()
 	b.waitFor("nb to reach Running on the grid", `tr[data-id] .badge[data-phase="Running"]`, toolStart)
 	b.waitFor("the Connect button", `tr[data-id] a.connect[data-tool="jupyter"]`, uiStep)
-	if !eval[bool](b, "check the grid did not reload", `window.notReloaded === true`) {
-		t.Fatal("the grid reloaded to show the new phase")
-	}
+	b.notReloaded("the grid")
 	if got := b.text(`tr[data-id] .badge`); got != "Running" {
-		t.Fatalf("phase on the grid: %q", got)
+		b.t.Fatalf("phase on the grid: %q", got)
 	}
 	b.shot("workspaces")
 
-	// Connect opens the notebook through the proxy, in a new tab.
 	tab := b.newTab(`tr[data-id] a.connect[data-tool="jupyter"]`, "/ws/vision/nb/jupyter")
-	waitTitle(t, tab, "Select or create a notebook")
+	waitTitle(b.t, tab, "Select or create a notebook")
 	if err := chromedp.Cancel(tab); err != nil { // closes the tab
-		t.Logf("close the notebook's tab: %v", err)
+		b.t.Logf("close the notebook's tab: %v", err)
 	}
 	b.front()
 	b.open("/ws/vision/nb/jupyter/tree")
 	b.waitFor("the notebook in the first tab", "#notebook_list", uiStep)
 	b.shot("notebook")
 	b.open("/")
+}
 
-	// Stop and start from the workspace page, which follows the phase live.
+// stopAndStart stops and starts nb from its page, which follows the phase live.
+func (b *browser) stopAndStart() {
+	b.t.Helper()
 	b.click(`tr[data-id] th a`)
 	b.waitFor("the timeline", "#events li", uiStep)
 	b.shot("workspace")
 	b.click("#stop")
 	b.mark()
 	b.waitFor("nb to stop", `#status .badge[data-phase="Stopped"]`, converge)
-	if !eval[bool](b, "check the page did not reload", `window.notReloaded === true`) {
-		t.Fatal("the workspace page reloaded to show the new phase")
-	}
+	b.notReloaded("the workspace page")
 	if got := b.text("#tools"); strings.Contains(got, "Connect") {
-		t.Errorf("a stopped workspace offers %q", got)
+		b.t.Errorf("a stopped workspace offers %q", got)
 	}
 	b.click("#start")
 	b.waitFor("nb to run again", `#status .badge[data-phase="Running"]`, toolStart)
 	b.waitFor("Connect again", `#tools a.connect[data-tool="jupyter"]`, uiStep)
 	if got := b.text("#events"); !strings.Contains(got, "StopRequested") || !strings.Contains(got, "StartRequested") {
-		t.Errorf("the timeline misses the stop and the start:\n%s", got)
+		b.t.Errorf("the timeline misses the stop and the start:\n%s", got)
 	}
+}
 
-	// More workspaces, in more phases, for the grid's screenshots.
+// showcase adds workspaces in more phases, for the grid's screenshots.
+func showcase(t *testing.T, s *server) {
+	t.Helper()
 	s.must(201, "POST", "/api/v1/environments", s.admin, map[string]any{
 		"meta": map[string]any{"name": "prep", "scope": map[string]any{"type": "project", "name": "vision"}},
 		"spec": map[string]any{"image": "busybox", "command": []string{"sh", "-c", "echo /data/raw is empty; exit 3"}}}, nil)
@@ -127,22 +156,6 @@ func TestUIResearcherCreatesAndUsesJupyterWorkspace(t *testing.T) {
 			}
 		}
 	}
-	b.open("/")
-	b.waitFor("four rows", `tr[data-id]:nth-child(4) .badge`, uiStep)
-	eval[bool](b, "show why the workspaces wait or failed", `[...document.querySelectorAll("details.phase")].
-		filter(d => d.querySelector('[data-phase="Pending"],[data-phase="Failed"]')).map(d => d.open = true).length > 0`)
-	b.shot("workspaces-phases")
-
-	b.open("/admin/projects")
-	// nb and web-demo hold a core each; prep-data waits (or failed), eval-old is stopped.
-	if got := b.text(`label[for="c-vision"]`); !strings.HasPrefix(got, "CPU: 2 of 8 cores") {
-		t.Errorf("vision's CPU bar: %q", got)
-	}
-	b.shot("projects")
-
-	// Narrow screens get the same grid, scrolled sideways.
-	b.do("narrow screen", chromedp.EmulateViewport(390, 844), chromedp.Navigate(b.base+"/"))
-	b.shot("workspaces-narrow")
 }
 
 // A researcher of another project finds no trace of the workspace: not on
@@ -297,10 +310,18 @@ func (b *browser) administer() {
 	}
 }
 
-// mark marks the page, so that a reload can be noticed (see reloaded).
+// mark marks the page, so that a reload can be noticed (see notReloaded).
 func (b *browser) mark() {
 	b.t.Helper()
 	eval[bool](b, "mark the page", `window.notReloaded = true`)
+}
+
+// notReloaded fails the test when the page marked by mark was reloaded.
+func (b *browser) notReloaded(what string) {
+	b.t.Helper()
+	if !eval[bool](b, "check "+what+" did not reload", `window.notReloaded === true`) {
+		b.t.Fatalf("%s reloaded to show the new phase", what)
+	}
 }
 
 // shotLogin saves the login page before anyone signs in.
