@@ -60,7 +60,9 @@ func New(o Options) *Controller {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	rl := workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 30*time.Second)
+	// Retries back off up to 10s: after an outage of the runtime (an API
+	// server down), everything is tried again within seconds of its return.
+	rl := workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 10*time.Second)
 	c := &Controller{opts: o, svc: o.Service, rt: o.Runtime, log: o.Logger, targets: map[string]map[string]string{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(rl, workqueue.TypedRateLimitingQueueConfig[string]{Name: "workspaces"})}
 	if w, ok := o.Runtime.(runtime.Watcher); ok {

@@ -14,8 +14,12 @@ func converged(t *testing.T, s *server, project string, within time.Duration) {
 	t.Helper()
 	c := cluster(t)
 	var why string
-	deadline := time.Now().Add(within)
+	deadline, logged := time.Now().Add(within), time.Now()
 	for time.Now().Before(deadline) {
+		if why != "" && time.Since(logged) > 5*time.Second {
+			t.Logf("converging: %s", why)
+			logged = time.Now()
+		}
 		why = ""
 		running := map[string]bool{}
 		for _, w := range s.workspaces(project) {
@@ -71,8 +75,10 @@ func TestKubeAPIServerOutage(t *testing.T) {
 	if err := c.StartAPIServer(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	back := time.Now()
 	s.must(202, "POST", "/api/v1/projects/outage/workspaces/w0/start", s.admin, nil, nil)
 	converged(t, s, "outage", 2*converge)
+	t.Logf("converged %s after the API server came back", time.Since(back).Round(time.Second))
 	if n := len(s.workspaces("outage")); n != 9 {
 		t.Errorf("%d workspaces, want 9", n)
 	}
@@ -105,4 +111,24 @@ func TestKubeLabspaceKilledMidStart(t *testing.T) {
 	if n := len(s.workspaces("crashy")); n != 9 {
 		t.Errorf("%d workspaces, want 9 (10 created, 1 deleted)", n)
 	}
+}
+
+// Two installations share a cluster: each labels its objects with its
+// instance name, so one never collects the other's pods as orphans.
+func TestKubeTwoInstallationsShareACluster(t *testing.T) {
+	a, c := kubeServer(t, "twin")
+	kubeBlocks(a, freePort(t))
+	a.project("twin", map[string]any{"gpus": 0})
+	w := a.kubeCreate("twin", "mine", "one-cpu", nil)
+	a.waitPhase("twin", "mine", "Running", converge)
+	b := startServer(t, freeAddr(t), t.TempDir(), "--kubeconfig", c.Kubeconfig)
+	kubeBlocks(b, freePort(t))
+	b.project("twin", map[string]any{"gpus": 0}) // the same project name, so the same namespace
+	b.kubeCreate("twin", "theirs", "one-cpu", nil)
+	b.waitPhase("twin", "theirs", "Running", converge)
+	time.Sleep(2 * time.Second) // b's controller has collected what it thinks orphaned
+	if n := len(pods(t, c, "labspace-twin", w.Meta.ID)); n != 1 {
+		t.Errorf("the first installation's workspace has %d pods after the second started", n)
+	}
+	a.waitPhase("twin", "mine", "Running", converge)
 }

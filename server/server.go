@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,6 +56,9 @@ type Config struct {
 	// workspaces are local processes.
 	Kubeconfig string
 	InCluster  bool
+	// Instance names this installation on the cluster (default: a random
+	// name kept in DataDir); replicas of one installation share it.
+	Instance string
 }
 
 // Server is a running labspace.
@@ -154,6 +158,22 @@ func loadKey(cfg Config) ([]byte, error) {
 	return secret.LoadOrCreateKey(filepath.Join(cfg.DataDir, "secret.key"))
 }
 
+// loadInstance returns this installation's name on a cluster: the
+// Instance setting, else a random one kept in the data directory.
+func loadInstance(cfg Config) (string, error) {
+	if cfg.Instance != "" {
+		return cfg.Instance, nil
+	}
+	path := filepath.Join(cfg.DataDir, "instance")
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	id := "ls-" + hex.EncodeToString(b)
+	return id, os.WriteFile(path, []byte(id+"\n"), 0o600)
+}
+
 func randomPassword() string {
 	b := make([]byte, 15)
 	_, _ = rand.Read(b)
@@ -214,7 +234,11 @@ func openRuntime(ctx context.Context, cfg Config, svc *service.Service) (runtime
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("kubernetes: %w", err)
 	}
-	rt, err := kube.New(ctx, kube.Options{Config: rc, Logger: cfg.Logger,
+	instance, err := loadInstance(cfg)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	rt, err := kube.New(ctx, kube.Options{Config: rc, Logger: cfg.Logger, Instance: instance,
 		Inputs: func(ctx context.Context, w *labspace.Workspace) (*runtime.Inputs, error) {
 			return svc.WorkloadInputs(service.AsController(ctx), w)
 		}})

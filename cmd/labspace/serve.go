@@ -40,6 +40,7 @@ func serveCmd() *cobra.Command {
 	f.DurationVar(&cfg.StopGrace, "stop-grace", 10*time.Second, "how long a workload has to exit after SIGTERM before SIGKILL")
 	f.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "run workspaces on the Kubernetes cluster of this kubeconfig file (default: local processes)")
 	f.BoolVar(&cfg.InCluster, "in-cluster", false, "run workspaces on the Kubernetes cluster labspace runs in, with its service account")
+	f.StringVar(&cfg.Instance, "instance", "", "this installation's name on the cluster, labelling its objects (default: a random name kept in --data-dir)")
 	return cmd
 }
 

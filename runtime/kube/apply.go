@@ -164,7 +164,7 @@ func (r *Runtime) Delete(ctx context.Context, w *labspace.Workspace) error {
 	for _, c := range of[*corev1.PersistentVolumeClaim](r.claims, w.ID) {
 		namespaces[c.Namespace] = true
 	}
-	sel := metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedBy + "," + LabelWorkspaceID + "=" + w.ID}
+	sel := metav1.ListOptions{LabelSelector: r.opts.selector(w.ID)}
 	bg := metav1.DeletePropagationBackground
 	del := metav1.DeleteOptions{PropagationPolicy: &bg}
 	core := r.client.CoreV1()

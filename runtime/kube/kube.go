@@ -16,6 +16,7 @@ import (
 	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/runtime"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -31,6 +32,9 @@ type Options struct {
 	Logger *slog.Logger
 	// GitImage and S3Image run the init containers of git and s3 data sources.
 	GitImage, S3Image string
+	// Instance labels every object of this installation; it sees and
+	// removes only those (several installations may share a cluster).
+	Instance string
 }
 
 // Runtime is the Kubernetes runtime.
@@ -70,7 +74,7 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	ctx, stop := context.WithCancel(context.Background())
 	r := &Runtime{opts: opts, client: client, log: opts.Logger, stop: stop, ensured: map[string]bool{}}
 	ours := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LabelManagedBy + "=" + ManagedBy }))
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = opts.selector("") }))
 	r.pods = ours.Core().V1().Pods().Informer()
 	r.services = ours.Core().V1().Services().Informer()
 	r.claims = ours.Core().V1().PersistentVolumeClaims().Informer()
@@ -147,27 +151,51 @@ func of[T any](inf cache.SharedIndexInformer, id string) []T {
 
 // Observe reports w's pod as the informers last saw it.
 func (r *Runtime) Observe(ctx context.Context, w *labspace.Workspace) (runtime.Observation, error) {
+	pod := current(of[*corev1.Pod](r.pods, w.ID))
+	if pod == nil && w.Holds() {
+		// An admitted workspace should have a pod: ask the API server
+		// before believing the cache, which can lag for up to a minute
+		// after an outage (the informers' back-off).
+		list, err := r.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: r.opts.selector(w.ID), ResourceVersion: "0"})
+		if err == nil {
+			pods := make([]*corev1.Pod, len(list.Items))
+			for i := range list.Items {
+				pods[i] = &list.Items[i]
+			}
+			pod = current(pods)
+		}
+	}
+	return observe(w, pod, r.missing(ctx, w, pod)), nil
+}
+
+// current is the pod that is not being deleted, else any.
+func current(pods []*corev1.Pod) *corev1.Pod {
 	var pod *corev1.Pod
-	for _, p := range of[*corev1.Pod](r.pods, w.ID) {
+	for _, p := range pods {
 		if pod == nil || p.DeletionTimestamp == nil {
 			pod = p
 		}
 	}
-	return observe(w, pod, r.missing(w, pod)), nil
+	return pod
 }
 
 // missing says what a running pod of w lost: its service, or a claim.
-func (r *Runtime) missing(w *labspace.Workspace, pod *corev1.Pod) string {
+// What the informers miss is confirmed with the API server first: after
+// an outage their caches can lag behind for a while.
+func (r *Runtime) missing(ctx context.Context, w *labspace.Workspace, pod *corev1.Pod) string {
 	if pod == nil {
 		return ""
 	}
-	if service(w, pod.Namespace, baseName(w)) != nil {
+	if svc := service(w, pod.Namespace, baseName(w)); svc != nil {
 		ok := false
 		for _, s := range of[*corev1.Service](r.services, w.ID) {
 			ok = ok || s.DeletionTimestamp == nil
 		}
 		if !ok {
-			return "The service of its tools is gone; putting it back."
+			got, err := r.client.CoreV1().Services(pod.Namespace).Get(ctx, svc.Name, metav1.GetOptions{})
+			if err != nil && apierrors.IsNotFound(err) || err == nil && got.DeletionTimestamp != nil {
+				return "The service of its tools is gone; putting it back."
+			}
 		}
 	}
 	claims := map[string]bool{}
@@ -177,6 +205,10 @@ func (r *Runtime) missing(w *labspace.Workspace, pod *corev1.Pod) string {
 	for _, v := range pod.Spec.Volumes {
 		if c := v.PersistentVolumeClaim; c != nil {
 			if ok, ours := claims[c.ClaimName]; ours && !ok || !ours && isOurClaim(w, c.ClaimName) {
+				got, err := r.client.CoreV1().PersistentVolumeClaims(pod.Namespace).Get(ctx, c.ClaimName, metav1.GetOptions{})
+				if err != nil && !apierrors.IsNotFound(err) || err == nil && got.DeletionTimestamp == nil && got.Status.Phase != corev1.ClaimLost {
+					continue // the cache lags (or the API is away): no verdict
+				}
 				return fmt.Sprintf("Volume %s (claim %s) is gone or lost.", v.Name, c.ClaimName)
 			}
 		}

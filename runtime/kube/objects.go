@@ -23,6 +23,9 @@ const (
 	LabelWorkspaceID = "labspace.dev/workspace-id"
 	LabelWorkspace   = "labspace.dev/workspace"
 	LabelProject     = "labspace.dev/project"
+	// LabelInstance tells apart the objects of labspace installations
+	// sharing a cluster: each one sees and collects only its own.
+	LabelInstance = "labspace.dev/instance"
 	// LabelNodePool is the node label a workspace's node pool selects,
 	// and the key of the taint its pool's nodes may carry.
 	LabelNodePool = "labspace.dev/node-pool"
@@ -93,7 +96,35 @@ func build(w *labspace.Workspace, in *runtime.Inputs, opts *Options) *workload {
 	}
 	wl.pod = pod
 	wl.service = service(w, in.Namespace, base)
+	if opts.Instance != "" {
+		metas := []*metav1.ObjectMeta{&wl.anchor.ObjectMeta, &wl.pod.ObjectMeta}
+		for _, s := range wl.secrets {
+			metas = append(metas, &s.ObjectMeta)
+		}
+		for _, c := range wl.claims {
+			metas = append(metas, &c.ObjectMeta)
+		}
+		if wl.service != nil {
+			metas = append(metas, &wl.service.ObjectMeta)
+		}
+		for _, m := range metas {
+			m.Labels[LabelInstance] = opts.Instance
+		}
+	}
 	return wl
+}
+
+// selector selects the objects of this installation (and of workspace
+// id, when given).
+func (o *Options) selector(id string) string {
+	sel := LabelManagedBy + "=" + ManagedBy
+	if o.Instance != "" {
+		sel += "," + LabelInstance + "=" + o.Instance
+	}
+	if id != "" {
+		sel += "," + LabelWorkspaceID + "=" + id
+	}
+	return sel
 }
 
 // podBuilder gathers the pod's parts; volumes may add secrets and claims.
