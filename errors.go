@@ -7,6 +7,7 @@ package labspace
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 )
 
@@ -60,6 +61,26 @@ func ErrorCode(err error) string {
 		return ""
 	}
 	return EINTERNAL
+}
+
+// HTTPStatus is the HTTP status an error code stands for (the REST API's
+// and the web pages'), 500 for an unknown code.
+func HTTPStatus(code string) int {
+	switch code {
+	case EINVALID:
+		return http.StatusBadRequest
+	case EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case EFORBIDDEN:
+		return http.StatusForbidden
+	case ENOTFOUND:
+		return http.StatusNotFound
+	case ECONFLICT:
+		return http.StatusConflict
+	case EUNPROCESSABLE:
+		return http.StatusUnprocessableEntity
+	}
+	return http.StatusInternalServerError
 }
 
 // Invalid collects field errors during validation.

@@ -25,21 +25,11 @@ type Problem struct {
 	Errors []labspace.FieldError `json:"errors,omitempty"`
 }
 
-var codeStatus = map[string]int{
-	labspace.EINVALID:       http.StatusBadRequest,
-	labspace.EUNAUTHORIZED:  http.StatusUnauthorized,
-	labspace.EFORBIDDEN:     http.StatusForbidden,
-	labspace.ENOTFOUND:      http.StatusNotFound,
-	labspace.ECONFLICT:      http.StatusConflict,
-	labspace.EUNPROCESSABLE: http.StatusUnprocessableEntity,
-	labspace.EINTERNAL:      http.StatusInternalServerError,
-}
-
 // writeError sends err as problem+json. Internal errors are logged and
 // shown only as "Internal error.".
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	code := labspace.ErrorCode(err)
-	status := codeStatus[code]
+	status := labspace.HTTPStatus(code)
 	p := Problem{Type: "https://labspace.dev/problems/" + code, Title: http.StatusText(status), Status: status}
 	var e *labspace.Error
 	if errors.As(err, &e) {

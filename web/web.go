@@ -203,16 +203,6 @@ func clientAddr(r *http.Request) string {
 	return host
 }
 
-var codeStatus = map[string]int{
-	labspace.EINVALID:       http.StatusBadRequest,
-	labspace.EUNAUTHORIZED:  http.StatusUnauthorized,
-	labspace.EFORBIDDEN:     http.StatusForbidden,
-	labspace.ENOTFOUND:      http.StatusNotFound,
-	labspace.ECONFLICT:      http.StatusConflict,
-	labspace.EUNPROCESSABLE: http.StatusUnprocessableEntity,
-	labspace.EINTERNAL:      http.StatusInternalServerError,
-}
-
 // errorPage is what the error template shows.
 type errorPage struct {
 	Status  int
@@ -225,7 +215,7 @@ type errorPage struct {
 // their details go to the log, never to the user.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := labspace.ErrorCode(err)
-	status := codeStatus[code]
+	status := labspace.HTTPStatus(code)
 	p := errorPage{Status: status, Title: http.StatusText(status)}
 	var e *labspace.Error
 	if errors.As(err, &e) {
