@@ -17,7 +17,9 @@ import (
 	"github.com/labspace/labspace/runtime/kube/kubetest"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	runtimeobj "k8s.io/apimachinery/pkg/runtime"
 )
 
 var (
@@ -290,31 +292,24 @@ func TestKubeWorkspaceLifecycle(t *testing.T) {
 func labelled(t *testing.T, c *kubetest.Cluster, ns, id string) []string {
 	ctx := context.Background()
 	o := metav1.ListOptions{LabelSelector: kube.LabelWorkspaceID + "=" + id}
-	var left []string
 	core := c.Client.CoreV1()
-	if l, err := core.Pods(ns).List(ctx, o); err == nil {
-		for _, x := range l.Items {
-			left = append(left, "pod/"+x.Name)
-		}
+	lists := map[string]func() (runtimeobj.Object, error){
+		"pod":       func() (runtimeobj.Object, error) { return core.Pods(ns).List(ctx, o) },
+		"service":   func() (runtimeobj.Object, error) { return core.Services(ns).List(ctx, o) },
+		"secret":    func() (runtimeobj.Object, error) { return core.Secrets(ns).List(ctx, o) },
+		"pvc":       func() (runtimeobj.Object, error) { return core.PersistentVolumeClaims(ns).List(ctx, o) },
+		"configmap": func() (runtimeobj.Object, error) { return core.ConfigMaps(ns).List(ctx, o) },
 	}
-	if l, err := core.Services(ns).List(ctx, o); err == nil {
-		for _, x := range l.Items {
-			left = append(left, "service/"+x.Name)
+	var left []string
+	for kind, list := range lists {
+		l, err := list()
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if l, err := core.Secrets(ns).List(ctx, o); err == nil {
-		for _, x := range l.Items {
-			left = append(left, "secret/"+x.Name)
-		}
-	}
-	if l, err := core.PersistentVolumeClaims(ns).List(ctx, o); err == nil {
-		for _, x := range l.Items {
-			left = append(left, "pvc/"+x.Name)
-		}
-	}
-	if l, err := core.ConfigMaps(ns).List(ctx, o); err == nil {
-		for _, x := range l.Items {
-			left = append(left, "configmap/"+x.Name)
+		items, _ := apimeta.ExtractList(l)
+		for _, x := range items {
+			m, _ := apimeta.Accessor(x)
+			left = append(left, kind+"/"+m.GetName())
 		}
 	}
 	return left
