@@ -16,25 +16,15 @@ import (
 // OpenSQLite opens (creating if needed) the SQLite database at path and
 // applies migrations. WAL mode lets readers run beside the single writer.
 func OpenSQLite(ctx context.Context, path string) (*DB, error) {
-	q := url.Values{}
-	// A 64 MiB page cache per connection and memory-mapped reads: without
-	// them every list pays a read system call per page it visits.
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(ON)",
-		"cache_size(-65536)", "mmap_size(1073741824)"} {
-		q.Add("_pragma", p)
-	}
-	// The path goes into a URI: escape what SQLite would otherwise read as
-	// an escape, the query or the fragment.
-	dsn := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path) + "?" + q.Encode()
 	// The writer keeps SQLite's default 2 MiB page cache: it reads through
 	// the memory map like the readers, and at every commit SQLite walks its
 	// cache's hash table, which at 64 MiB cost each workspace create 30µs.
-	writer, err := openPool(strings.Replace(dsn, url.QueryEscape("cache_size(-65536)"), url.QueryEscape("cache_size(-2000)"), 1) + "&_txlock=immediate")
+	writer, err := openPool(sqliteDSN(path, "-2000") + "&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	writer.SetMaxOpenConns(1)
-	reader, err := openPool(dsn + "&mode=ro")
+	reader, err := openPool(sqliteDSN(path, "-65536") + "&mode=ro")
 	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -47,6 +37,21 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// sqliteDSN is the URI of the database at path with the server's settings
+// and a page cache of cache pages (negative: KiB).
+func sqliteDSN(path, cache string) string {
+	q := url.Values{}
+	// A 64 MiB page cache per reader and memory-mapped reads: without
+	// them every list pays a read system call per page it visits.
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(ON)",
+		"cache_size(" + cache + ")", "mmap_size(1073741824)"} {
+		q.Add("_pragma", p)
+	}
+	// The path goes into a URI: escape what SQLite would otherwise read as
+	// an escape, the query or the fragment.
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path) + "?" + q.Encode()
 }
 
 // openPool opens a pool of connections that keep their prepared
