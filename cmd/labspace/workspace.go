@@ -111,7 +111,7 @@ func wsCreateCmd(proj func() (string, error)) *cobra.Command {
 	var file, out string
 	var env, data []string
 	var gpus int
-	var stopped bool
+	var stopped, preemptible bool
 	cmd := &cobra.Command{
 		Use:   "create <name>",
 		Short: "Create a workspace from a template or from building blocks, and start it",
@@ -146,6 +146,9 @@ func wsCreateCmd(proj func() (string, error)) *cobra.Command {
 			if err := applyCreateFlags(cmd, &req, env, data, gpus, stopped); err != nil {
 				return err
 			}
+			if cmd.Flags().Changed("preemptible") {
+				req.Preemptible = &preemptible
+			}
 			c, _, err := apiClient()
 			if err != nil {
 				return err
@@ -167,6 +170,8 @@ func wsCreateCmd(proj func() (string, error)) *cobra.Command {
 	f.StringArrayVar(&req.Args, "arg", nil, "argument replacing the environment's (repeatable)")
 	f.IntVar(&gpus, "gpu", -1, "number of GPUs, replacing the compute resource's (-1: keep it)")
 	f.BoolVar(&stopped, "stopped", false, "create it without starting it")
+	f.StringVar(&req.NodePool, "node-pool", "", "node pool to run in (Kubernetes: nodes labelled labspace.dev/node-pool)")
+	f.BoolVar(&preemptible, "preemptible", false, "may use idle capacity beyond the project's quota, and be stopped when it is needed back")
 	addOutputFlag(cmd, &out)
 	return cmd
 }

@@ -252,6 +252,13 @@ func TestWorkspaceCreateOptions(t *testing.T) {
 	if w := e.workspace("lab", "idle"); w.DesiredPhase != labspace.PhaseStopped || w.Status.Phase != labspace.PhaseStopped {
 		t.Errorf("--stopped: desired %s, phase %s", w.DesiredPhase, w.Status.Phase)
 	}
+	e.ok("ws", "create", "spare", "-p", "lab", "--environment", "python-http", "--compute", "tiny", "--stopped", "--preemptible")
+	if w := e.workspace("lab", "spare"); !w.Spec.General.Preemptible {
+		t.Error("--preemptible did not reach the workspace")
+	}
+	// This host is not in any node pool: refused up front, with the field.
+	e.fails(exitError, []string{"nodePool", "no node is in node pool"},
+		"ws", "create", "pooled", "-p", "lab", "--environment", "python-http", "--compute", "tiny", "--node-pool", "a100")
 	e.ok("ws", "wait", "idle", "-p", "lab", "--for=phase=Stopped")
 	// Waiting for Running on a stopped workspace times out with where it is.
 	e.fails(exitError, []string{"workspace idle is Stopped, not Running, after waiting"},
@@ -278,7 +285,7 @@ func TestWorkspaceCreateOptions(t *testing.T) {
 	if r.code != exitOK || r.stdout != "Workspace lab/from-stdin created (Stopped).\n" {
 		t.Errorf("ws create -f -:\n%s", r)
 	}
-	if got := strings.Join(e.names("ws", "list", "-p", "lab"), ","); got != "from-file,from-stdin,idle,renamed" {
+	if got := strings.Join(e.names("ws", "list", "-p", "lab"), ","); got != "from-file,from-stdin,idle,renamed,spare" {
 		t.Errorf("workspaces: %s", got)
 	}
 
