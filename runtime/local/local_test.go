@@ -850,3 +850,21 @@ func TestCallsOnANeverStartedWorkspace(t *testing.T) {
 		t.Errorf("a folder was made for a workspace never started: %v", err)
 	}
 }
+
+// A running workspace whose tool stops answering (the process lives on)
+// is Degraded, not back to starting; while starting it is only waited for.
+func TestToolThatStopsAnsweringDegrades(t *testing.T) {
+	requirePython(t)
+	f := newFixture(t, testGrace)
+	w := newWorkspace(t, "flaky", "python3", "-c", `import os, socket, time
+s = socket.socket(); s.bind(("127.0.0.1", int(os.environ["PORT"]))); s.listen()
+time.sleep(1.5); s.close(); time.sleep(60)`)
+	w.Spec.Environment.Spec.Tools = []labspace.Tool{{Name: "web", Type: "custom", Port: 8000}}
+	f.start(w)
+	f.wait(w, runtime.Ready, startTimeout)
+	w.Status.Phase = labspace.PhaseRunning
+	obs := f.wait(w, runtime.Degraded, startTimeout)
+	if obs.Reason != "ToolsNotAnswering" || !strings.Contains(obs.Message, "web") {
+		t.Errorf("degraded with %s: %s", obs.Reason, obs.Message)
+	}
+}

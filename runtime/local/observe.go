@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	goruntime "runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -102,7 +103,9 @@ func (r *Runtime) Observe(ctx context.Context, w *labspace.Workspace) (runtime.O
 	return runtime.Observation{State: runtime.Exited, Reason: reason, Message: msg, StartedAt: st.StartedAt}, nil
 }
 
-// readiness is Ready once every tool's port accepts connections.
+// readiness is Ready once every tool's port accepts connections. A tool
+// of a running workspace gets longer to answer (a loaded host is slow,
+// not starting), and one that stops answering makes it Degraded.
 func (r *Runtime) readiness(w *labspace.Workspace, st *state) runtime.Observation {
 	obs := runtime.Observation{State: runtime.Ready, Tools: map[string]string{}}
 	if st == nil {
@@ -111,17 +114,27 @@ func (r *Runtime) readiness(w *labspace.Workspace, st *state) runtime.Observatio
 	}
 	obs.StartedAt = st.StartedAt
 	var waiting []string
+	running := w.Status.Phase == labspace.PhaseRunning || w.Status.Phase == labspace.PhaseDegraded
+	timeout := 200 * time.Millisecond
+	if running {
+		timeout = 2 * time.Second
+	}
 	for tool, port := range st.Ports {
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		obs.Tools[tool] = "http://" + addr
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		c, err := net.DialTimeout("tcp", addr, timeout)
 		if err != nil {
 			waiting = append(waiting, tool)
 			continue
 		}
 		c.Close()
 	}
-	if len(waiting) > 0 {
+	sort.Strings(waiting)
+	switch {
+	case len(waiting) > 0 && running:
+		obs.State, obs.Reason = runtime.Degraded, "ToolsNotAnswering"
+		obs.Message = strings.Join(waiting, ", ") + " stopped answering; the process still runs."
+	case len(waiting) > 0:
 		obs.State, obs.Reason = runtime.Starting, "ToolsStarting"
 		obs.Message = "Waiting for " + strings.Join(waiting, ", ") + " to answer."
 	}
