@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/runtime"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,6 +25,17 @@ func (r *Runtime) Apply(ctx context.Context, w *labspace.Workspace) error {
 	if err := r.ensureNamespace(ctx, in.Namespace, w.Project()); err != nil {
 		return err
 	}
+	err = r.apply(ctx, w, in)
+	if apierrors.IsNotFound(err) {
+		// The namespace went away behind labspace's back: make it again next time.
+		r.mu.Lock()
+		delete(r.ensured, in.Namespace)
+		r.mu.Unlock()
+	}
+	return err
+}
+
+func (r *Runtime) apply(ctx context.Context, w *labspace.Workspace, in *runtime.Inputs) error {
 	wl := build(w, in, &r.opts)
 	anchor, err := r.anchor(ctx, wl.anchor)
 	if err != nil {
