@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/metrics"
 	"github.com/labspace/labspace/runtime"
 	"github.com/labspace/labspace/service"
 	"k8s.io/client-go/util/workqueue"
@@ -32,6 +33,8 @@ type Options struct {
 	Resync time.Duration
 	// Poll is how soon a workspace in transition is looked at again (default 50ms).
 	Poll time.Duration
+	// Metrics, when set, counts passes and transitions.
+	Metrics *metrics.Metrics
 }
 
 // Controller reconciles workspaces.
@@ -65,6 +68,9 @@ func New(o Options) *Controller {
 	rl := workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 10*time.Second)
 	c := &Controller{opts: o, svc: o.Service, rt: o.Runtime, log: o.Logger, targets: map[string]map[string]string{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(rl, workqueue.TypedRateLimitingQueueConfig[string]{Name: "workspaces"})}
+	if o.Metrics != nil {
+		o.Metrics.QueueDepth(c.queue.Len)
+	}
 	if w, ok := o.Runtime.(runtime.Watcher); ok {
 		w.Watch(c.Notify) // the runtime says when to look, on top of the polls
 	}
@@ -159,6 +165,13 @@ func (c *Controller) next(ctx context.Context) bool {
 	}
 	defer c.queue.Done(id)
 	after, err := c.reconcile(ctx, id)
+	if m := c.opts.Metrics; m != nil && ctx.Err() == nil {
+		result := "ok"
+		if err != nil {
+			result = "error"
+		}
+		m.Passes.WithLabelValues(result).Inc()
+	}
 	switch {
 	case err != nil && ctx.Err() == nil:
 		c.log.Warn("reconcile", "workspace", id, "err", err)

@@ -131,11 +131,12 @@ func (c *Controller) reconcile(ctx context.Context, id string) (time.Duration, e
 		return 0, nil
 	}
 	if s.observed != nil {
-		held := w.Holds()
+		held, from := w.Holds(), w.Status.Phase
 		s.observed.Tools = c.toolStatus(w, s.observed.Phase == labspace.PhaseRunning)
 		if w, err = c.svc.SetObserved(ctx, id, *s.observed); err != nil {
 			return 0, err
 		}
+		c.counted(from, w.Status.Phase)
 		if held && !w.Holds() {
 			c.queueAll(ctx, labspace.PhasePending) // what it held may admit others
 		}
@@ -144,6 +145,13 @@ func (c *Controller) reconcile(ctx context.Context, id string) (time.Duration, e
 		return c.pollAfter(obs.StartedAt), nil
 	}
 	return 0, nil
+}
+
+// counted records a phase change in the metrics.
+func (c *Controller) counted(from, to labspace.Phase) {
+	if c.opts.Metrics != nil && from != to {
+		c.opts.Metrics.Transitions.WithLabelValues(string(to)).Inc()
+	}
 }
 
 // pollAfter is how soon to look again at a workspace in transition: soon
@@ -162,7 +170,11 @@ func (c *Controller) admitAndStart(ctx context.Context, w *labspace.Workspace) (
 	if err != nil {
 		return 0, err
 	}
+	from := w.Status.Phase
 	w, err = c.svc.Admit(ctx, w.ID, service.HostCapacity(capacity))
+	if err == nil {
+		c.counted(from, w.Status.Phase)
+	}
 	if err != nil || !w.Holds() {
 		return 0, err // Pending with its reason; a release queues it again
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/api"
 	"github.com/labspace/labspace/controller"
+	"github.com/labspace/labspace/metrics"
 	"github.com/labspace/labspace/proxy"
 	"github.com/labspace/labspace/runtime"
 	"github.com/labspace/labspace/runtime/kube"
@@ -128,15 +129,19 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + s.Listener.Addr().String()
 	}
-	s.Controller = controller.New(controller.Options{Service: svc, Runtime: rt, Logger: cfg.Logger,
+	m := metrics.New()
+	s.Controller = controller.New(controller.Options{Service: svc, Runtime: rt, Logger: cfg.Logger, Metrics: m,
 		PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), Resync: cfg.Resync, Poll: poll, Workers: workers})
 	svc.SetLifecycle(s.Controller, rt)
 	tools := proxy.New(svc, s.Controller, cfg.ProxyDomain, cfg.Logger)
 	mux := http.NewServeMux()
-	mux.Handle("/api/", s.API)
+	// Tool traffic (/ws/) is the tools' own and stays off the metrics: the
+	// proxy's hot path does no more than forward.
+	mux.Handle("/api/", m.Instrument("api", s.API))
+	mux.Handle("GET /metrics", m.Handler())
 	mux.Handle("/ws/", tools)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.Handle("/", web.New(web.Options{Service: svc, Logger: cfg.Logger, PublicURL: cfg.PublicURL}))
+	mux.Handle("/", m.Instrument("web", web.New(web.Options{Service: svc, Logger: cfg.Logger, PublicURL: cfg.PublicURL})))
 	var root http.Handler = mux
 	if cfg.ProxyDomain != "" {
 		root = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

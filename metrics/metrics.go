@@ -1,0 +1,59 @@
+// Package metrics exposes labspace's Prometheus metrics at /metrics: HTTP
+// requests by part of the server, the lifecycle controller's passes and
+// transitions, and its queue.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds labspace's collectors in a registry of its own.
+type Metrics struct {
+	Registry *prometheus.Registry
+	// Passes counts controller passes by result (ok, error).
+	Passes *prometheus.CounterVec
+	// Transitions counts observed phase changes by the phase reached.
+	Transitions *prometheus.CounterVec
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+}
+
+// New returns the metrics, with Go runtime and process collectors.
+func New() *Metrics {
+	m := &Metrics{Registry: prometheus.NewRegistry(),
+		Passes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "labspace_controller_passes_total",
+			Help: "Reconcile passes of the lifecycle controller, by result."}, []string{"result"}),
+		Transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "labspace_workspace_transitions_total",
+			Help: "Observed phase changes of workspaces, by the phase reached."}, []string{"phase"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "labspace_http_requests_total",
+			Help: "HTTP requests, by part of the server (api, web, proxy) and status code."}, []string{"handler", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "labspace_http_request_duration_seconds",
+			Help: "Time to the end of the response, by part of the server.", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 9)},
+			[]string{"handler"}),
+	}
+	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.Passes, m.Transitions, m.requests, m.latency)
+	return m
+}
+
+// Handler serves the metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// Instrument counts and times the requests h serves, as part name.
+func (m *Metrics) Instrument(name string, h http.Handler) http.Handler {
+	l := prometheus.Labels{"handler": name}
+	return promhttp.InstrumentHandlerDuration(m.latency.MustCurryWith(l),
+		promhttp.InstrumentHandlerCounter(m.requests.MustCurryWith(l), h))
+}
+
+// QueueDepth reports the length of the controller's work queue.
+func (m *Metrics) QueueDepth(length func() int) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "labspace_controller_queue_depth",
+		Help: "Workspaces waiting for a pass of the lifecycle controller."}, func() float64 { return float64(length()) }))
+}
