@@ -16,8 +16,8 @@ import (
 	"github.com/labspace/labspace/runtime/kube"
 	"github.com/labspace/labspace/runtime/kube/kubetest"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeobj "k8s.io/apimachinery/pkg/runtime"
 )
