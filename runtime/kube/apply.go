@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -63,17 +64,29 @@ func (r *Runtime) apply(ctx context.Context, w *labspace.Workspace, in *runtime.
 			return err
 		}
 	}
-	if s := wl.service; s != nil && !r.has(r.services, w.ID, s.Name) {
-		s.OwnerReferences = owner
-		if _, err := core.Services(s.Namespace).Create(ctx, s, metav1.CreateOptions{}); ignoreExists(err) != nil {
-			return err
+	// The service and the pod do not wait on each other: made side by side.
+	svcErr := make(chan error, 1)
+	go func() {
+		s := wl.service
+		if s == nil || r.has(r.services, w.ID, s.Name) {
+			svcErr <- nil
+			return
 		}
-	}
-	if r.has(r.pods, w.ID, wl.pod.Name) {
+		s.OwnerReferences = owner
+		_, err := core.Services(s.Namespace).Create(ctx, s, metav1.CreateOptions{})
+		svcErr <- ignoreExists(err)
+	}()
+	podErr := r.createPod(ctx, w, wl.pod, owner)
+	return errors.Join(podErr, <-svcErr)
+}
+
+// createPod creates pod unless the informer holds it already.
+func (r *Runtime) createPod(ctx context.Context, w *labspace.Workspace, pod *corev1.Pod, owner []metav1.OwnerReference) error {
+	if r.has(r.pods, w.ID, pod.Name) {
 		return nil
 	}
-	wl.pod.OwnerReferences = owner
-	_, err = core.Pods(wl.pod.Namespace).Create(ctx, wl.pod, metav1.CreateOptions{})
+	pod.OwnerReferences = owner
+	_, err := r.client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) && !strings.Contains(err.Error(), "is being terminated") {
 		// The cluster will never take this pod (a policy, a bad field):
 		// the workspace fails with the cluster's words.
