@@ -250,8 +250,12 @@ func (p *Proxy) reverse(target, prefix string, strip bool) *httputil.ReverseProx
 			pr.Out.Host = pr.In.Host // tools check Origin against Host (Jupyter's WebSocket)
 			pr.SetXForwarded()
 		},
-		Transport:     p.transport,
-		FlushInterval: -1, // stream: logs, server-sent events, notebooks' long polls
+		Transport: p.transport,
+		// FlushInterval stays 0: ReverseProxy already flushes every write
+		// of a streamed response (no Content-Length, or server-sent
+		// events: logs, notebooks' long polls). -1 for every response cost
+		// a timer and a goroutine that wrote the headers in a packet of
+		// their own: 0.83x of the bare proxy on 1 KiB responses.
 		ModifyResponse: func(res *http.Response) error {
 			confineCookies(res, prefix)
 			return nil

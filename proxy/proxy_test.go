@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -741,7 +742,12 @@ func TestWebSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	release := make(chan struct{})
 	echoServer := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/stream") {
+			stream(w, release)
+			return
+		}
 		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
@@ -819,9 +825,50 @@ func TestWebSocket(t *testing.T) {
 		t.Error("the echo server saw no upgrade")
 	}
 
+	checkStreaming(t, e, alice, release)
+
 	// A tool whose process runs but does not answer: 502, as a problem.
 	echoServer.Close()
 	e.get("/ws/lab/sock/ws/", bearer(alice)).expect(t, "a tool that hangs up", http.StatusBadGateway)
+}
+
+// stream answers without a Content-Length, as logs and long polls do: a
+// first line at once, the second once release is closed.
+func stream(w http.ResponseWriter, release <-chan struct{}) {
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = io.WriteString(w, "first\n")
+	_ = http.NewResponseController(w).Flush()
+	select {
+	case <-release:
+	case <-time.After(25 * time.Second):
+	}
+	_, _ = io.WriteString(w, "second\n")
+}
+
+// checkStreaming reads the first line of a streamed response through the
+// proxy while the tool still holds the rest back: the proxy must pass on
+// what a tool flushes at once, not when the response ends.
+func checkStreaming(t *testing.T, e *env, token string, release chan struct{}) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", e.url+"/ws/lab/sock/ws/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	start := time.Now()
+	res, err := client.Do(req)
+	if err != nil {
+		close(release)
+		t.Fatalf("streamed response: %v", err)
+	}
+	defer res.Body.Close()
+	body := bufio.NewReader(res.Body)
+	first, err := body.ReadString('\n')
+	waited := time.Since(start)
+	close(release)
+	if err != nil || first != "first\n" || waited > 10*time.Second {
+		t.Fatalf("first line of a streamed response: %q, %v after %v; want \"first\" at once", first, err, waited)
+	}
+	if rest, err := io.ReadAll(body); err != nil || string(rest) != "second\n" {
+		t.Errorf("rest of a streamed response: %q, %v; want \"second\"", rest, err)
+	}
 }
 
 func TestSubdomain(t *testing.T) {
