@@ -868,3 +868,15 @@ time.sleep(1.5); s.close(); time.sleep(60)`)
 		t.Errorf("degraded with %s: %s", obs.Reason, obs.Message)
 	}
 }
+
+// A command killed by a signal while its shell lives on (the out-of-memory
+// killer picks the biggest process) is reported as Killed, naming SIGKILL.
+func TestCommandKilledBySignal(t *testing.T) {
+	f := newFixture(t, testGrace)
+	w := shell(t, "oom", `kill -9 $$$$`) // $$ is an escaped $, as in Kubernetes
+	f.start(w)
+	obs := f.wait(w, runtime.Exited, stopTimeout)
+	if obs.Reason != "Killed" || !strings.Contains(obs.Message, "SIGKILL") {
+		t.Errorf("%s: %q, want Killed naming SIGKILL", obs.Reason, obs.Message)
+	}
+}

@@ -95,12 +95,27 @@ func (r *Runtime) Observe(ctx context.Context, w *labspace.Workspace) (runtime.O
 	code, err := os.ReadFile(r.file(w, "exit"))
 	reason, msg := "Killed", "The process was killed (by a signal or the out-of-memory killer)."
 	if err == nil {
-		reason, msg = "ProcessExited", "The process exited with code "+strings.TrimSpace(string(code))+"."
+		reason, msg = exitReason(strings.TrimSpace(string(code)))
 	}
 	if tail := r.tail(w, 10); tail != "" {
 		msg += " Last lines:\n" + tail
 	}
 	return runtime.Observation{State: runtime.Exited, Reason: reason, Message: msg, StartedAt: st.StartedAt}, nil
+}
+
+// exitReason explains an exit code the workload's shell recorded: codes
+// above 128 are the signal that killed the command (the shell lived on).
+func exitReason(code string) (string, string) {
+	n, err := strconv.Atoi(code)
+	if err != nil || n <= 128 || n > 128+64 {
+		return "ProcessExited", "The process exited with code " + code + "."
+	}
+	sig := syscall.Signal(n - 128)
+	msg := fmt.Sprintf("The process was killed by signal %d (%s).", n-128, sig)
+	if sig == syscall.SIGKILL {
+		msg = "The process was killed by SIGKILL: the out-of-memory killer, or someone on this host."
+	}
+	return "Killed", msg
 }
 
 // readiness is Ready once every tool's port accepts connections. A tool
