@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -41,6 +42,7 @@ type Runtime struct {
 	opts  Options
 	locks sync.Map // workspace id -> *sync.Mutex
 	gpus  []int
+	ports ports
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -140,7 +142,7 @@ func (r *Runtime) Apply(ctx context.Context, w *labspace.Workspace) error {
 		if t.Type == "external" {
 			continue
 		}
-		p, err := freePort()
+		p, err := r.ports.take()
 		if err != nil {
 			return err
 		}
@@ -249,11 +251,42 @@ func (r *Runtime) linkData(w *labspace.Workspace) error {
 	return nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// Tool ports come from below Linux's ephemeral range (32768-60999), so no
+// program binding port 0 or connecting out can take one between labspace
+// choosing it and the tool binding it.
+const firstToolPort, toolPorts = 20000, 10000
+
+// ports hands out tool ports, each probed free and not handed out again
+// for a minute (the tool may take that long to bind it).
+type ports struct {
+	mu     sync.Mutex
+	recent map[int]time.Time
+}
+
+func (p *ports) take() (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.recent == nil {
+		p.recent = map[int]time.Time{}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	for port, t := range p.recent {
+		if time.Since(t) >= time.Minute {
+			delete(p.recent, port)
+		}
+	}
+	start := rand.IntN(toolPorts)
+	for i := 0; i < toolPorts; i++ {
+		port := firstToolPort + (start+i)%toolPorts
+		if _, ok := p.recent[port]; ok {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		p.recent[port] = time.Now()
+		return port, nil
+	}
+	return 0, labspace.Errorf(labspace.EUNPROCESSABLE, "No free port for a tool between %d and %d.", firstToolPort, firstToolPort+toolPorts-1)
 }
