@@ -256,6 +256,7 @@ func (p *Proxy) reverse(target, prefix string, strip bool) *httputil.ReverseProx
 		// events: logs, notebooks' long polls). -1 for every response cost
 		// a timer and a goroutine that wrote the headers in a packet of
 		// their own: 0.83x of the bare proxy on 1 KiB responses.
+		BufferPool: copyBuffers, // see bufferPool
 		ModifyResponse: func(res *http.Response) error {
 			confineCookies(res, prefix)
 			return nil
@@ -296,4 +297,29 @@ func problem(w http.ResponseWriter, status int, detail string) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": http.StatusText(status),
 		"status": status, "detail": detail})
+}
+
+// copyBufferSize is ReverseProxy's own buffer size.
+const copyBufferSize = 32 << 10
+
+// bufferPool hands out copy buffers. Without a pool ReverseProxy
+// allocates a 32 KiB buffer for every response, however small: 18000
+// requests/s of 1 KiB then allocate 600 MB/s, and the collector took a
+// quarter of the proxy's CPU. It keeps array pointers: putting them in a
+// sync.Pool does not allocate, unlike slices. Larger buffers (64 to 256
+// KiB) did not clearly speed up 10 MiB bodies, and each stream holds one.
+type bufferPool struct{ pool sync.Pool }
+
+var copyBuffers = &bufferPool{pool: sync.Pool{New: func() any { return new([copyBufferSize]byte) }}}
+
+// BufferPool returns the pool the proxy copies bodies through, so that a
+// benchmark can give a bare ReverseProxy the same one.
+func BufferPool() httputil.BufferPool { return copyBuffers }
+
+func (b *bufferPool) Get() []byte { return b.pool.Get().(*[copyBufferSize]byte)[:] }
+
+func (b *bufferPool) Put(buf []byte) {
+	if len(buf) == copyBufferSize {
+		b.pool.Put((*[copyBufferSize]byte)(buf))
+	}
 }

@@ -1,13 +1,15 @@
 // Command proxy benchmarks labspace's tool proxy as a whole system, side
 // by side in one run with its baselines: the tool server reached directly,
-// a bare httputil.ReverseProxy (the floor for any Go proxy), labspace's
-// proxy in a real in-process server (a researcher's bearer token, a real
-// workspace whose workload is the tool server), and configurable-http-proxy (JupyterHub's
-// proxy, installed with npm into a temporary folder at run time). wrk
-// loads 1 KiB and 10 MiB responses; WebSocket echo round trips are timed
-// in Go. It prints a Markdown table with every figure as a ratio.
+// a bare httputil.ReverseProxy with its defaults (the floor for any Go
+// proxy), the same with labspace's buffer pool (so that what labspace's
+// own checks cost shows apart from its settings), labspace's proxy in a
+// real in-process server (a researcher's bearer token, a real workspace
+// whose workload is the tool server), and configurable-http-proxy
+// (JupyterHub's proxy, installed with npm into a temporary folder at run
+// time). wrk loads 1 KiB and 10 MiB responses; WebSocket echo round trips
+// are timed in Go. It prints a Markdown table with every figure as a ratio.
 //
-//	go run ./bench/proxy                  # the full run (about 6 minutes)
+//	go run ./bench/proxy                  # the full run (about 5 minutes)
 //	go run ./bench/proxy -d 3s -rounds 1 -ws 1000   # a quick one
 package main
 
@@ -23,6 +25,16 @@ import (
 	"time"
 
 	"github.com/labspace/labspace/bench/benchkit"
+	"github.com/labspace/labspace/proxy"
+)
+
+// Where each target is in run's list.
+const (
+	iDirect = iota
+	iBare
+	iPooled
+	iLabspace
+	iCHP
 )
 
 // config is what the flags set.
@@ -48,7 +60,7 @@ func main() {
 	flag.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "wrk warm-up of each target before the rounds")
 	flag.IntVar(&cfg.wsN, "ws", 5000, "sequential WebSocket echo round trips per target")
 	flag.StringVar(&cfg.chpPackage, "chp-package", "configurable-http-proxy", "npm package to install for configurable-http-proxy (\"\": skip it)")
-	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write CPU profiles of this process during round 1's runs of the bare Go proxy and labspace to <this>-{bare,labspace}-{small,large}.pprof")
+	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write CPU profiles of this process during round 1's runs of the Go proxies to <this>-{bare,pooled,labspace}-{small,large}.pprof")
 	flag.BoolVar(&cfg.verbose, "v", false, "show labspace's warnings on stderr (each client that goes away when wrk stops is one)")
 	flag.StringVar(&cfg.serveTool, "serve-tool", "", "internal: serve the tool on this port (the workspace's workload)")
 	flag.Parse()
@@ -87,14 +99,21 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("labspace: %w", err)
 	}
 	defer lt.close()
-	bare, stopBare, err := startBare(lt.target)
+	bare, stopBare, err := startBare(lt.target, nil)
 	if err != nil {
 		return err
 	}
 	defer stopBare()
+	pooled, stopPooled, err := startBare(lt.target, proxy.BufferPool())
+	if err != nil {
+		return err
+	}
+	defer stopPooled()
+	// In the order of the indexes below: the report reads them so.
 	targets := []*target{
 		{name: "direct", base: lt.target + toolPrefix},
 		{name: "bare Go proxy", base: bare + toolPrefix},
+		{name: "bare Go proxy + buffer pool", base: pooled + toolPrefix},
 		{name: "labspace", base: lt.srv.URL() + toolPrefix, auth: "Bearer " + lt.user},
 		{name: "configurable-http-proxy", skip: "not installed (-chp-package \"\")"},
 	}
@@ -103,11 +122,11 @@ func run(ctx context.Context, cfg config) error {
 		benchkit.Progress("installing %s with npm", cfg.chpPackage)
 		c, err := startCHP(ctx, filepath.Join(tmp, "chp"), cfg.chpPackage, lt.target)
 		if err != nil {
-			targets[3].skip = err.Error()
+			targets[iCHP].skip = err.Error()
 			benchkit.Progress("configurable-http-proxy left out: %v", err)
 		} else {
 			defer c.stop()
-			targets[3].skip, targets[3].base = "", c.addr+toolPrefix
+			targets[iCHP].skip, targets[iCHP].base = "", c.addr+toolPrefix
 			f.chp = c.version
 		}
 	}

@@ -81,10 +81,10 @@ func loadTarget(ctx context.Context, cfg config, t *target, round int) error {
 	return nil
 }
 
-// profiled runs fn, under the CPU profiler in round 1 for the two Go
+// profiled runs fn, under the CPU profiler in round 1 for the three Go
 // proxies (they run in this process) when -cpuprofile is set.
 func profiled(cfg config, t *target, round int, size string, fn func() (wrkResult, error)) (wrkResult, error) {
-	name := map[string]string{"bare Go proxy": "bare", "labspace": "labspace"}[t.name]
+	name := map[string]string{"bare Go proxy": "bare", "bare Go proxy + buffer pool": "pooled", "labspace": "labspace"}[t.name]
 	if cfg.cpuprofile == "" || round != 1 || name == "" {
 		return fn()
 	}

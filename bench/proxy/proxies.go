@@ -22,9 +22,12 @@ import (
 )
 
 // startBare serves a bare httputil.ReverseProxy to target on a free port:
-// no authentication, no routing, the transport tuned as labspace's is
-// (64 idle connections per host), so it is the floor for a Go proxy.
-func startBare(target string) (addr string, stop func(), err error) {
+// no authentication, no routing, ReverseProxy's defaults (no BufferPool,
+// FlushInterval 0), with pool the buffer pool labspace's proxy copies
+// bodies through. Both share one transport setting with labspace: 64
+// idle connections per host; the default 2 would make 32 clients churn
+// connections to the tool and measure that instead.
+func startBare(target string, pool httputil.BufferPool) (addr string, stop func(), err error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return "", nil, err
@@ -36,8 +39,9 @@ func startBare(target string) (addr string, stop func(), err error) {
 			pr.SetURL(u)
 			pr.SetXForwarded()
 		},
-		Transport: t,
-		ErrorLog:  log.New(io.Discard, "", 0), // clients that go away when wrk stops
+		Transport:  t,
+		BufferPool: pool,
+		ErrorLog:   log.New(io.Discard, "", 0), // clients that go away when wrk stops
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
