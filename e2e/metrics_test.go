@@ -30,6 +30,7 @@ func TestMetrics(t *testing.T) {
 		`labspace_controller_passes_total{result="ok"}`,
 		`labspace_workspace_transitions_total{phase="Initializing"}`,
 		`labspace_workspace_transitions_total{phase="Running"}`,
+		`labspace_workspaces{phase="Running"}`,
 	} {
 		m := regexp.MustCompile(regexp.QuoteMeta(want) + ` (\S+)`).FindSubmatch(body)
 		if m == nil {

@@ -1,10 +1,12 @@
 // Package metrics exposes labspace's Prometheus metrics at /metrics: HTTP
 // requests by part of the server, the lifecycle controller's passes and
-// transitions, and its queue.
+// transitions, its queue, and workspaces by phase (counted at each scrape).
 package metrics
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -56,4 +58,31 @@ func (m *Metrics) Instrument(name string, h http.Handler) http.Handler {
 func (m *Metrics) QueueDepth(length func() int) {
 	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "labspace_controller_queue_depth",
 		Help: "Workspaces waiting for a pass of the lifecycle controller."}, func() float64 { return float64(length()) }))
+}
+
+// WorkspacePhases reports how many workspaces are in each phase, asking
+// count at each scrape (one indexed count in the store).
+func (m *Metrics) WorkspacePhases(count func(ctx context.Context) (map[string]int, error)) {
+	m.Registry.MustRegister(&phaseCollector{count: count, desc: prometheus.NewDesc("labspace_workspaces",
+		"Workspaces by observed phase.", []string{"phase"}, nil)})
+}
+
+type phaseCollector struct {
+	count func(ctx context.Context) (map[string]int, error)
+	desc  *prometheus.Desc
+}
+
+func (c *phaseCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *phaseCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counts, err := c.count(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	for phase, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), phase)
+	}
 }

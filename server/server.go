@@ -130,6 +130,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.PublicURL = "http://" + s.Listener.Addr().String()
 	}
 	m := metrics.New()
+	m.WorkspacePhases(func(ctx context.Context) (map[string]int, error) {
+		return svc.WorkspacePhases(service.AsController(ctx))
+	})
 	s.Controller = controller.New(controller.Options{Service: svc, Runtime: rt, Logger: cfg.Logger, Metrics: m,
 		PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), Resync: cfg.Resync, Poll: poll, Workers: workers})
 	svc.SetLifecycle(s.Controller, rt)

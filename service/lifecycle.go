@@ -272,3 +272,17 @@ func (s *Service) CredentialValue(ctx context.Context, id, key string) (string, 
 	})
 	return out, err
 }
+
+// WorkspacePhases counts the workspaces in each phase, for the controller
+// (and the metrics it serves).
+func (s *Service) WorkspacePhases(ctx context.Context) (map[string]int, error) {
+	if err := controllerOnly(ctx); err != nil {
+		return nil, err
+	}
+	var out map[string]int
+	err := s.store.View(ctx, func(tx store.Tx) (err error) {
+		out, err = tx.CountByPhase(labspace.KindWorkspace)
+		return err
+	})
+	return out, err
+}

@@ -72,6 +72,9 @@ type Tx interface {
 	// List returns a page and the token of the next one ("" at the end).
 	// Returns EINVALID for a bad continue token or sort field.
 	List(kind labspace.Kind, q ListQuery) ([]*Record, string, error)
+	// CountByPhase counts the records of kind in each phase (those without
+	// a phase under "").
+	CountByPhase(kind labspace.Kind) (map[string]int, error)
 
 	// SetRefs replaces the ids that from uses (a workspace's or template's blocks).
 	SetRefs(from string, to []string) error

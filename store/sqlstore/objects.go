@@ -300,3 +300,21 @@ func (t *sqlTx) indexHint(col string, scopes []labspace.Scope) string {
 	}
 	return ""
 }
+
+func (t *sqlTx) CountByPhase(kind labspace.Kind) (map[string]int, error) {
+	rows, err := t.query(`SELECT phase, COUNT(*) FROM objects WHERE kind = ? GROUP BY phase`, kind)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var phase string
+		var n int
+		if err := rows.Scan(&phase, &n); err != nil {
+			return nil, err
+		}
+		out[phase] = n
+	}
+	return out, rows.Err()
+}

@@ -9,6 +9,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListPaginationFiltered", testListPaginationFiltered},
 		{"ListLimits", testListLimits},
 		{"ListBadQuery", testListBadQuery},
+		{"CountByPhase", testCountByPhase},
 		{"Refs", testRefs},
 		{"Events", testEvents},
 		{"Audit", testAudit},
@@ -602,6 +604,26 @@ func testListScopes(t *testing.T, s store.Store) {
 		t.Run(tc.name, func(t *testing.T) {
 			wantNames(t, listAll(t, s, labspace.KindEnvironment, store.ListQuery{Scopes: tc.scopes}), tc.want...)
 		})
+	}
+}
+
+func testCountByPhase(t *testing.T, s store.Store) {
+	insert(t, s,
+		rec(labspace.KindWorkspace, "a", withPhase("Running")),
+		rec(labspace.KindWorkspace, "b", withPhase("Stopped")),
+		rec(labspace.KindWorkspace, "c", withPhase("Running")),
+		rec(labspace.KindAccessRule, "d", withPhase("Running")),
+	)
+	var got map[string]int
+	err := s.View(context.Background(), func(tx store.Tx) (err error) {
+		got, err = tx.CountByPhase(labspace.KindWorkspace)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["Running"] != 2 || got["Stopped"] != 1 {
+		t.Errorf("CountByPhase = %v, want Running 2, Stopped 1", got)
 	}
 }
 
