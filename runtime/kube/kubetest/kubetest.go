@@ -30,6 +30,10 @@ import (
 	"k8s.io/client-go/rest"
 )
 
+// LimitedUser is a user of the test cluster with no rights until a test
+// binds it a role; LimitedKubeconfig signs in as it.
+const LimitedUser = "labspace-limited"
+
 // PodCIDR is where kwok takes pod addresses from: loopback addresses, so
 // that a test can serve a stand-in tool at a pod's own address.
 const PodCIDR = "127.1.0.1/16"
@@ -78,10 +82,12 @@ type Cluster struct {
 	Config     *rest.Config
 	Client     kubernetes.Interface
 	Kubeconfig string
-	procs      map[string]*exec.Cmd
-	exited     map[string]chan struct{}
-	bin        string
-	args       map[string][]string
+	// LimitedKubeconfig signs in as LimitedUser.
+	LimitedKubeconfig string
+	procs             map[string]*exec.Cmd
+	exited            map[string]chan struct{}
+	bin               string
+	args              map[string][]string
 }
 
 // BinDir returns the folder with the control plane binaries: $LABSPACE_KUBE_BIN,
@@ -168,7 +174,13 @@ func (c *Cluster) prepare() error {
 	if err := writeKey(saKey); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(c.Dir, "tokens.csv"), []byte(token+",admin,admin,system:masters\n"), 0o600); err != nil {
+	// A second user with no rights of its own: tests bind it a role and
+	// run labspace as it, to check that the role suffices.
+	limitedRaw := make([]byte, 16)
+	_, _ = rand.Read(limitedRaw)
+	limited := hex.EncodeToString(limitedRaw)
+	tokens := token + ",admin,admin,system:masters\n" + limited + "," + LimitedUser + "," + LimitedUser + "\n"
+	if err := os.WriteFile(filepath.Join(c.Dir, "tokens.csv"), []byte(tokens), 0o600); err != nil {
 		return err
 	}
 	server := "https://127.0.0.1:" + strconv.Itoa(ports["apiserver"])
@@ -183,6 +195,10 @@ contexts: [{name: test, context: {cluster: test, user: admin}}]
 current-context: test
 `, server, token)
 	if err := os.WriteFile(c.Kubeconfig, []byte(kc), 0o600); err != nil {
+		return err
+	}
+	c.LimitedKubeconfig = filepath.Join(c.Dir, "kubeconfig-"+LimitedUser)
+	if err := os.WriteFile(c.LimitedKubeconfig, []byte(strings.ReplaceAll(kc, token, limited)), 0o600); err != nil {
 		return err
 	}
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports["etcd"])
