@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,6 +32,22 @@ func TestJupyterWorkspaceEndToEnd(t *testing.T) {
 	base := "/ws/lab/nb/jupyter"
 	if _, page := s.call("GET", base+"/tree", s.admin, nil, nil); !strings.Contains(string(page), "Home Page - Select or create a notebook") {
 		t.Fatalf("notebook UI through the proxy: %.300s", page)
+	}
+	// Straight to Jupyter's port, past the proxy (as another user of the
+	// host could): refused without the workspace's tool token.
+	raw, err := os.ReadFile(filepath.Join(s.dataDir, "workspaces", created.Meta.ID, "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct{ Ports map[string]int }
+	if err := json.Unmarshal(raw, &st); err != nil || st.Ports["jupyter"] == 0 {
+		t.Fatalf("state.json: %v %s", err, raw)
+	}
+	direct := fmt.Sprintf("http://127.0.0.1:%d%s/api/kernels", st.Ports["jupyter"], base)
+	if res, err := http.Get(direct); err != nil || res.StatusCode != http.StatusForbidden {
+		t.Errorf("Jupyter's port without the tool token: %v %v, want 403", err, res)
+	} else {
+		res.Body.Close()
 	}
 	var kernel struct{ ID string }
 	s.must(201, "POST", base+"/api/kernels", s.admin, map[string]any{"name": "python3"}, &kernel)

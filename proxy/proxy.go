@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/runtime"
 	"github.com/labspace/labspace/service"
 )
 
@@ -38,6 +39,15 @@ type Proxy struct {
 	mu        sync.Mutex
 	proxies   map[string]*httputil.ReverseProxy // by target
 	access    *service.AccessCache[grant]       // by token and tool
+	toolKey   []byte                            // derives workspaces' tool tokens
+}
+
+// SetToolKey makes the proxy send each workspace's tool token
+// (runtime.ToolToken) to its tools as "Authorization: token <value>".
+func (p *Proxy) SetToolKey(key []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.toolKey = key
 }
 
 // New returns a proxy; domain may be empty (path routing only).
@@ -91,7 +101,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusTemporaryRedirect)
 		return
 	}
-	p.reverse(target, rt.prefix, tool.StripPrefix).ServeHTTP(w, r)
+	p.reverse(target, rt.prefix, tool.StripPrefix, ws.ID).ServeHTTP(w, r)
 }
 
 // stripPrefix removes the tool's base path from an outgoing request.
@@ -232,10 +242,11 @@ func clean(r *http.Request) {
 // reverse returns the (cached) reverse proxy to target.
 // The reverse proxy works on its own copy of the request (pr.Out): the
 // request is cleaned and its path stripped there, not copied once more.
-func (p *Proxy) reverse(target, prefix string, strip bool) *httputil.ReverseProxy {
+func (p *Proxy) reverse(target, prefix string, strip bool, workspaceID string) *httputil.ReverseProxy {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	key := target + " " + prefix + " " + strconv.FormatBool(strip)
+	token := runtime.ToolToken(p.toolKey, workspaceID)
+	key := target + " " + prefix + " " + strconv.FormatBool(strip) + " " + token
 	if rp, ok := p.proxies[key]; ok {
 		return rp
 	}
@@ -243,6 +254,9 @@ func (p *Proxy) reverse(target, prefix string, strip bool) *httputil.ReverseProx
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			clean(pr.Out)
+			if token != "" {
+				pr.Out.Header.Set("Authorization", "token "+token)
+			}
 			if strip {
 				stripPrefix(pr.Out, prefix)
 			}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -681,10 +682,14 @@ func TestForwarding(t *testing.T) {
 }
 
 // checkClean fails unless the tool saw none of labspace's credentials.
+// toolToken is what the tool may receive as Authorization: its
+// workspace's tool token, never the caller's labspace token.
+var toolToken = regexp.MustCompile(`^token [0-9a-f]{40}$`)
+
 func checkClean(t *testing.T, ec echo) {
 	t.Helper()
-	if a, ok := ec.Headers["authorization"]; ok {
-		t.Errorf("the tool received an Authorization header: %q", a)
+	if a := ec.Headers["authorization"]; len(a) != 1 || !toolToken.MatchString(a[0]) {
+		t.Errorf("the tool received Authorization %q, want only its workspace's tool token", a)
 	}
 	for name := range ec.Cookies {
 		if strings.HasPrefix(name, "labspace_") {
@@ -818,8 +823,8 @@ func TestWebSocket(t *testing.T) {
 	}
 	select {
 	case s := <-upgrades:
-		if s.authorization != "" || strings.Contains(s.cookie, "labspace_") || !strings.Contains(s.cookie, "mine=m1") {
-			t.Errorf("the tool's upgrade request carried Authorization %q, Cookie %q; want none and mine=m1 only", s.authorization, s.cookie)
+		if !toolToken.MatchString(s.authorization) || strings.Contains(s.cookie, "labspace_") || !strings.Contains(s.cookie, "mine=m1") {
+			t.Errorf("the tool's upgrade request carried Authorization %q, Cookie %q; want the tool token and mine=m1 only", s.authorization, s.cookie)
 		}
 	default:
 		t.Error("the echo server saw no upgrade")

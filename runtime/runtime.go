@@ -5,6 +5,9 @@ package runtime
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"strconv"
 	"strings"
@@ -114,6 +117,23 @@ type Runtime interface {
 	Logs(ctx context.Context, w *labspace.Workspace, follow bool) (io.ReadCloser, error)
 }
 
+// ToolTokenVar carries a secret the workload's tools may require (the
+// seeded Jupyter does): labspace's proxy sends it to them as
+// "Authorization: token <value>", so that only requests through the
+// proxy, which checked the caller, get in; not other users of the host or
+// cluster who reach the tool's port directly.
+const ToolTokenVar = "LABSPACE_TOOL_TOKEN"
+
+// ToolToken is workspace id's tool token under key ("" without a key).
+func ToolToken(key []byte, workspaceID string) string {
+	if len(key) == 0 {
+		return ""
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("tool-token\x00" + workspaceID))
+	return hex.EncodeToString(m.Sum(nil)[:20])
+}
+
 // BasePath is the path under which the proxy serves tool of w.
 func BasePath(w *labspace.Workspace, tool string) string {
 	return "/ws/" + w.Project() + "/" + w.Name + "/" + tool + "/"
@@ -195,7 +215,16 @@ func Expand(s string, vars map[string]string) string {
 // (values expanded from earlier ones, as Kubernetes does) and the tool
 // variables. Credential-backed variables are resolved by the runtime.
 func WorkloadVars(w *labspace.Workspace, ports map[string]int) map[string]string {
+	return WorkloadVarsWith(w, ports, nil)
+}
+
+// WorkloadVarsWith is WorkloadVars with more variables (the runtime's:
+// HOME, the tool token) set before the workspace's, so these can use them.
+func WorkloadVarsWith(w *labspace.Workspace, ports map[string]int, extra map[string]string) map[string]string {
 	vars := ToolVars(w, ports)
+	for k, v := range extra {
+		vars[k] = v
+	}
 	for _, e := range w.Spec.Env {
 		if e.Credential == nil {
 			vars[e.Name] = Expand(e.Value, vars)

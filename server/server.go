@@ -4,7 +4,9 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -100,7 +102,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	svc := service.New(service.Options{Store: db, Box: box, BcryptCost: cfg.BcryptCost, Logger: cfg.Logger})
 	s := &Server{Service: svc, API: api.New(svc, cfg.Logger), closeStore: db.Close}
-	rt, poll, workers, err := openRuntime(ctx, cfg, svc)
+	toolKey := toolKeyOf(key)
+	rt, poll, workers, err := openRuntime(ctx, cfg, svc, toolKey)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -137,6 +140,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), Resync: cfg.Resync, Poll: poll, Workers: workers})
 	svc.SetLifecycle(s.Controller, rt)
 	tools := proxy.New(svc, s.Controller, cfg.ProxyDomain, cfg.Logger)
+	tools.SetToolKey(toolKey)
 	mux := http.NewServeMux()
 	// Tool traffic (/ws/) is the tools' own and stays off the metrics: the
 	// proxy's hot path does no more than forward.
@@ -164,6 +168,14 @@ func loadKey(cfg Config) ([]byte, error) {
 		return secret.ParseKey(cfg.SecretKey)
 	}
 	return secret.LoadOrCreateKey(filepath.Join(cfg.DataDir, "secret.key"))
+}
+
+// toolKeyOf derives the key of workspaces' tool tokens from the secret
+// key, so that tokens survive restarts and are the same on every replica.
+func toolKeyOf(key []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("labspace tool tokens"))
+	return m.Sum(nil)
 }
 
 // loadInstance returns this installation's name on a cluster: the
@@ -224,9 +236,9 @@ func (s *Server) Close(ctx context.Context) error {
 // polls a workspace in transition (often for local processes, rarely on
 // Kubernetes, whose informers report changes) and how many workspaces it
 // reconciles at once (more on Kubernetes, where a pass waits on the API).
-func openRuntime(ctx context.Context, cfg Config, svc *service.Service) (runtime.Runtime, time.Duration, int, error) {
+func openRuntime(ctx context.Context, cfg Config, svc *service.Service, toolKey []byte) (runtime.Runtime, time.Duration, int, error) {
 	if cfg.Kubeconfig == "" && !cfg.InCluster {
-		rt, err := local.New(local.Options{Dir: filepath.Join(cfg.DataDir, "workspaces"), Grace: cfg.StopGrace,
+		rt, err := local.New(local.Options{Dir: filepath.Join(cfg.DataDir, "workspaces"), Grace: cfg.StopGrace, ToolKey: toolKey,
 			Secret: func(ctx context.Context, id, key string) (string, error) {
 				return svc.CredentialValue(service.AsController(ctx), id, key)
 			}})
@@ -246,7 +258,7 @@ func openRuntime(ctx context.Context, cfg Config, svc *service.Service) (runtime
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	rt, err := kube.New(ctx, kube.Options{Config: rc, Logger: cfg.Logger, Instance: instance,
+	rt, err := kube.New(ctx, kube.Options{Config: rc, Logger: cfg.Logger, Instance: instance, ToolKey: toolKey,
 		Inputs: func(ctx context.Context, w *labspace.Workspace) (*runtime.Inputs, error) {
 			return svc.WorkloadInputs(service.AsController(ctx), w)
 		}})

@@ -14,13 +14,16 @@ func seedBlocks() []labspace.Validator {
 	g := labspace.Global
 	meta := func(name, desc string) labspace.Meta { return labspace.Meta{Name: name, Description: desc, Scope: g} }
 	return []labspace.Validator{
-		&labspace.Environment{Meta: meta("jupyter", "Jupyter Notebook; labspace's proxy does the authentication."),
+		&labspace.Environment{Meta: meta("jupyter", "Jupyter Notebook, reachable only through labspace's proxy (it sends the workspace's tool token)."),
 			Spec: labspace.EnvironmentSpec{
 				Image: "quay.io/jupyter/base-notebook:latest", ImagePullPolicy: labspace.PullIfNotPresent,
 				Tools:   []labspace.Tool{{Name: "jupyter", Type: "jupyter-notebook", Port: 8888, Connection: labspace.ConnExternalURL}},
 				Command: []string{"jupyter-notebook"},
 				Args: []string{"--no-browser", "--ip=127.0.0.1", "--port=$(PORT)", "--NotebookApp.base_url=$(BASE_URL)",
-					"--NotebookApp.token=", "--NotebookApp.password=", "--NotebookApp.disable_check_xsrf=True", "--allow-root"},
+					"--NotebookApp.password=", "--NotebookApp.disable_check_xsrf=True", "--allow-root"},
+				// Jupyter reads its token from the environment: not on the
+				// command line, which every local user can read.
+				Env: []labspace.EnvVar{{Name: "JUPYTER_TOKEN", Value: "$(LABSPACE_TOOL_TOKEN)"}},
 			}},
 		&labspace.Environment{Meta: meta("python-http", "Python's built-in web server, serving the workspace's home."),
 			Spec: labspace.EnvironmentSpec{

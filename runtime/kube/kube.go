@@ -35,6 +35,8 @@ type Options struct {
 	// Instance labels every object of this installation; it sees and
 	// removes only those (several installations may share a cluster).
 	Instance string
+	// ToolKey derives each workspace's tool token (runtime.ToolToken).
+	ToolKey []byte
 }
 
 // Runtime is the Kubernetes runtime.

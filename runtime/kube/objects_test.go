@@ -62,7 +62,7 @@ func TestDataSourcesAndConnections(t *testing.T) {
 		"git": {ID: "g1", Values: map[string]string{"username": "u", "password": "git-pw"}},
 		"s3":  {ID: "s1", Values: map[string]string{"accessKeyId": "AK", "secretAccessKey": "s3-secret"}},
 	}}
-	wl := build(w, in, &Options{GitImage: DefaultGitImage, S3Image: DefaultS3Image})
+	wl := build(w, in, &Options{GitImage: DefaultGitImage, S3Image: DefaultS3Image, ToolKey: []byte("k")})
 	pod := wl.pod
 	if n := len(pod.Spec.InitContainers); n != 2 {
 		t.Fatalf("%d init containers, want 2 (git, s3)", n)
@@ -81,7 +81,15 @@ func TestDataSourcesAndConnections(t *testing.T) {
 	if got := strings.Join(pod.Spec.InitContainers[1].Args, " "); got != "s3 sync s3://b /data --endpoint-url https://s3.example.com" {
 		t.Errorf("s3 args %q", got)
 	}
+	for _, e := range pod.Spec.Containers[0].Env {
+		if e.Name == runtime.ToolTokenVar && (e.Value != "" || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil) {
+			t.Errorf("the tool token is not drawn from a Secret: %+v", e)
+		}
+	}
 	creds := wl.secrets[0]
+	if want := runtime.ToolToken([]byte("k"), w.ID); string(creds.Data["labspace.tool-token"]) != want {
+		t.Errorf("tool token in the Secret %q, want %q", creds.Data["labspace.tool-token"], want)
+	}
 	if string(creds.Data["g1.password"]) != "git-pw" || string(creds.Data["s1.secretAccessKey"]) != "s3-secret" {
 		t.Errorf("credentials secret keys %v", keys(creds.Data))
 	}

@@ -35,6 +35,8 @@ type Options struct {
 	GPUs []int
 	// Secret returns a key of a credential, for credential-backed variables.
 	Secret func(ctx context.Context, credentialID, key string) (string, error)
+	// ToolKey derives each workspace's tool token (runtime.ToolToken).
+	ToolKey []byte
 }
 
 // Runtime is the local process runtime.
@@ -164,8 +166,7 @@ func (r *Runtime) Apply(ctx context.Context, w *labspace.Workspace) error {
 // start launches the command under a small shell that records its exit
 // code, in a new process group, writing to the workspace's log.
 func (r *Runtime) start(w *labspace.Workspace, st *state, env []string) error {
-	vars := runtime.WorkloadVars(w, st.Ports)
-	vars["HOME"] = r.home(w)
+	vars := r.vars(w, st)
 	argv := make([]string, 0, len(w.Spec.Command)+len(w.Spec.Args))
 	for _, a := range append(append([]string{}, w.Spec.Command...), w.Spec.Args...) {
 		argv = append(argv, runtime.Expand(a, vars))
@@ -195,11 +196,18 @@ func (r *Runtime) start(w *labspace.Workspace, st *state, env []string) error {
 	return r.writeState(w, st)
 }
 
+// vars are the variables command and args expand from: the workspace's,
+// its tools', its home and its tool token.
+func (r *Runtime) vars(w *labspace.Workspace, st *state) map[string]string {
+	return runtime.WorkloadVarsWith(w, st.Ports, map[string]string{"HOME": r.home(w),
+		runtime.ToolTokenVar: runtime.ToolToken(r.opts.ToolKey, w.ID)})
+}
+
 // environ builds the workload's environment: a clean base, the
 // workspace's variables, its tools' ports and base URLs, its GPUs, its
 // home, and the marker.
 func (r *Runtime) environ(ctx context.Context, w *labspace.Workspace, st *state) ([]string, error) {
-	vars := runtime.WorkloadVars(w, st.Ports)
+	vars := r.vars(w, st)
 	for _, e := range w.Spec.Env {
 		if e.Credential == nil {
 			continue
@@ -220,7 +228,6 @@ func (r *Runtime) environ(ctx context.Context, w *labspace.Workspace, st *state)
 		}
 	}
 	vars["CUDA_VISIBLE_DEVICES"] = strings.Join(gpus, ",")
-	vars["HOME"] = r.home(w)
 	vars[markerVar], vars[ownerVar] = w.ID, r.opts.Dir
 	env := []string{"PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8"}
 	for k, v := range vars {
