@@ -122,7 +122,7 @@ func TestEnvironmentFormKeepsWhatItDoesNotShow(t *testing.T) {
 	}
 	page := k.do("GET", "/environments/new?copy="+jupyter[0].GetMeta().ID, admin, nil)
 	expect(t, "the copy's form", page, 200, `value="jupyter-copy"`, `id="f-command" name="f.command" value="jupyter-notebook"`,
-		`--NotebookApp.base_url=$(BASE_URL)`, `id="kept">Also set, and kept as they are: imagePullPolicy, runAs, security, tools.`)
+		`--NotebookApp.base_url=$(BASE_URL)`, `id="kept">Also set, and kept as they are: env, imagePullPolicy, runAs, security, tools.`)
 	form := url.Values{"name": {"jupyter-copy"}, "scope": {"global"}, "fields": {"1"},
 		"spec":    {html.UnescapeString(regexpFind(t, page.Body.String(), `name="spec" value="([^"]*)"`))},
 		"f.image": {"quay.io/jupyter/base-notebook:latest"}, "f.command": {"jupyter-notebook"}, "f.args": {"--port=$(PORT) --no-browser"}}
@@ -136,5 +136,8 @@ func TestEnvironmentFormKeepsWhatItDoesNotShow(t *testing.T) {
 	e := list[0].(*labspace.Environment)
 	if len(e.Spec.Tools) != 1 || e.Spec.Tools[0].Name != "jupyter" || strings.Join(e.Spec.Args, " ") != "--port=$(PORT) --no-browser" {
 		t.Fatalf("the copy: tools %v, args %q", e.Spec.Tools, e.Spec.Args)
+	}
+	if len(e.Spec.Env) != 1 || e.Spec.Env[0].Name != "JUPYTER_TOKEN" {
+		t.Errorf("the copy lost the tool token variable: %+v", e.Spec.Env)
 	}
 }
