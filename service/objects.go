@@ -401,3 +401,15 @@ func (s *Service) Delete(ctx context.Context, k labspace.Kind, key string) error
 		return s.audit(ctx, tx, "delete", m, k)
 	})
 }
+
+// Allows reports whether the caller may apply verb to obj, by the rule
+// Update and Delete apply, so that pages offer only what the caller can do
+// (the service still decides when asked).
+func (s *Service) Allows(ctx context.Context, verb labspace.Verb, obj labspace.Object) (bool, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return false, err
+	}
+	k, m := obj.Kind(), obj.GetMeta()
+	return check(a, verb, k, m, authScope(k, m)) == nil, nil
+}

@@ -143,8 +143,9 @@ func (h *Handler) formFailed(w http.ResponseWriter, r *http.Request, page string
 
 // projectRow is a project with its usage.
 type projectRow struct {
-	P *labspace.Project
-	U *service.ProjectUsage
+	P                  *labspace.Project
+	U                  *service.ProjectUsage
+	CanEdit, CanDelete bool // the caller's role allows it
 }
 
 // projectsView is the projects page.
@@ -164,7 +165,14 @@ func (h *Handler) projectList(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		v.Rows = append(v.Rows, projectRow{P: p, U: u})
+		row := projectRow{P: p, U: u}
+		if row.CanEdit, err = h.svc.Allows(r.Context(), labspace.VerbUpdate, p); err != nil {
+			return err
+		}
+		if row.CanDelete, err = h.svc.Allows(r.Context(), labspace.VerbDelete, p); err != nil {
+			return err
+		}
+		v.Rows = append(v.Rows, row)
 	}
 	h.render(w, r, http.StatusOK, "projects", v)
 	return nil

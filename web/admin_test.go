@@ -42,10 +42,20 @@ func TestAdministrationPages(t *testing.T) {
 	}
 	expect(t, "rules", k.do("GET", "/admin/access-rules", admin, nil), 200, `data-name="user.rita.l1-researcher"`)
 
-	// rita now sees her project (read-only) and works in it.
+	// rita now sees her project (read-only) and works in it; she is not
+	// offered what her role cannot do, the administrator is.
 	rita := k.token("rita", "rita-password")
 	page := k.do("GET", "/admin/projects", rita, nil)
 	expect(t, "rita's projects", page, 200, `data-name="vision"`)
+	if body := page.Body.String(); strings.Contains(body, `aria-label="Edit vision"`) || strings.Contains(body, `aria-label="Delete vision"`) {
+		t.Error("rita is offered to edit or delete her project")
+	}
+	expect(t, "the administrator's projects", k.do("GET", "/admin/projects", admin, nil), 200,
+		`aria-label="Edit vision"`, `aria-label="Delete vision"`)
+	if body := k.do("GET", "/environments", rita, nil).Body.String(); strings.Contains(body, `aria-label="Edit jupyter"`) ||
+		!strings.Contains(body, `aria-label="Copy jupyter"`) {
+		t.Error("rita's environments page offers to edit a global environment, or not to copy it")
+	}
 	ritaToken := csrf(t, page.Body.String())
 	w := k.do("POST", "/admin/projects/vision/edit", rita, url.Values{"csrf": {ritaToken}, "name": {"vision"},
 		"scope": {"global"}, "gpus": {"100"}, "resourceVersion": {"1"}})

@@ -71,6 +71,7 @@ func (h *Handler) blockRoutes() {
 // blockRow is one building block in a list.
 type blockRow struct {
 	ID, Name, Description, Scope, Summary, CreatedBy string
+	CanEdit, CanDelete                               bool // the caller's role allows it
 }
 
 // blocksView is a kind's list page.
@@ -96,8 +97,15 @@ func (h *Handler) blockList(k *blockKind) handlerFunc {
 		}
 		for _, o := range list {
 			m := o.GetMeta()
-			v.Rows = append(v.Rows, blockRow{ID: m.ID, Name: m.Name, Description: m.Description, Scope: m.Scope.String(),
-				Summary: summary(o), CreatedBy: m.CreatedBy})
+			row := blockRow{ID: m.ID, Name: m.Name, Description: m.Description, Scope: m.Scope.String(),
+				Summary: summary(o), CreatedBy: m.CreatedBy}
+			if row.CanEdit, err = h.svc.Allows(r.Context(), labspace.VerbUpdate, o); err != nil {
+				return err
+			}
+			if row.CanDelete, err = h.svc.Allows(r.Context(), labspace.VerbDelete, o); err != nil {
+				return err
+			}
+			v.Rows = append(v.Rows, row)
 		}
 		if d := r.URL.Query().Get("deleted"); d != "" {
 			v.Message = k.Title + " " + d + " was deleted."

@@ -27,6 +27,8 @@ type detailView struct {
 	W      *labspace.Workspace
 	Row    row
 	Events []labspace.Event
+	// CanRun and CanDelete: the caller's role allows start/stop, delete.
+	CanRun, CanDelete bool
 }
 
 // Running reports whether the user has asked for the workspace to run.
@@ -45,7 +47,12 @@ func (h *Handler) detail(r *http.Request) (*detailView, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &detailView{W: ws, Row: toRow(ws), Events: events}, nil
+	d := &detailView{W: ws, Row: toRow(ws), Events: events}
+	if d.CanRun, err = h.svc.Allows(ctx, labspace.VerbUpdate, ws); err != nil {
+		return nil, err
+	}
+	d.CanDelete, err = h.svc.Allows(ctx, labspace.VerbDelete, ws)
+	return d, err
 }
 
 func (h *Handler) workspacePage(w http.ResponseWriter, r *http.Request) error {
