@@ -102,7 +102,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	svc := service.New(service.Options{Store: db, Box: box, BcryptCost: cfg.BcryptCost, Logger: cfg.Logger})
 	s := &Server{Service: svc, API: api.New(svc, cfg.Logger), closeStore: db.Close}
-	toolKey := toolKeyOf(key)
+	toolKey := derivedKey(key, "labspace tool tokens")
 	rt, poll, workers, err := openRuntime(ctx, cfg, svc, toolKey)
 	if err != nil {
 		db.Close()
@@ -148,7 +148,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("GET /metrics", m.Handler())
 	mux.Handle("/ws/", tools)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.Handle("/", m.Instrument("web", web.New(web.Options{Service: svc, Logger: cfg.Logger, PublicURL: cfg.PublicURL})))
+	mux.Handle("/", m.Instrument("web", web.New(web.Options{Service: svc, Logger: cfg.Logger, PublicURL: cfg.PublicURL,
+		Key: derivedKey(key, "labspace csrf tokens")})))
 	var root http.Handler = mux
 	if cfg.ProxyDomain != "" {
 		root = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -170,11 +171,12 @@ func loadKey(cfg Config) ([]byte, error) {
 	return secret.LoadOrCreateKey(filepath.Join(cfg.DataDir, "secret.key"))
 }
 
-// toolKeyOf derives the key of workspaces' tool tokens from the secret
-// key, so that tokens survive restarts and are the same on every replica.
-func toolKeyOf(key []byte) []byte {
+// derivedKey derives a key for one purpose (tool tokens, CSRF tokens)
+// from the secret key, so that what it signs survives restarts and is the
+// same on every replica.
+func derivedKey(key []byte, purpose string) []byte {
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte("labspace tool tokens"))
+	m.Write([]byte(purpose))
 	return m.Sum(nil)
 }
 
