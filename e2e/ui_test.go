@@ -63,6 +63,14 @@ func TestUIResearcherCreatesAndUsesJupyterWorkspace(t *testing.T) {
 	// Narrow screens get the same grid, scrolled sideways.
 	b.do("narrow screen", chromedp.EmulateViewport(390, 844), chromedp.Navigate(b.base+"/"))
 	b.shot("workspaces-narrow")
+	for _, path := range []string{"/", "/workspaces/new", "/admin/projects"} {
+		b.do("narrow "+path, chromedp.Navigate(b.base+path))
+		if !eval[bool](b, "the page fits a phone's width", "document.documentElement.scrollWidth <= window.innerWidth + 1") {
+			b.t.Errorf("%s scrolls sideways at 390px (only tables may): %s", path, eval[string](b, "what overflows",
+				`Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > window.innerWidth+1 && !e.closest('.tablewrap')).slice(0, 5).map(e => e.tagName + '.' + e.className).join(' ')`))
+		}
+	}
+	b.do("back to a wide screen", chromedp.EmulateViewport(1280, 900))
 }
 
 // createNotebook goes through the flow: rita's only project is chosen for
