@@ -71,6 +71,18 @@ func TestUIResearcherCreatesAndUsesJupyterWorkspace(t *testing.T) {
 		}
 	}
 	b.do("back to a wide screen", chromedp.EmulateViewport(1280, 900))
+	// Every form field has a label (for screen readers and for clicking).
+	for _, path := range []string{"/", "/workspaces/new", "/environments/new", "/compute-resources/new", "/admin/projects/new", "/admin/access-rules"} {
+		b.do("open "+path, chromedp.Navigate(b.base+path))
+		if n := eval[int](b, "fields", `document.querySelectorAll('input:not([type=hidden]), select, textarea').length`); n == 0 {
+			b.t.Errorf("%s: no form fields to check", path)
+		}
+		if bare := eval[string](b, "unlabelled fields", `Array.from(document.querySelectorAll('input, select, textarea')).filter(e =>
+			e.type !== 'hidden' && e.type !== 'submit' && e.labels.length === 0 && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby')
+		).map(e => e.name || e.id).join(' ')`); bare != "" {
+			b.t.Errorf("%s: fields without a label: %s", path, bare)
+		}
+	}
 }
 
 // createNotebook goes through the flow: rita's only project is chosen for
