@@ -46,13 +46,6 @@ func (u *usage) addSigned(w *labspace.Workspace, sign int64) {
 	}
 }
 
-// holder is an admitted workspace as read in the admission transaction
-// (only the fields admission needs: see decodeHolding).
-type holder struct {
-	w  labspace.Workspace
-	rv int64
-}
-
 // Admit decides, in one transaction, whether workspace id may start: its
 // project's quota, and the host's capacity unless the runtime schedules
 // itself, must hold it beside every workspace already admitted. Admitted,
@@ -92,7 +85,7 @@ func (s *Service) Admit(ctx context.Context, id string, host HostCapacity) (*lab
 		st := w.Status
 		reason, msg, devices := fits(&w, quota, inProject, onHost, host)
 		if reason == "InsufficientCapacity" && inQuota(&w, quota, inProject) {
-			holders, err := s.admitted(tx) // rare: read every holder to pick victims
+			holders, err := admitted(tx) // rare: read every holder to pick victims
 			if err != nil {
 				return err
 			}
@@ -104,7 +97,7 @@ func (s *Service) Admit(ctx context.Context, id string, host HostCapacity) (*lab
 				if err := s.preempt(tx, v, &w); err != nil {
 					return err
 				}
-				preempted = append(preempted, v.w.ID)
+				preempted = append(preempted, v.ID)
 			}
 			if len(victims) > 0 {
 				reason, msg = "Preempting", fmt.Sprintf("Stopping %d preemptible workspaces of projects over their quota to make room.", len(victims))
@@ -148,11 +141,11 @@ func projectQuota(tx store.Tx, cache map[string]*labspace.Quota, name string) (*
 	return cache[name], nil
 }
 
-// admitted lists the workspaces that hold an admission. Every admission
-// reads them all, so each one's decoded view is kept for as long as its
-// resourceVersion does not move.
-func (s *Service) admitted(tx store.Tx) ([]holder, error) {
-	var out []holder
+// admitted lists the workspaces that hold an admission, with only what
+// admission reads (decodeHolding). Only rebuilding the ledger and picking
+// preemption victims need them all.
+func admitted(tx store.Tx) ([]labspace.Workspace, error) {
+	var out []labspace.Workspace
 	for _, ph := range holdingPhases {
 		q := store.ListQuery{Phase: string(ph), Limit: 1000}
 		for {
@@ -161,12 +154,12 @@ func (s *Service) admitted(tx store.Tx) ([]holder, error) {
 				return nil, err
 			}
 			for _, r := range recs {
-				o, err := s.holdingView(r)
+				o, err := decodeHolding(r)
 				if err != nil {
 					return nil, err
 				}
 				if o.Holds() {
-					out = append(out, holder{w: o, rv: r.RV})
+					out = append(out, o)
 				}
 			}
 			if next == "" {
@@ -200,22 +193,6 @@ func decodeHolding(r *store.Record) (labspace.Workspace, error) {
 	w := labspace.Workspace{Meta: labspace.Meta{ID: r.ID, Name: r.Name, Scope: r.Scope}, DesiredPhase: h.DesiredPhase}
 	w.Spec.Compute, w.Spec.General, w.Status.Admission = h.Spec.Compute, h.Spec.General, h.Status.Admission
 	return w, nil
-}
-
-type viewAt struct {
-	rv int64
-	w  labspace.Workspace
-}
-
-func (s *Service) holdingView(r *store.Record) (labspace.Workspace, error) {
-	if v, ok := s.admissionViews.Load(r.ID); ok && v.(viewAt).rv == r.RV {
-		return v.(viewAt).w, nil
-	}
-	w, err := decodeHolding(r)
-	if err == nil {
-		s.admissionViews.Store(r.ID, viewAt{r.RV, w})
-	}
-	return w, err
 }
 
 // overQuota names the resource ("gpus", "cpu", "memory") of which a
@@ -312,43 +289,39 @@ func totalGPUs(host HostCapacity) float64 {
 
 // victims picks preemptible workspaces of projects over their deserved
 // quota, newest first, until w would fit; none when that cannot be done.
-func (s *Service) victims(tx store.Tx, quotas map[string]*labspace.Quota, holders []holder, w *labspace.Workspace,
-	onHost usage, host HostCapacity) ([]holder, error) {
+func (s *Service) victims(tx store.Tx, quotas map[string]*labspace.Quota, holders []labspace.Workspace, w *labspace.Workspace,
+	onHost usage, host HostCapacity) ([]*labspace.Workspace, error) {
 	byProject := map[string]usage{}
+	var order []*labspace.Workspace
 	for i := range holders {
-		h := &holders[i].w
+		h := &holders[i]
 		u := byProject[h.Project()]
 		u.add(h)
 		byProject[h.Project()] = u
-	}
-	order := make([]holder, 0, len(holders))
-	for _, h := range holders {
-		if h.w.Spec.General.Preemptible && h.w.Project() != w.Project() && h.w.DesiredPhase == labspace.PhaseRunning {
+		if h.Spec.General.Preemptible && h.Project() != w.Project() && h.DesiredPhase == labspace.PhaseRunning {
 			order = append(order, h)
 		}
 	}
-	sort.Slice(order, func(i, j int) bool { return order[i].w.Status.Admission.Time.After(order[j].w.Status.Admission.Time) })
-	need := usage{}
-	need.add(w)
+	sort.Slice(order, func(i, j int) bool { return order[i].Status.Admission.Time.After(order[j].Status.Admission.Time) })
 	free := onHost
 	free.devices = map[int]bool{}
 	for d, held := range onHost.devices {
 		free.devices[d] = held
 	}
-	var picked []holder
+	var picked []*labspace.Workspace
 	for _, h := range order {
-		q, err := projectQuota(tx, quotas, h.w.Project())
+		q, err := projectQuota(tx, quotas, h.Project())
 		if err != nil {
 			return nil, err
 		}
-		if overQuota(q, byProject[h.w.Project()]) == "" {
+		if overQuota(q, byProject[h.Project()]) == "" {
 			continue // within its deserved share: not preemptible now
 		}
 		picked = append(picked, h)
-		u := byProject[h.w.Project()]
-		u.remove(&h.w)
-		byProject[h.w.Project()] = u
-		free.remove(&h.w)
+		u := byProject[h.Project()]
+		u.remove(h)
+		byProject[h.Project()] = u
+		free.remove(h)
 		if r, _, _ := fits(w, &labspace.Quota{GPUs: 1e9, OverQuota: true}, usage{}, free, host); r == "" {
 			return picked, nil
 		}
@@ -357,8 +330,8 @@ func (s *Service) victims(tx store.Tx, quotas map[string]*labspace.Quota, holder
 }
 
 // preempt tells victim v to stop so that w can have its deserved share.
-func (s *Service) preempt(tx store.Tx, v holder, w *labspace.Workspace) error {
-	rec, err := tx.Get(labspace.KindWorkspace, v.w.ID)
+func (s *Service) preempt(tx store.Tx, v, w *labspace.Workspace) error {
+	rec, err := tx.Get(labspace.KindWorkspace, v.ID)
 	if err != nil {
 		return err
 	}
@@ -371,7 +344,7 @@ func (s *Service) preempt(tx store.Tx, v holder, w *labspace.Workspace) error {
 	if err := s.saveWorkspace(tx, &full, rec.RV); err != nil {
 		return err
 	}
-	return tx.AddEvent(&labspace.Event{WorkspaceID: v.w.ID, Time: now, Type: "Preempted", Actor: ControllerSubject.Name,
+	return tx.AddEvent(&labspace.Event{WorkspaceID: v.ID, Time: now, Type: "Preempted", Actor: ControllerSubject.Name,
 		Reason: "Preempted", Message: fmt.Sprintf("Stopped to give project %s its deserved share back (workspace %s).", w.Project(), w.Name)})
 }
 

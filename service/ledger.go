@@ -124,14 +124,14 @@ func (s *Service) ledgerAdd(tx store.Tx, w *labspace.Workspace, sign int64) erro
 // rebuildLedger recomputes every ledger from the workspaces that hold an
 // admission: projects without any get zero.
 func (s *Service) rebuildLedger(tx store.Tx) error {
-	holders, err := s.admitted(tx)
+	holders, err := admitted(tx)
 	if err != nil {
 		return err
 	}
 	host := usage{devices: map[int]bool{}}
 	projects := map[string]usage{}
 	for i := range holders {
-		w := &holders[i].w
+		w := &holders[i]
 		host.add(w)
 		u, ok := projects[w.Project()]
 		if !ok {

@@ -222,7 +222,6 @@ func (s *Service) RemoveWorkspace(ctx context.Context, id string) error {
 	if err := controllerOnly(ctx); err != nil {
 		return err
 	}
-	defer s.admissionViews.Delete(id)
 	return s.store.Update(ctx, func(tx store.Tx) error {
 		rec, err := tx.Get(labspace.KindWorkspace, id)
 		if err != nil {

@@ -11,7 +11,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,17 +55,15 @@ type Options struct {
 
 // Service is the one place business rules live.
 type Service struct {
-	store     store.Store
-	box       *secret.Box
-	lifecycle Lifecycle
-	capacity  capacitySource
-	// admissionViews: workspace id -> viewAt, what admission last decoded.
-	admissionViews sync.Map
-	logs           LogSource
-	now            func() time.Time
-	sessionTTL     time.Duration
-	bcryptCost     int
-	log            *slog.Logger
+	store      store.Store
+	box        *secret.Box
+	lifecycle  Lifecycle
+	capacity   capacitySource
+	logs       LogSource
+	now        func() time.Time
+	sessionTTL time.Duration
+	bcryptCost int
+	log        *slog.Logger
 	// accessGen moves whenever a change may alter access (a token revoked;
 	// a rule, user, group, application, project or workspace created,
 	// changed or deleted), so that caches of access decisions (the actor
