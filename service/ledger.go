@@ -100,18 +100,15 @@ func (s *Service) ledgerUsage(tx store.Tx, project string) (inProject, onHost us
 // ledgerAdd adds (sign 1) or takes out (sign -1) w's share in its
 // project's and the host's ledgers.
 func (s *Service) ledgerAdd(tx store.Tx, w *labspace.Workspace, sign int64) error {
-	if _, _, ok, err := readLedger(tx, hostLedger); err != nil || !ok {
+	for _, id := range []string{hostLedger, projectLedger(w.Project())} {
+		u, rec, ok, err := readLedger(tx, id)
 		if err != nil {
 			return err
 		}
-		// Built from the workspaces as they are in this transaction, w's
-		// change included: callers save w first.
-		return s.rebuildLedger(tx)
-	}
-	for _, id := range []string{hostLedger, projectLedger(w.Project())} {
-		u, rec, _, err := readLedger(tx, id)
-		if err != nil {
-			return err
+		if !ok && id == hostLedger {
+			// Built from the workspaces as they are in this transaction,
+			// w's change included: callers save w first.
+			return s.rebuildLedger(tx)
 		}
 		u.addSigned(w, sign)
 		if err := writeLedger(tx, id, rec, u); err != nil {
