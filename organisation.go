@@ -127,12 +127,12 @@ func (p *Project) Validate(v *Invalid) {
 		v.Add("meta.scope.type", "a project belongs to a department or to the global scope")
 	}
 	if p.Spec.Namespace == "" && p.Name != "" {
-		p.Spec.Namespace = "labspace-" + p.Name
-		if len(p.Spec.Namespace) > 63 {
-			p.Spec.Namespace = p.Name
-		}
+		p.Spec.Namespace = DefaultNamespace(p.Name)
 	}
 	ValidateName("spec.namespace", p.Spec.Namespace, v)
+	if SystemNamespace(p.Spec.Namespace) {
+		v.Add("spec.namespace", "%q belongs to the cluster itself (default, kube-*); choose another", p.Spec.Namespace)
+	}
 	p.Spec.Quota.Validate("spec.quota", v)
 }
 

@@ -41,6 +41,7 @@ func (s *Service) prepare(tx store.Tx, a *labspace.Actor, obj labspace.Object, o
 				return p, labspace.Errorf(labspace.ECONFLICT, "Project %q already exists.", o.Name)
 			}
 		}
+		return p, s.prepareProject(tx, a, o, old)
 	case *labspace.AccessRule:
 		return p, s.prepareRule(tx, a, o, &p)
 	case *labspace.Group:
@@ -52,10 +53,16 @@ func (s *Service) prepare(tx store.Tx, a *labspace.Actor, obj labspace.Object, o
 		}
 		return p, v.ErrCode(labspace.EUNPROCESSABLE)
 	case *labspace.Environment:
+		if err := a.CheckPrivileges(o.Spec.PrivilegeUses("spec"), m.Scope); err != nil {
+			return p, err
+		}
 		var v labspace.Invalid
 		p.refs = resolveEnvCredentials(tx, a, "spec.env", o.Spec.Env, chain, &v)
 		return p, v.ErrCode(labspace.EUNPROCESSABLE)
 	case *labspace.DataSource:
+		if err := a.CheckPrivileges(o.Spec.PrivilegeUses("spec"), m.Scope); err != nil {
+			return p, err
+		}
 		var v labspace.Invalid
 		for _, name := range o.Spec.CredentialRefs() {
 			if r := resolveAsset(tx, a, labspace.KindCredential, name, chain, "spec."+string(o.Spec.Type)+".credential", &v); r != nil {

@@ -107,6 +107,9 @@ func (s *Service) CreateWorkspace(ctx context.Context, project string, req *labs
 	if !a.Can(labspace.VerbCreate, labspace.ResWorkspaces, scope) {
 		return nil, labspace.Errorf(labspace.EFORBIDDEN, "Your role does not allow you to create workspaces in project %q.", project)
 	}
+	if err := a.CheckPrivileges(req.PrivilegeUses(), scope); err != nil {
+		return nil, err
+	}
 	w := &labspace.Workspace{Meta: labspace.Meta{Name: req.Name, Description: req.Description, Scope: scope}}
 	s.stamp(&w.Meta, a)
 	capacity, known, err := s.capacity.read(ctx)
