@@ -62,6 +62,13 @@ type Config struct {
 	// Instance names this installation on the cluster (default: a random
 	// name kept in DataDir); replicas of one installation share it.
 	Instance string
+	// SingleUser lets everyone run workspaces on the local runtime even
+	// where it cannot isolate workloads from labspace and each other (one
+	// person's machine). Without it, only administrators may there.
+	SingleUser bool
+	// FirstWorkloadUID and WorkloadUIDs bound the uids local workloads get
+	// when labspace runs as root (defaults in runtime/local).
+	FirstWorkloadUID, WorkloadUIDs int
 }
 
 // Server is a running labspace.
@@ -86,6 +93,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	// Only labspace enters its data dir, whatever mode it was made with.
+	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	key, err := loadKey(cfg)
@@ -241,10 +252,24 @@ func (s *Server) Close(ctx context.Context) error {
 func openRuntime(ctx context.Context, cfg Config, svc *service.Service, toolKey []byte) (runtime.Runtime, time.Duration, int, error) {
 	if cfg.Kubeconfig == "" && !cfg.InCluster {
 		rt, err := local.New(local.Options{Dir: filepath.Join(cfg.DataDir, "workspaces"), Grace: cfg.StopGrace, ToolKey: toolKey,
+			Hide: []string{cfg.DataDir}, FirstUID: cfg.FirstWorkloadUID, UIDCount: cfg.WorkloadUIDs,
 			Secret: func(ctx context.Context, id, key string) (string, error) {
 				return svc.CredentialValue(service.AsController(ctx), id, key)
 			}})
-		return rt, 0, 0, err
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		iso, why := rt.Isolation()
+		switch {
+		case iso != local.IsolateNone:
+			cfg.Logger.Info("local runtime: workloads are isolated", "isolation", iso, "how", why)
+		case cfg.SingleUser:
+			cfg.Logger.Warn("local runtime: workloads run as labspace itself (--single-user)", "why", why)
+		default:
+			svc.RestrictWorkloads(why)
+			cfg.Logger.Warn("local runtime: only administrators may run workspaces; start with --single-user if one person uses this server", "why", why)
+		}
+		return rt, 0, 0, nil
 	}
 	var rc *rest.Config
 	var err error

@@ -70,6 +70,8 @@ type Service struct {
 	// cache here, the tool proxy's) know to drop them.
 	accessGen atomic.Uint64
 	actors    *AccessCache[cachedActor] // by token hash
+	// unisolated is why workloads cannot be isolated here (RestrictWorkloads).
+	unisolated atomic.Pointer[string]
 }
 
 // AccessGeneration changes whenever access may have been taken away on

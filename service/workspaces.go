@@ -110,6 +110,11 @@ func (s *Service) CreateWorkspace(ctx context.Context, project string, req *labs
 	if err := a.CheckPrivileges(req.PrivilegeUses(), scope); err != nil {
 		return nil, err
 	}
+	if req.DesiredPhase != labspace.PhaseStopped {
+		if err := s.mayRun(ctx, a); err != nil {
+			return nil, err
+		}
+	}
 	w := &labspace.Workspace{Meta: labspace.Meta{Name: req.Name, Description: req.Description, Scope: scope}}
 	s.stamp(&w.Meta, a)
 	capacity, known, err := s.capacity.read(ctx)
@@ -330,6 +335,11 @@ func (s *Service) SetDesiredPhase(ctx context.Context, project, name string, to 
 		}
 		if !a.Can(verb, labspace.ResWorkspaces, w.Scope) {
 			return labspace.Errorf(labspace.EFORBIDDEN, "Your role does not allow you to %s workspaces in project %q.", action, project)
+		}
+		if to == labspace.PhaseRunning {
+			if err := s.mayRun(ctx, a); err != nil {
+				return err
+			}
 		}
 		eventType, err := w.RequestDesired(to)
 		if err != nil {

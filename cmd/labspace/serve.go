@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labspace/labspace/runtime/local"
 	"github.com/labspace/labspace/server"
 	"github.com/spf13/cobra"
 )
@@ -40,6 +41,9 @@ func serveCmd() *cobra.Command {
 	f.DurationVar(&cfg.StopGrace, "stop-grace", 10*time.Second, "how long a workload has to exit after SIGTERM before SIGKILL")
 	f.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "run workspaces on the Kubernetes cluster of this kubeconfig file (default: local processes)")
 	f.BoolVar(&cfg.InCluster, "in-cluster", false, "run workspaces on the Kubernetes cluster labspace runs in, with its service account")
+	f.BoolVar(&cfg.SingleUser, "single-user", false, "on a host where the local runtime cannot isolate workloads (neither root nor user namespaces), let every user run workspaces as labspace's own user")
+	f.IntVar(&cfg.FirstWorkloadUID, "workload-uid-first", local.DefaultFirstUID, "when labspace runs as root, the first uid (and gid) of the range given to local workloads, one per workspace")
+	f.IntVar(&cfg.WorkloadUIDs, "workload-uids", local.DefaultUIDCount, "how many uids the range of --workload-uid-first holds")
 	f.StringVar(&cfg.Instance, "instance", "", "this installation's name on the cluster, labelling its objects (default: a random name kept in --data-dir)")
 	return cmd
 }

@@ -13,12 +13,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/labspace/labspace"
@@ -37,6 +35,12 @@ type Options struct {
 	Secret func(ctx context.Context, credentialID, key string) (string, error)
 	// ToolKey derives each workspace's tool token (runtime.ToolToken).
 	ToolKey []byte
+	// Hide lists folders workloads must not see (labspace's data
+	// directory); Dir is always hidden.
+	Hide []string
+	// FirstUID and UIDCount bound the uids (and gids) workloads get when
+	// labspace runs as root (default DefaultFirstUID, DefaultUIDCount).
+	FirstUID, UIDCount int
 }
 
 // Runtime is the local process runtime.
@@ -45,6 +49,11 @@ type Runtime struct {
 	locks sync.Map // workspace id -> *sync.Mutex
 	gpus  []int
 	ports ports
+
+	isolation    Isolation
+	isolationWhy string
+	hide         []string
+	uidMu        sync.Mutex // uid allocation
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -62,10 +71,19 @@ func New(opts Options) (*Runtime, error) {
 		return nil, err
 	}
 	opts.Dir = abs
-	r := &Runtime{opts: opts, gpus: opts.GPUs}
+	if opts.FirstUID <= 0 || opts.UIDCount <= 0 {
+		opts.FirstUID, opts.UIDCount = DefaultFirstUID, DefaultUIDCount
+	}
+	r := &Runtime{opts: opts, gpus: opts.GPUs, hide: []string{abs}}
+	for _, h := range opts.Hide {
+		if h, err := filepath.Abs(h); err == nil && h != abs {
+			r.hide = append(r.hide, h)
+		}
+	}
 	if r.gpus == nil {
 		r.gpus = discoverGPUs()
 	}
+	r.detectIsolation()
 	return r, nil
 }
 
@@ -78,6 +96,14 @@ type state struct {
 
 func (r *Runtime) dir(w *labspace.Workspace) string  { return filepath.Join(r.opts.Dir, w.ID) }
 func (r *Runtime) home(w *labspace.Workspace) string { return filepath.Join(r.dir(w), "home") }
+
+// homeIn is the home's path as the workload sees it.
+func (r *Runtime) homeIn(w *labspace.Workspace) string {
+	if r.isolation == IsolateNone {
+		return r.home(w)
+	}
+	return sandboxHome
+}
 func (r *Runtime) file(w *labspace.Workspace, name string) string {
 	return filepath.Join(r.dir(w), name)
 }
@@ -176,18 +202,28 @@ func (r *Runtime) start(w *labspace.Workspace, st *state, env []string) error {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command("/bin/sh", append([]string{"-c", `"$@"; echo $? > "$LABSPACE_EXIT_FILE"`, "labspace-workload"}, argv...)...)
-	cmd.Env = append(env, "LABSPACE_EXIT_FILE="+r.file(w, "exit"))
-	cmd.Dir = r.home(w)
-	if wd := w.Spec.Environment.Spec.WorkingDir; wd != "" {
-		cmd.Dir = filepath.Join(r.home(w), wd)
-		if err := os.MkdirAll(cmd.Dir, 0o700); err != nil {
+	dir := r.homeIn(w)
+	wd := w.Spec.Environment.Spec.WorkingDir
+	var binds []sandboxBind
+	for _, ds := range w.Spec.DataSources {
+		if ds.Spec.HostPath != nil {
+			binds = append(binds, sandboxBind{Path: ds.Spec.HostPath.Path, ReadOnly: ds.Spec.ReadOnly})
+		}
+	}
+	cmd, done, err := r.sandboxed(w.ID, argv, filepath.Join(dir, wd), binds)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if wd != "" {
+		// After sandboxed: the home is the workload's by now.
+		if err := mkdirOwned(r.home(w), wd); err != nil {
 			return err
 		}
 	}
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	fmt.Fprintf(logf, "labspace: starting %q at %s\n", argv, st.StartedAt.Format(time.RFC3339))
+	fmt.Fprintf(logf, "labspace: starting %q at %s (isolation: %s)\n", argv, st.StartedAt.Format(time.RFC3339), r.isolation)
 	if err := cmd.Start(); err != nil {
 		return labspace.Errorf(labspace.EUNPROCESSABLE, "Cannot start %q: %v", argv[0], err)
 	}
@@ -199,7 +235,7 @@ func (r *Runtime) start(w *labspace.Workspace, st *state, env []string) error {
 // vars are the variables command and args expand from: the workspace's,
 // its tools', its home and its tool token.
 func (r *Runtime) vars(w *labspace.Workspace, st *state) map[string]string {
-	return runtime.WorkloadVarsWith(w, st.Ports, map[string]string{"HOME": r.home(w),
+	return runtime.WorkloadVarsWith(w, st.Ports, map[string]string{"HOME": r.homeIn(w),
 		runtime.ToolTokenVar: runtime.ToolToken(r.opts.ToolKey, w.ID)})
 }
 
@@ -244,7 +280,7 @@ func (r *Runtime) linkData(w *labspace.Workspace) error {
 			return labspace.Errorf(labspace.EUNPROCESSABLE, "The local runtime supports host-path data sources only; %q is %s.", ds.From.Name, ds.Spec.Type)
 		}
 		link := filepath.Join(r.home(w), ds.Spec.MountPath)
-		if err := os.MkdirAll(filepath.Dir(link), 0o700); err != nil {
+		if err := mkdirOwned(r.home(w), filepath.Dir(ds.Spec.MountPath)); err != nil {
 			return err
 		}
 		if cur, err := os.Readlink(link); err == nil && cur == ds.Spec.HostPath.Path {

@@ -56,6 +56,23 @@ type fixture struct {
 	rt  *local.Runtime
 }
 
+// writeHome puts a file in w's home as its workload would: owned by the
+// workload's uid, which is not labspace's.
+func (f *fixture) writeHome(w *labspace.Workspace, name, content string) {
+	f.t.Helper()
+	p := filepath.Join(f.home(w), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+	st, err := os.Stat(f.home(w))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.Chown(p, int(st.Sys().(*syscall.Stat_t).Uid), int(st.Sys().(*syscall.Stat_t).Gid)); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 func newFixture(t *testing.T, grace time.Duration) *fixture {
 	dir := t.TempDir()
 	return &fixture{t: t, dir: dir, rt: newRuntime(t, dir, grace)}
@@ -307,9 +324,7 @@ func TestToolStartsAndAnswersHTTP(t *testing.T) {
 	}
 
 	// The tool answers, and serves from the workspace's home (its working folder).
-	if err := os.WriteFile(filepath.Join(f.home(w), "hello.txt"), []byte("hi from home"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	f.writeHome(w, "hello.txt", "hi from home")
 	client := &http.Client{Timeout: 5 * time.Second}
 	resp, err := client.Get(addr + "/hello.txt")
 	if err != nil {
@@ -367,7 +382,11 @@ func TestWorkloadEnvironment(t *testing.T) {
 					t.Errorf("%s = %q (set: %v), want %q", name, got, ok, want)
 				}
 			}
-			check("HOME", f.home(w))
+			home := f.home(w)
+			if iso, _ := f.rt.Isolation(); iso != local.IsolateNone {
+				home = "/home/workspace" // the sandbox shows the home there
+			}
+			check("HOME", home)
 			check("CUDA_VISIBLE_DEVICES", tt.gpus)
 			check(markerVar, w.ID)
 			check("GREETING", "hello")
@@ -415,7 +434,11 @@ func TestWorkloadEnvironment(t *testing.T) {
 func TestHostPathDataSourceIsLinkedIntoHome(t *testing.T) {
 	f := newFixture(t, testGrace)
 	data := t.TempDir()
-	if err := os.WriteFile(filepath.Join(data, "hello.txt"), []byte("shared data"), 0o600); err != nil {
+	// Readable by all, as a dataset is: the workload runs as a uid of its own.
+	if err := os.Chmod(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "hello.txt"), []byte("shared data"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	w := shell(t, "data", `cat "$HOME/data/in/hello.txt" > "$HOME/copy.txt"; exec sleep 60`)

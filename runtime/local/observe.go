@@ -94,8 +94,8 @@ func (r *Runtime) Observe(ctx context.Context, w *labspace.Workspace) (runtime.O
 	}
 	code, err := os.ReadFile(r.file(w, "exit"))
 	reason, msg := "Killed", "The process was killed (by a signal or the out-of-memory killer)."
-	if err == nil {
-		reason, msg = exitReason(strings.TrimSpace(string(code)))
+	if c := strings.TrimSpace(string(code)); err == nil && c != "" {
+		reason, msg = exitReason(c)
 	}
 	if tail := r.tail(w, 10); tail != "" {
 		msg += " Last lines:\n" + tail

@@ -1,0 +1,232 @@
+package local
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// Isolation is how the local runtime keeps a workload away from labspace's
+// data and from the other workloads on the host.
+type Isolation string
+
+const (
+	// IsolateUIDs: labspace runs as root; each workspace gets a uid and gid
+	// of its own from a range, and its processes run in a PID and mount
+	// namespace of their own where the data directory is hidden and only
+	// the workspace's home (and /tmp of its own) are there.
+	IsolateUIDs Isolation = "uids"
+	// IsolateUserNS: labspace runs as an ordinary user; each workload runs
+	// in user, PID and mount namespaces of its own, with no capabilities,
+	// and the same hidden data directory.
+	IsolateUserNS Isolation = "user-namespaces"
+	// IsolateNone: the kernel allows neither; every workload runs as
+	// labspace itself, so only administrators (or, with SingleUser, the one
+	// user) may run workspaces.
+	IsolateNone Isolation = "none"
+)
+
+// Default range of the workloads' uids and gids when labspace runs as
+// root: above the ranges that /etc/subuid hands to users' containers.
+const (
+	DefaultFirstUID = 900000
+	DefaultUIDCount = 100000
+)
+
+// sandboxArg0 is the name the labspace binary is started under to become a
+// workload's sandbox (sandbox_linux.go).
+const sandboxArg0 = "labspace-sandbox"
+
+// sandboxEnv carries the sandbox's configuration to the re-executed binary;
+// the sandbox removes it before the workload starts.
+const sandboxEnv = "LABSPACE_SANDBOX"
+
+// sandboxConfig is what the sandbox needs besides the workload's argv.
+type sandboxConfig struct {
+	Home string   `json:"home"`           // bound at its own path
+	Tmp  string   `json:"tmp"`            // bound at /tmp
+	Hide []string `json:"hide"`           // covered by an empty tmpfs
+	Dir  string   `json:"dir"`            // the workload's working directory
+	UID  int      `json:"uid"`            // with IsolateUIDs
+	GID  int      `json:"gid"`            // with IsolateUIDs
+	Mode string   `json:"mode"`           // an Isolation
+	Exit string   `json:"exit,omitempty"` // file for the exit code (name in the fd 3 folder)
+	// Binds are host folders (host-path data sources) bound at their own
+	// path, so the links in the home reach them even under /home or /tmp.
+	Binds []sandboxBind `json:"binds,omitempty"`
+}
+
+type sandboxBind struct {
+	Path     string `json:"path"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+}
+
+// Isolation returns how this runtime isolates workloads, and why.
+func (r *Runtime) Isolation() (Isolation, string) { return r.isolation, r.isolationWhy }
+
+// detectIsolation picks the strongest isolation this host allows, and
+// proves it by running a sandbox once.
+func (r *Runtime) detectIsolation() {
+	mode, why := IsolateUserNS, "labspace runs as an ordinary user: each workspace runs in user, PID and mount namespaces of its own, with no capabilities"
+	if os.Geteuid() == 0 {
+		mode, why = IsolateUIDs, "labspace runs as root: each workspace runs as a uid of its own, in PID and mount namespaces of its own"
+	}
+	r.isolation = mode
+	if err := r.probe(); err != nil {
+		r.isolation, why = IsolateNone, "this host cannot run a sandbox ("+err.Error()+"); every workload runs as labspace itself"
+	}
+	r.isolationWhy = why
+}
+
+// probe runs `true` in a sandbox.
+func (r *Runtime) probe() error {
+	const id = ".probe"
+	dir := filepath.Join(r.opts.Dir, id)
+	defer os.RemoveAll(dir)
+	if err := os.MkdirAll(filepath.Join(dir, "home"), 0o700); err != nil {
+		return err
+	}
+	cmd, done, err := r.sandboxed(id, []string{"true"}, sandboxHome, nil)
+	if err != nil {
+		return err
+	}
+	out := &strings.Builder{}
+	cmd.Env = append(cmd.Env, "PATH="+os.Getenv("PATH"))
+	cmd.Stdout, cmd.Stderr = out, out
+	err = cmd.Run()
+	done()
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, strings.TrimSpace(out.String()))
+	}
+	if code, _ := os.ReadFile(filepath.Join(dir, "exit")); strings.TrimSpace(string(code)) != "0" {
+		return fmt.Errorf("the probe exited with %q: %s", strings.TrimSpace(string(code)), strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+// uidOf returns the uid w's processes run as: the owner of its home when
+// that is in the range, else the lowest uid of the range no other home
+// owns. The home records it, so a restart changes nothing. Callers hold
+// r.uidMu.
+func (r *Runtime) uidOf(w string) (int, error) {
+	first, n := r.opts.FirstUID, r.opts.UIDCount
+	if st, err := os.Stat(filepath.Join(r.opts.Dir, w, "home")); err == nil {
+		if uid := int(st.Sys().(*syscall.Stat_t).Uid); uid >= first && uid < first+n {
+			return uid, nil
+		}
+	}
+	used := map[int]bool{}
+	entries, err := os.ReadDir(r.opts.Dir)
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		if st, err := os.Stat(filepath.Join(r.opts.Dir, e.Name(), "home")); err == nil && e.Name() != w {
+			used[int(st.Sys().(*syscall.Stat_t).Uid)] = true
+		}
+	}
+	for uid := first; uid < first+n; uid++ {
+		if !used[uid] {
+			return uid, nil
+		}
+	}
+	return 0, fmt.Errorf("every workload uid from %d to %d is taken", first, first+n-1)
+}
+
+// own makes dir (and everything in it) the workload's, mode 0700 at the top.
+func own(dir string, uid, gid int) error {
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return err
+	}
+	st, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if s := st.Sys().(*syscall.Stat_t); int(s.Uid) == uid && int(s.Gid) == gid {
+		return nil
+	}
+	// A home made before workloads had uids of their own: hand it over.
+	return filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	})
+}
+
+// sandboxed wraps argv so that it runs in w's sandbox; with IsolateNone it
+// runs argv under a shell that records its exit code, as labspace itself.
+// The caller adds the environment, starts cmd, and then calls done.
+func (r *Runtime) sandboxed(id string, argv []string, dir string, binds []sandboxBind) (cmd *exec.Cmd, done func(), err error) {
+	if r.isolation == IsolateNone {
+		cmd := exec.Command("/bin/sh", append([]string{"-c", `"$@"; echo $? > "$LABSPACE_EXIT_FILE"`, "labspace-workload"}, argv...)...)
+		cmd.Env = []string{"LABSPACE_EXIT_FILE=" + filepath.Join(r.opts.Dir, id, "exit")}
+		cmd.Dir = dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		return cmd, func() {}, nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := sandboxConfig{Home: filepath.Join(r.opts.Dir, id, "home"), Tmp: filepath.Join(r.opts.Dir, id, "tmp"),
+		Hide: r.hide, Dir: dir, Mode: string(r.isolation), Exit: "exit", Binds: binds}
+	if r.isolation == IsolateUIDs {
+		r.uidMu.Lock()
+		defer r.uidMu.Unlock()
+		uid, err := r.uidOf(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.UID, cfg.GID = uid, uid
+		for _, d := range []string{cfg.Home, cfg.Tmp} {
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				return nil, nil, err
+			}
+			if err := own(d, uid, uid); err != nil {
+				return nil, nil, err
+			}
+		}
+	} else if err := os.MkdirAll(cfg.Tmp, 0o700); err != nil {
+		return nil, nil, err
+	}
+	raw, _ := json.Marshal(cfg)
+	wsDir, err := os.Open(filepath.Join(r.opts.Dir, id))
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd = &exec.Cmd{Path: self, Args: append([]string{sandboxArg0}, argv...)}
+	cmd.Env = []string{sandboxEnv + "=" + string(raw)}
+	cmd.ExtraFiles = []*os.File{wsDir} // fd 3: where the exit code goes
+	cmd.SysProcAttr = sandboxAttr(r.isolation)
+	return cmd, func() { wsDir.Close() }, nil
+}
+
+// mkdirOwned makes home/rel and the folders leading to it, owned as home
+// is: labspace (root) makes them, the workload must be able to use them.
+func mkdirOwned(home, rel string) error {
+	st, err := os.Stat(home)
+	if err != nil {
+		return err
+	}
+	s := st.Sys().(*syscall.Stat_t)
+	p := home
+	for _, part := range strings.Split(strings.Trim(filepath.Clean("/"+rel), "/"), "/") {
+		if part == "" {
+			continue
+		}
+		p = filepath.Join(p, part)
+		if err := os.Mkdir(p, 0o700); err != nil && !os.IsExist(err) {
+			return err
+		}
+		if err := os.Lchown(p, int(s.Uid), int(s.Gid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,228 @@
+package local
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// sandboxHome is where a sandboxed workload finds its home: /home is an
+// empty tmpfs in the sandbox (other users' homes are not there), so the
+// path is reachable whatever folders hold the data directory on the host.
+const sandboxHome = "/home/workspace"
+
+// The labspace binary becomes a workload's sandbox when started under
+// sandboxArg0: this runs before main (and before a test's TestMain), so any
+// binary that runs the local runtime can be its own sandbox.
+func init() {
+	if filepath.Base(os.Args[0]) != sandboxArg0 || os.Getenv(sandboxEnv) == "" {
+		return
+	}
+	os.Exit(sandboxMain(os.Args[1:]))
+}
+
+// sandboxAttr is how labspace starts the sandbox: new PID and mount
+// namespaces, and with IsolateUserNS a user namespace where labspace's uid
+// is root (the sandbox gives up every capability before the workload runs).
+func sandboxAttr(mode Isolation) *syscall.SysProcAttr {
+	attr := &syscall.SysProcAttr{Setpgid: true, Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID}
+	if mode == IsolateUserNS {
+		attr.Cloneflags |= syscall.CLONE_NEWUSER
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+		attr.GidMappingsEnableSetgroups = false
+	}
+	return attr
+}
+
+// sandboxMain runs in the sandbox's new namespaces, as their PID 1: it
+// hides the data directory and /home, binds the workload's home and /tmp,
+// mounts a /proc that shows only the sandbox, drops every privilege, runs
+// argv, reaps what it leaves, and records its exit code.
+func sandboxMain(argv []string) int {
+	goruntime.LockOSThread() // privileges dropped below are the thread's, and the fork happens from it
+	fail := func(step string, err error) int {
+		fmt.Fprintf(os.Stderr, "labspace sandbox: %s: %v\n", step, err)
+		return 126
+	}
+	var cfg sandboxConfig
+	if err := json.Unmarshal([]byte(os.Getenv(sandboxEnv)), &cfg); err != nil {
+		return fail("configuration", err)
+	}
+	if len(argv) == 0 {
+		return fail("command", fmt.Errorf("none"))
+	}
+	unix.CloseOnExec(3)
+	if err := mountSandbox(&cfg); err != nil {
+		return fail("mounts", err)
+	}
+	if err := dropPrivileges(Isolation(cfg.Mode)); err != nil {
+		return fail("privileges", err)
+	}
+	env := make([]string, 0, len(os.Environ()))
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, sandboxEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	// The shell looks the command up in PATH as the workload: folders it
+	// cannot enter (root's own) are passed over.
+	argv = append([]string{"/bin/sh", "-c", `exec "$@"`, "labspace-workload"}, argv...)
+	attr := &syscall.SysProcAttr{}
+	if Isolation(cfg.Mode) == IsolateUIDs {
+		attr.Credential = &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: []uint32{}}
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	p, err := os.StartProcess(argv[0], argv, &os.ProcAttr{Dir: cfg.Dir, Env: env,
+		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}, Sys: attr})
+	if err != nil {
+		return fail("start "+argv[0], err)
+	}
+	go func() {
+		for s := range sigs {
+			_ = p.Signal(s)
+		}
+	}()
+	code := reap(p.Pid)
+	if f, err := unix.Openat(3, cfg.Exit, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600); err == nil {
+		_, _ = unix.Write(f, []byte(strconv.Itoa(code)+"\n"))
+		unix.Close(f)
+	}
+	return 0 // the workload's code is in the exit file; leaving kills what it left behind
+}
+
+// mountSandbox builds the workload's view of the file system.
+func mountSandbox(cfg *sandboxConfig) error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make mounts private: %w", err)
+	}
+	// Every source is opened before anything is hidden.
+	binds := make([]int, len(cfg.Binds))
+	for i, b := range cfg.Binds {
+		fd, err := unix.Open(b.Path, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("data source %s: %w", b.Path, err)
+		}
+		binds[i] = fd
+	}
+	home, err := unix.Open(cfg.Home, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open home: %w", err)
+	}
+	tmp, err := unix.Open(cfg.Tmp, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open tmp: %w", err)
+	}
+	for _, h := range append(cfg.Hide, "/home") {
+		if _, err := os.Stat(h); err != nil {
+			continue
+		}
+		if err := unix.Mount("tmpfs", h, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=64k"); err != nil {
+			return fmt.Errorf("hide %s: %w", h, err)
+		}
+	}
+	if err := os.MkdirAll(sandboxHome, 0o755); err != nil {
+		return err
+	}
+	for _, b := range []struct {
+		fd     int
+		target string
+	}{{home, sandboxHome}, {tmp, "/tmp"}} {
+		if err := unix.Mount("/proc/self/fd/"+strconv.Itoa(b.fd), b.target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind %s: %w", b.target, err)
+		}
+		unix.Close(b.fd)
+	}
+	for i, b := range cfg.Binds {
+		if err := bindAt(binds[i], b.Path, b.ReadOnly); err != nil {
+			return fmt.Errorf("data source %s: %w", b.Path, err)
+		}
+	}
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mount /proc: %w", err)
+	}
+	return nil
+}
+
+// bindAt binds the folder or file open as fd at target, read-only when asked.
+func bindAt(fd int, target string, readOnly bool) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if err := os.MkdirAll(target, 0o755); err != nil {
+			return err
+		}
+	} else if _, err := os.Stat(target); err != nil {
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(target, nil, 0o644); err != nil {
+			return err
+		}
+	}
+	src := "/proc/self/fd/" + strconv.Itoa(fd)
+	if err := unix.Mount(src, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	unix.Close(fd)
+	if readOnly {
+		return unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, "")
+	}
+	return nil
+}
+
+// dropPrivileges leaves the workload no way back to labspace's powers: no
+// setuid gains, no capabilities (with IsolateUserNS the workload is root of
+// its own namespace, and must not unmount what hides the data directory),
+// and the sandbox itself cannot be inspected through /proc.
+func dropPrivileges(mode Isolation) error {
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return err
+	}
+	if mode != IsolateUserNS {
+		return nil // setuid to the workload's uid clears its capabilities
+	}
+	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("drop capability %d: %w", c, err)
+		}
+	}
+	return nil
+}
+
+// reap waits for every process of the sandbox (it is their init) until
+// the workload's own one exits, and returns its code as a shell would: the
+// exit status, or 128 plus the signal that killed it.
+func reap(pid int) int {
+	for {
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 127
+		}
+		if got != pid {
+			continue
+		}
+		if ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ws.ExitStatus()
+	}
+}

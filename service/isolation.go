@@ -1,0 +1,32 @@
+package service
+
+import (
+	"context"
+
+	"github.com/labspace/labspace"
+)
+
+// RestrictWorkloads tells the service that workloads on this host run as
+// labspace itself (the local runtime could not isolate them, and labspace
+// was not started for a single user): from then on only system
+// administrators may create or start running workspaces, and the others
+// are told why. An empty reason lifts the restriction.
+func (s *Service) RestrictWorkloads(reason string) { s.unisolated.Store(&reason) }
+
+// WorkloadRestriction returns the reason set by RestrictWorkloads, or "".
+func (s *Service) WorkloadRestriction() string {
+	if r := s.unisolated.Load(); r != nil {
+		return *r
+	}
+	return ""
+}
+
+// mayRun refuses a start by anyone but a system administrator while
+// workloads cannot be isolated.
+func (s *Service) mayRun(ctx context.Context, a *labspace.Actor) error {
+	r := s.WorkloadRestriction()
+	if r == "" || a.IsSystemAdministrator() {
+		return nil
+	}
+	return labspace.Errorf(labspace.EFORBIDDEN, "Only administrators may run workspaces on this server: %s. An administrator can start labspace as root, on a kernel that allows user namespaces, or with --single-user when one person uses it.", r)
+}
