@@ -30,10 +30,14 @@ const (
 	VerbCreate Verb = "create"
 	VerbUpdate Verb = "update" // includes starting and stopping a workspace
 	VerbDelete Verb = "delete"
+	// VerbConnect is using a workspace's tools: it runs code there, with
+	// its credentials, so reading is not enough. Others than the creator
+	// also need the workspace shared with them (Workspace.Sharing).
+	VerbConnect Verb = "connect"
 )
 
 // Verbs in matrix order.
-var Verbs = []Verb{VerbRead, VerbCreate, VerbUpdate, VerbDelete}
+var Verbs = []Verb{VerbRead, VerbCreate, VerbUpdate, VerbDelete, VerbConnect}
 
 // Resource is what a permission is about. Asset kinds and workspaces use their Kind.
 type Resource string
@@ -68,25 +72,25 @@ func ResourceOf(k Kind) Resource {
 	return ResAssets
 }
 
-type perms map[Resource]string // letters of "rcud"
+type perms map[Resource]string // letters of "rcudx" (x: connect)
 
 // rolePermissions is the permission matrix; docs/access.md is generated from
 // it (a test keeps the two equal).
 var rolePermissions = map[Role]perms{
-	RoleSystemAdministrator: {ResWorkspaces: "rcud", ResAssets: "rcud", ResProjects: "rcud",
+	RoleSystemAdministrator: {ResWorkspaces: "rcudx", ResAssets: "rcud", ResProjects: "rcud",
 		ResDepartments: "rcud", ResAccessRules: "rcud", ResIdentities: "rcud", ResAudit: "r"},
-	RoleDepartmentAdministrator: {ResWorkspaces: "rcud", ResAssets: "rcud", ResProjects: "rcud",
+	RoleDepartmentAdministrator: {ResWorkspaces: "rcudx", ResAssets: "rcud", ResProjects: "rcud",
 		ResDepartments: "ru", ResAccessRules: "rcud", ResIdentities: "r"},
 	RoleEditor: {ResWorkspaces: "r", ResAssets: "rcud", ResProjects: "rcud",
 		ResDepartments: "rcud", ResAccessRules: "rcud", ResIdentities: "r"},
-	RoleResearchManager: {ResWorkspaces: "ru", ResAssets: "rcud", ResProjects: "r",
+	RoleResearchManager: {ResWorkspaces: "rux", ResAssets: "rcud", ResProjects: "r",
 		ResDepartments: "r", ResAccessRules: "r"},
 	RoleViewer:       {ResWorkspaces: "r", ResAssets: "r", ResProjects: "r", ResDepartments: "r", ResAccessRules: "r"},
-	RoleL1Researcher: {ResWorkspaces: "rcud", ResAssets: "rcud", ResProjects: "r", ResDepartments: "r"},
-	RoleL2Researcher: {ResWorkspaces: "rcud", ResAssets: "r", ResProjects: "r", ResDepartments: "r"},
+	RoleL1Researcher: {ResWorkspaces: "rcudx", ResAssets: "rcud", ResProjects: "r", ResDepartments: "r"},
+	RoleL2Researcher: {ResWorkspaces: "rcudx", ResAssets: "r", ResProjects: "r", ResDepartments: "r"},
 }
 
-var verbLetter = map[Verb]byte{VerbRead: 'r', VerbCreate: 'c', VerbUpdate: 'u', VerbDelete: 'd'}
+var verbLetter = map[Verb]byte{VerbRead: 'r', VerbCreate: 'c', VerbUpdate: 'u', VerbDelete: 'd', VerbConnect: 'x'}
 
 // Allows reports whether role r grants verb on res.
 func (r Role) Allows(res Resource, verb Verb) bool {

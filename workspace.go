@@ -27,12 +27,52 @@ var Phases = []Phase{PhaseCreating, PhasePending, PhaseInitializing, PhaseRunnin
 // of those blocks do not change it.
 type Workspace struct {
 	Meta         `json:"meta"`
-	Spec         WorkspaceSpec   `json:"spec"`
-	DesiredPhase Phase           `json:"desiredPhase"`
-	Status       WorkspaceStatus `json:"status"`
+	Spec         WorkspaceSpec `json:"spec"`
+	DesiredPhase Phase         `json:"desiredPhase"`
+	// Sharing says who besides the creator may connect to its tools.
+	Sharing Sharing         `json:"sharing"`
+	Status  WorkspaceStatus `json:"status"`
 }
 
 func (*Workspace) Kind() Kind { return KindWorkspace }
+
+// Sharing lets others connect to a workspace's tools (they also need a role
+// that allows connecting, and tools served on origins of their own).
+type Sharing struct {
+	// Project shares with every member of the workspace's project.
+	Project bool `json:"project"`
+	// Users names users to share with.
+	Users []string `json:"users,omitempty"`
+}
+
+// Validate checks a sharing request.
+func (s *Sharing) Validate(v *Invalid) {
+	if len(s.Users) > 64 {
+		v.Add("users", "must have at most 64 items")
+		return
+	}
+	seen := map[string]bool{}
+	for i, u := range s.Users {
+		ValidateName(fieldIndex("users", i), u, v)
+		if seen[u] {
+			v.Add(fieldIndex("users", i), "duplicates %q", u)
+		}
+		seen[u] = true
+	}
+}
+
+// SharedWith reports whether the workspace is shared with user.
+func (s *Sharing) SharedWith(user string) bool {
+	if s.Project {
+		return true
+	}
+	for _, u := range s.Users {
+		if u == user {
+			return true
+		}
+	}
+	return false
+}
 
 // Project is the project the workspace lives in.
 func (w *Workspace) Project() string { return w.Scope.Name }

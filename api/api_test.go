@@ -216,7 +216,16 @@ func TestTokensAndApplications(t *testing.T) {
 	e.must(204, "POST", "/api/v1/logout", session, nil)
 	e.must(401, "GET", "/api/v1/me", session, nil)
 
-	pat := e.must(201, "POST", "/api/v1/tokens", e.admin, map[string]any{"name": "ci", "expiresInSeconds": 3600})
+	// Minting a token or an application secret asks for the password
+	// again: a borrowed session (a hostile page in a signed-in browser) cannot.
+	e.must(400, "POST", "/api/v1/tokens", e.admin, map[string]any{"name": "ci", "expiresInSeconds": 3600})
+	e.must(403, "POST", "/api/v1/tokens", e.admin, map[string]any{"name": "ci", "expiresInSeconds": 3600, "password": "not-the-password"})
+	e.must(403, "POST", "/api/v1/applications", e.admin, map[string]any{"meta": map[string]any{"name": "pipeline"}, "password": "not-the-password"})
+	if list := e.must(200, "GET", "/api/v1/tokens", e.admin, nil); strings.Contains(string(list.raw), `"ci"`) {
+		t.Errorf("a refused token was made: %s", list.raw)
+	}
+	e.must(404, "GET", "/api/v1/applications/pipeline", e.admin, nil)
+	pat := e.must(201, "POST", "/api/v1/tokens", e.admin, map[string]any{"name": "ci", "expiresInSeconds": 3600, "password": adminPassword})
 	e.must(200, "GET", "/api/v1/me", pat.str("accessToken"), nil)
 	list := e.must(200, "GET", "/api/v1/tokens", e.admin, nil)
 	if strings.Contains(string(list.raw), pat.str("accessToken")) {
@@ -224,11 +233,11 @@ func TestTokensAndApplications(t *testing.T) {
 	}
 	e.must(204, "DELETE", "/api/v1/tokens/"+pat.str("id"), e.admin, nil)
 	e.must(401, "GET", "/api/v1/me", pat.str("accessToken"), nil)
-	short := e.must(201, "POST", "/api/v1/tokens", e.admin, map[string]any{"name": "short", "expiresInSeconds": 1})
+	short := e.must(201, "POST", "/api/v1/tokens", e.admin, map[string]any{"name": "short", "expiresInSeconds": 1, "password": adminPassword})
 	time.Sleep(1100 * time.Millisecond)
 	e.must(401, "GET", "/api/v1/me", short.str("accessToken"), nil)
 
-	app := e.must(201, "POST", "/api/v1/applications", e.admin, map[string]any{"meta": map[string]any{"name": "pipeline"}})
+	app := e.must(201, "POST", "/api/v1/applications", e.admin, map[string]any{"meta": map[string]any{"name": "pipeline"}, "password": adminPassword})
 	e.project("vision", "")
 	e.grant("application", "pipeline", "viewer", "project/vision")
 	tok := e.must(200, "POST", "/api/v1/token", "", map[string]any{"clientId": app.str("spec.clientId"), "clientSecret": app.str("clientSecret")})

@@ -25,7 +25,7 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 	researcher := e.user("u2")
 	e.grant("user", "u2", "l1-researcher", "project/pa")
 	e.must(201, "POST", "/api/v1/groups", e.admin, obj("grp", "global", map[string]any{"members": []any{"u1"}}))
-	e.must(201, "POST", "/api/v1/applications", e.admin, map[string]any{"meta": map[string]any{"name": "app1"}})
+	e.must(201, "POST", "/api/v1/applications", e.admin, map[string]any{"meta": map[string]any{"name": "app1"}, "password": adminPassword})
 	ids := map[string]string{} // "kind/name" -> id
 	for _, b := range []struct{ path, name, scope string }{
 		{"environments", "env-a", "project/pa"}, {"environments", "env-b", "project/pb"},
@@ -97,8 +97,8 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 		{"PUT users", "PUT", "/api/v1/users/u1", "/api/v1/users", "meta.name",
 			map[string]any{"meta": map[string]any{"name": "u1", "resourceVersion": 2}, "spec": map[string]any{"displayName": "U One"}}},
 		{"POST applications", "POST", "/api/v1/applications", "/api/v1/applications", "meta.name",
-			map[string]any{"meta": map[string]any{"name": "new-app"}}},
-		{"POST tokens", "POST", "/api/v1/tokens", "/api/v1/tokens", "name", map[string]any{"name": "ci", "expiresInSeconds": 3600}},
+			map[string]any{"meta": map[string]any{"name": "new-app"}, "password": adminPassword}},
+		{"POST tokens", "POST", "/api/v1/tokens", "/api/v1/tokens", "name", map[string]any{"name": "ci", "expiresInSeconds": 3600, "password": adminPassword}},
 		{"POST token", "POST", "/api/v1/token", "/api/v1/tokens", "", map[string]any{"username": "admin", "password": adminPassword}},
 		{"POST workspaces", "POST", "/api/v1/projects/pa/workspaces", "/api/v1/workspaces", "name", ws},
 		{"POST workspaces as a researcher", "POST", "/api/v1/projects/pa/workspaces", "/api/v1/workspaces", "name", biSet(ws, "name", "rs-ws")},

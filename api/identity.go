@@ -28,9 +28,18 @@ type TokenResponse struct {
 }
 
 // PersonalTokenRequest asks for a named personal access token.
+// Password confirms the caller: its own password, or an application's
+// client secret.
 type PersonalTokenRequest struct {
 	Name             string `json:"name"`
 	ExpiresInSeconds int64  `json:"expiresInSeconds"`
+	Password         string `json:"password"`
+}
+
+// ApplicationBody is a new application, confirmed with the caller's password.
+type ApplicationBody struct {
+	labspace.Application
+	Password string `json:"password"`
 }
 
 // UserBody is a user with its (write-only) password.
@@ -76,7 +85,7 @@ func (s *Server) identityRoutes() []route {
 				// Saturate rather than overflow: a huge expiresInSeconds must not
 				// wrap around into a short, accepted lifetime.
 				secs := max(min(req.ExpiresInSeconds, int64(math.MaxInt64/time.Second)), -1)
-				raw, tk, err := s.svc.CreatePersonalToken(r.Context(), req.Name, time.Duration(secs)*time.Second)
+				raw, tk, err := s.svc.CreatePersonalToken(r.Context(), req.Name, time.Duration(secs)*time.Second, req.Password)
 				if err != nil {
 					return err
 				}
@@ -113,12 +122,12 @@ func (s *Server) identityRoutes() []route {
 		{method: "GET", path: "/api/v1/applications", summary: "List applications (service accounts)", tag: "applications",
 			out: List[labspace.Object]{Items: []labspace.Object{&labspace.Application{}}}, status: 200, query: listQuery, handle: s.list(labspace.KindApplication)},
 		{method: "POST", path: "/api/v1/applications", summary: "Create an application; its client secret is shown once", tag: "applications",
-			in: labspace.Application{}, out: ApplicationCreated{}, status: 201, handle: func(w http.ResponseWriter, r *http.Request) error {
-				var app labspace.Application
-				if err := decode(r, &app); err != nil {
+			in: ApplicationBody{}, out: ApplicationCreated{}, status: 201, handle: func(w http.ResponseWriter, r *http.Request) error {
+				var b ApplicationBody
+				if err := decode(r, &b); err != nil {
 					return err
 				}
-				out, sec, err := s.svc.CreateApplication(r.Context(), &app)
+				out, sec, err := s.svc.CreateApplication(r.Context(), &b.Application, b.Password)
 				if err != nil {
 					return err
 				}

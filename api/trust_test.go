@@ -99,3 +99,33 @@ func TestPrivilegedSettingsNeedAnAdministrator(t *testing.T) {
 		"compute": "one-gpu", "env": map[string]any{"WANDB_KEY": "k"}, "dataSources": []any{map[string]any{"name": "datasets"}},
 		"desiredPhase": "Stopped"})
 }
+
+// Sharing a workspace's tools is the creator's to decide, and needs tools
+// served on hosts of their own (this server has none): elsewhere only
+// "nobody" can be said.
+func TestSharingIsTheCreators(t *testing.T) {
+	e := newEnv(t)
+	e.project("alpha", "")
+	e.project("beta", "")
+	e.blocks()
+	alice, bob, mallory := e.user("alice"), e.user("bob"), e.user("mallory")
+	e.grant("user", "alice", "l1-researcher", "project/alpha")
+	e.grant("user", "bob", "l1-researcher", "project/alpha")
+	e.grant("user", "mallory", "l1-researcher", "project/beta")
+	b := wsBody("nb")
+	b["desiredPhase"] = "Stopped"
+	e.must(201, "POST", "/api/v1/projects/alpha/workspaces", alice, b)
+	const path = "/api/v1/projects/alpha/workspaces/nb/sharing"
+
+	r := e.do("PUT", path, alice, map[string]any{"project": true})
+	if r.status != 422 || !strings.Contains(string(r.raw), "--proxy-domain") {
+		t.Errorf("sharing without tool hosts: %d %s, want 422 saying how", r.status, r.raw)
+	}
+	e.must(403, "PUT", path, bob, map[string]any{"users": []string{}})
+	e.must(404, "PUT", path, mallory, map[string]any{"users": []string{}})
+	e.must(400, "PUT", path, alice, map[string]any{"users": []string{"Not A Name"}})
+	got := e.must(200, "PUT", path, alice, map[string]any{"users": []string{}})
+	if got.field("sharing.project") != false {
+		t.Errorf("sharing after clearing it: %s", got.raw)
+	}
+}

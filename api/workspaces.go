@@ -51,6 +51,16 @@ func (s *Server) workspaceRoutes() []route {
 			out: ws, status: 202, handle: desired(labspace.PhaseStopped)},
 		{method: "DELETE", path: one, summary: "Ask for the workspace to be deleted", tag: "workspaces", out: ws, status: 202,
 			handle: desired(labspace.PhaseDeleted)},
+		{method: "PUT", path: one + "/sharing", summary: "Set who besides its creator may connect to the workspace's tools (the creator only; needs tools on hosts of their own)",
+			tag: "workspaces", in: labspace.Sharing{}, out: ws, status: 200,
+			handle: func(w http.ResponseWriter, r *http.Request) error {
+				var req labspace.Sharing
+				if err := decode(r, &req); err != nil {
+					return err
+				}
+				out, err := s.svc.ShareWorkspace(r.Context(), r.PathValue("project"), r.PathValue("name"), req)
+				return reply(w, 200, out, err)
+			}},
 		{method: "GET", path: one + "/logs", summary: "The workspace's output; follow=true keeps streaming", tag: "workspaces",
 			text: true, status: 200, query: []string{"follow"}, handle: s.logs},
 		{method: "GET", path: one + "/events", summary: "The workspace's history, oldest first", tag: "workspaces",

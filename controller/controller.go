@@ -26,6 +26,9 @@ type Options struct {
 	Logger  *slog.Logger
 	// PublicURL prefixes the tool URLs shown to users.
 	PublicURL string
+	// ToolURL, when set, builds them instead (proxy.ToolURL: a tool on a
+	// host of its own is opened through labspace's /connect/ link).
+	ToolURL func(w *labspace.Workspace, tool string) string
 	// Workers is how many workspaces are reconciled at once (default 4).
 	Workers int
 	// Resync is how often every workspace is looked at even without a
@@ -201,6 +204,9 @@ func (c *Controller) toolStatus(w *labspace.Workspace, ready bool) []labspace.To
 	var out []labspace.ToolStatus
 	for _, t := range w.Spec.Environment.Spec.Tools {
 		ts := labspace.ToolStatus{Name: t.Name, Type: t.Type, Ready: ready, URL: c.opts.PublicURL + runtime.BasePath(w, t.Name)}
+		if c.opts.ToolURL != nil {
+			ts.URL = c.opts.ToolURL(w, t.Name)
+		}
 		if t.Type == "external" {
 			ts.URL = expandBraces(t.URL, vars)
 		}

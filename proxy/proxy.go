@@ -28,13 +28,24 @@ type Targets interface {
 	Target(workspaceID, tool string) (string, bool)
 }
 
+// Options configure the proxy.
+type Options struct {
+	// Domain serves each tool on a host of its own,
+	// <tool>-<workspace>-<project>.<Domain>, reached through a ticket
+	// (origins.go). Best a domain other than labspace's own.
+	Domain string
+	// NoPaths turns /ws/ off: tools are then reached on their hosts only.
+	NoPaths bool
+	// PublicURL is labspace's address; tool hosts take its scheme and port.
+	PublicURL string
+}
+
 // Proxy is the tool proxy.
 type Proxy struct {
-	svc     *service.Service
-	targets Targets
-	log     *slog.Logger
-	// Domain enables subdomain routing: <tool>-<workspace>-<project>.<Domain>.
-	domain    string
+	svc       *service.Service
+	targets   Targets
+	log       *slog.Logger
+	opts      Options
 	transport http.RoundTripper
 	mu        sync.Mutex
 	proxies   map[string]*httputil.ReverseProxy // by target
@@ -50,12 +61,13 @@ func (p *Proxy) SetToolKey(key []byte) {
 	p.toolKey = key
 }
 
-// New returns a proxy; domain may be empty (path routing only).
-func New(svc *service.Service, targets Targets, domain string, log *slog.Logger) *Proxy {
+// New returns a proxy.
+func New(svc *service.Service, targets Targets, opts Options, log *slog.Logger) *Proxy {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64
 	t.ResponseHeaderTimeout = 0
-	return &Proxy{svc: svc, targets: targets, domain: domain, log: log, transport: t, proxies: map[string]*httputil.ReverseProxy{},
+	svc.SetToolOrigins(opts.Domain != "")
+	return &Proxy{svc: svc, targets: targets, opts: opts, log: log, transport: t, proxies: map[string]*httputil.ReverseProxy{},
 		access: service.NewAccessCache[grant](svc)}
 }
 
@@ -65,26 +77,47 @@ type route struct {
 	prefix                   string // what the tool's paths start with in the browser
 }
 
-// ServeHTTP forwards /ws/... requests, and subdomain requests when enabled.
+// ServeHTTP serves tool hosts (with a domain), /connect/ links, and /ws/.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	routes := p.parse(r)
-	if len(routes) == 0 {
+	switch {
+	case p.toolHost(r) != "":
+		p.serveToolHost(w, r)
+	case strings.HasPrefix(r.URL.Path, "/connect/"):
+		p.connect(w, r)
+	case p.opts.NoPaths:
+		problem(w, http.StatusNotFound, "Tools are served on addresses of their own here: open them from labspace.")
+	default:
+		p.servePath(w, r)
+	}
+}
+
+// servePath serves /ws/{project}/{workspace}/{tool}/ on labspace's own
+// origin, to the tool's creator only (service.OriginPath).
+func (p *Proxy) servePath(w http.ResponseWriter, r *http.Request) {
+	rt, ok := parsePath(r.URL.Path)
+	if !ok {
 		problem(w, http.StatusNotFound, "No such tool address.")
 		return
 	}
-	var ws *labspace.Workspace
-	var tool *labspace.Tool
-	var rt route
-	status, msg := 0, ""
-	for _, rt = range routes {
-		if ws, tool, status, msg = p.authorized(r, rt); status != http.StatusNotFound {
-			break
-		}
+	if foreign(r, p.scheme()+"://"+r.Host) {
+		problem(w, http.StatusForbidden, "A page of another site may not act on a tool.")
+		return
 	}
+	token := bearer(r)
+	if token == "" {
+		problem(w, http.StatusUnauthorized, "Sign in first.")
+		return
+	}
+	ws, tool, status, msg := p.authorized(r, rt, credential{token: token}, service.OriginPath)
 	if status != 0 {
 		problem(w, status, msg)
 		return
 	}
+	p.forward(w, r, ws, tool, rt)
+}
+
+// forward sends the request on to the tool once the caller was let through.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ws *labspace.Workspace, tool *labspace.Tool, rt route) {
 	target, ok := p.targets.Target(ws.ID, tool.Name)
 	if !ok || ws.Status.Phase != labspace.PhaseRunning {
 		problem(w, http.StatusServiceUnavailable, "Tool "+tool.Name+" of workspace "+ws.Name+" is not running (the workspace is "+string(ws.Status.Phase)+").")
@@ -114,27 +147,18 @@ func stripPrefix(out *http.Request, prefix string) {
 	}
 }
 
-// parse reads the project, workspace and tool from the path, or from the
-// host in subdomain mode, where <tool>-<workspace>-<project> can be split
-// in several ways (names contain '-'): each split is a candidate, and the
-// first that names a tool of a visible workspace wins.
-func (p *Proxy) parse(r *http.Request) []route {
-	if p.domain != "" {
-		host, _, _ := strings.Cut(r.Host, ":")
-		if label, ok := strings.CutSuffix(host, "."+p.domain); ok && !strings.Contains(label, ".") {
-			return splits(label)
-		}
-	}
-	rest, ok := strings.CutPrefix(r.URL.Path, "/ws/")
+// parsePath reads the project, workspace and tool of a /ws/ path.
+func parsePath(path string) (route, bool) {
+	rest, ok := strings.CutPrefix(path, "/ws/")
 	if !ok {
-		return nil
+		return route{}, false
 	}
 	parts := strings.SplitN(rest, "/", 4)
 	if len(parts) < 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-		return nil
+		return route{}, false
 	}
-	return []route{{project: parts[0], workspace: parts[1], tool: parts[2],
-		prefix: "/ws/" + parts[0] + "/" + parts[1] + "/" + parts[2] + "/"}}
+	return route{project: parts[0], workspace: parts[1], tool: parts[2],
+		prefix: "/ws/" + parts[0] + "/" + parts[1] + "/" + parts[2] + "/"}, true
 }
 
 // splits returns every way to read label as tool-workspace-project.
@@ -158,51 +182,51 @@ func splits(label string) []route {
 	return out
 }
 
-// authorize checks the caller: a valid token, a workspace it may see, and
-// for a private tool, its owner. Statuses: 401, 404 (never 403 across
-// projects), 403 for a private tool of someone else.
-func (p *Proxy) authorize(r *http.Request, rt route, token string) (*labspace.Workspace, *labspace.Tool, *labspace.Token, int, string) {
-	a, tk, err := p.svc.Authenticate(r.Context(), token)
+// credential is what a request carries: a labspace token, or on a tool's
+// own host its tool cookie.
+type credential struct {
+	token string
+	tool  bool // a tool token (service.AuthenticateTool)
+}
+
+// authorize checks the caller's token and asks the service whether it may
+// connect to the tool from origin. Statuses: 401, 404 (never 403 across
+// projects), 403 with the service's reason.
+func (p *Proxy) authorize(r *http.Request, rt route, c credential, origin service.ToolOrigin) (*labspace.Workspace, *labspace.Tool, *labspace.Token, int, string) {
+	authenticate := p.svc.Authenticate
+	if c.tool {
+		authenticate = p.svc.AuthenticateTool
+	}
+	a, tk, err := authenticate(r.Context(), c.token)
 	if err != nil {
 		return nil, nil, nil, http.StatusUnauthorized, "The token is invalid, expired or revoked; sign in again."
 	}
-	ctx := service.WithActor(r.Context(), a)
-	ws, err := p.svc.GetWorkspace(ctx, rt.project, rt.workspace)
-	if err != nil {
-		if labspace.ErrorCode(err) != labspace.ENOTFOUND {
-			p.log.Error("proxy: read workspace", "err", err)
-			return nil, nil, nil, http.StatusInternalServerError, "Internal error."
-		}
-		return nil, nil, nil, http.StatusNotFound, "Workspace not found."
+	ws, tool, err := p.svc.Connect(service.WithActor(r.Context(), a), rt.project, rt.workspace, rt.tool, origin)
+	if err == nil && tk.Kind == service.TokenTool && tk.Name != ws.ID+"/"+tool.Name {
+		err = labspace.Errorf(labspace.EFORBIDDEN, "This cookie is for another tool; open the tool from labspace.")
 	}
-	for i := range ws.Spec.Environment.Spec.Tools {
-		t := &ws.Spec.Environment.Spec.Tools[i]
-		if t.Name != rt.tool {
-			continue
-		}
-		if t.Private && !(a.Subject.Type == labspace.SubjectUser && a.Subject.Name == ws.CreatedBy) {
-			return nil, nil, nil, http.StatusForbidden, "Tool " + t.Name + " is private to " + ws.CreatedBy + "."
-		}
-		return ws, t, tk, 0, ""
+	switch code := labspace.ErrorCode(err); code {
+	case "":
+		return ws, tool, tk, 0, ""
+	case labspace.ENOTFOUND, labspace.EFORBIDDEN:
+		return nil, nil, nil, labspace.HTTPStatus(code), err.Error()
+	default:
+		p.log.Error("proxy: connect", "err", err)
+		return nil, nil, nil, http.StatusInternalServerError, "Internal error."
 	}
-	return nil, nil, nil, http.StatusNotFound, "Workspace " + ws.Name + " has no tool " + rt.tool + "."
 }
 
 // authorized is authorize behind a cache of granted access (an
 // AccessCache): a request otherwise costs a token look-up, the caller's
 // rules and the workspace, most of the proxy's time for small responses.
 // Refusals are not cached.
-func (p *Proxy) authorized(r *http.Request, rt route) (*labspace.Workspace, *labspace.Tool, int, string) {
-	token := bearer(r)
-	if token == "" {
-		return nil, nil, http.StatusUnauthorized, "Sign in first."
-	}
-	key := token + "\x00" + rt.project + "/" + rt.workspace + "/" + rt.tool
+func (p *Proxy) authorized(r *http.Request, rt route, c credential, origin service.ToolOrigin) (*labspace.Workspace, *labspace.Tool, int, string) {
+	key := c.token + "\x00" + strconv.FormatBool(c.tool) + strconv.Itoa(int(origin)) + rt.project + "/" + rt.workspace + "/" + rt.tool
 	e, gen, ok := p.access.Get(key)
 	if ok {
 		return e.ws, e.tool, 0, ""
 	}
-	ws, tool, tk, status, msg := p.authorize(r, rt, token)
+	ws, tool, tk, status, msg := p.authorize(r, rt, c, origin)
 	if status != 0 || ws.Status.Phase != labspace.PhaseRunning {
 		return ws, tool, status, msg // refusals, and tools not running yet, are looked up again
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -506,7 +507,7 @@ func TestRefusals(t *testing.T) {
 			AccessToken string
 			ExpiresAt   time.Time
 		}
-		if st, raw := e.call("POST", "/api/v1/tokens", s.alice, map[string]any{"name": "short", "expiresInSeconds": 1}, &tok); st != 201 {
+		if st, raw := e.call("POST", "/api/v1/tokens", s.alice, map[string]any{"name": "short", "expiresInSeconds": 1, "password": "alice-password"}, &tok); st != 201 {
 			t.Fatalf("create token: %d: %s", st, raw)
 		}
 		r := e.get(web, bearer(tok.AccessToken))
@@ -521,11 +522,11 @@ func TestRefusals(t *testing.T) {
 
 	t.Run("revoked token", func(t *testing.T) {
 		e := e.in(t)
-		tok := e.login("bob", "bob-password")
-		e.get(web, bearer(tok)).expect(t, "bob before logout", 200)
+		tok := e.login("alice", "alice-password")
+		e.get(web, bearer(tok)).expect(t, "alice before logout", 200)
 		e.must(204, "POST", "/api/v1/logout", tok, nil)
-		e.get(web, bearer(tok)).expect(t, "bob after logout", 401)
-		e.get(web, "Cookie: labspace_session="+tok).expect(t, "bob's revoked session cookie", 401)
+		e.get(web, bearer(tok)).expect(t, "alice after logout", 401)
+		e.get(web, "Cookie: labspace_session="+tok).expect(t, "alice's revoked session cookie", 401)
 	})
 
 	t.Run("other project", func(t *testing.T) {
@@ -554,7 +555,45 @@ func TestRefusals(t *testing.T) {
 		}
 		e.get("/ws/lab/box/secret/x", bearer(s.bob)).expect(t, "bob opens alice's private tool", 403)
 		e.get("/ws/lab/box/secret/x", "Cookie: labspace_session="+s.bob).expect(t, "bob's session opens alice's private tool", 403)
-		e.get("/ws/lab/box/web/x", bearer(s.bob)).expect(t, "bob opens alice's public tool", 200)
+		// On labspace's own address a tool answers its creator only: its
+		// pages would run with the authority of whoever opens them.
+		r = e.get("/ws/lab/box/web/x", bearer(s.bob)).expect(t, "bob opens alice's public tool by path", 403)
+		if !strings.Contains(string(r.raw), "creator alice only") {
+			t.Errorf("the refusal does not say why: %s", r.raw)
+		}
+		code, raw := e.call("PUT", "/api/v1/projects/lab/workspaces/box/sharing", s.alice, map[string]any{"project": true}, nil)
+		if code != 422 || !strings.Contains(string(raw), "--proxy-domain") {
+			t.Errorf("sharing without tools on hosts of their own: %d %s, want 422", code, raw)
+		}
+	})
+
+	t.Run("roles that may not connect", func(t *testing.T) {
+		e := e.in(t)
+		for _, role := range []string{"viewer", "editor"} {
+			tok := e.user("a-"+role, role, "lab")
+			e.get(web, bearer(tok)).expect(t, role+" opens alice's tool", 403)
+		}
+		// Reading a workspace is not enough to run code in it.
+		e.must(201, "POST", "/api/v1/projects/lab/workspaces", e.admin, map[string]any{"name": "admins", "environment": "echo",
+			"compute": "tiny", "desiredPhase": "Stopped"})
+		vw := e.user("vw", "viewer", "lab")
+		e.get("/ws/lab/admins/web/", bearer(vw)).expect(t, "a viewer opens the admin's tool", 403)
+	})
+
+	t.Run("a page of another site", func(t *testing.T) {
+		e := e.in(t)
+		req, _ := http.NewRequest("POST", e.url+web+"api/kernels", strings.NewReader("{}"))
+		req.Header.Set("Authorization", "Bearer "+s.alice)
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 403 {
+			t.Errorf("a cross-site POST to alice's tool: %d, want 403", res.StatusCode)
+		}
+		e.get(web, bearer(s.alice), "Sec-Fetch-Site: cross-site").expect(t, "a cross-site navigation", 200)
 	})
 
 	t.Run("stopped workspace", func(t *testing.T) {
@@ -578,8 +617,8 @@ func TestForwarding(t *testing.T) {
 
 	t.Run("strip prefix", func(t *testing.T) {
 		e := e.in(t)
-		r := e.get("/ws/lab/box/web/some/path?q=1", bearer(s.bob), "Cookie: mine=m1; labspace_other=o1",
-			"X-Custom: c1").expect(t, "bob opens web", 200)
+		r := e.get("/ws/lab/box/web/some/path?q=1", bearer(s.alice), "Cookie: mine=m1; labspace_other=o1",
+			"X-Custom: c1").expect(t, "alice opens web", 200)
 		if r.echo.Tool != "web" || r.echo.Method != "GET" {
 			t.Errorf("reached %s %q, want GET on web", r.echo.Method, r.echo.Tool)
 		}
@@ -600,16 +639,16 @@ func TestForwarding(t *testing.T) {
 			t.Errorf("the tool saw X-Forwarded-Host %q, want %q", got, e.host)
 		}
 
-		r = e.get("/ws/lab/box/web/", bearer(s.bob)).expect(t, "web's root", 200)
+		r = e.get("/ws/lab/box/web/", bearer(s.alice)).expect(t, "web's root", 200)
 		if r.echo.Path != "/" {
 			t.Errorf("the tool saw %q for its root, want /", r.echo.Path)
 		}
-		r = e.get("/ws/lab/box/web/a%20b/c", bearer(s.bob)).expect(t, "an escaped path", 200)
+		r = e.get("/ws/lab/box/web/a%20b/c", bearer(s.alice)).expect(t, "an escaped path", 200)
 		if r.echo.Path != "/a%20b/c" {
 			t.Errorf("the tool saw %q, want /a%%20b/c", r.echo.Path)
 		}
 		// An escaped slash stays escaped: it is part of a name, not a separator.
-		r = e.get("/ws/lab/box/web/files/a%2Fb?x=%2F", bearer(s.bob)).expect(t, "an escaped slash", 200)
+		r = e.get("/ws/lab/box/web/files/a%2Fb?x=%2F", bearer(s.alice)).expect(t, "an escaped slash", 200)
 		if r.echo.Path != "/files/a%2Fb?x=%2F" {
 			t.Errorf("the tool saw %q, want /files/a%%2Fb?x=%%2F", r.echo.Path)
 		}
@@ -621,7 +660,7 @@ func TestForwarding(t *testing.T) {
 			"/ws/lab/box/web":         "/ws/lab/box/web/",
 			"/ws/lab/box/web?q=1&r=2": "/ws/lab/box/web/?q=1&r=2",
 		} {
-			r = e.get(path, bearer(s.bob))
+			r = e.get(path, bearer(s.alice))
 			if r.status != http.StatusTemporaryRedirect || r.header.Get("Location") != want {
 				t.Errorf("%s: %d to %q, want 307 to %s: %s", path, r.status, r.header.Get("Location"), want, r.raw)
 			}
@@ -654,8 +693,8 @@ func TestForwarding(t *testing.T) {
 
 	t.Run("session cookie", func(t *testing.T) {
 		e := e.in(t)
-		r := e.get("/ws/lab/box/web/some/path?q=1", "Cookie: labspace_session="+s.bob+"; mine=m3; labspace_x=y").
-			expect(t, "bob's session cookie", 200)
+		r := e.get("/ws/lab/box/web/some/path?q=1", "Cookie: labspace_session="+s.alice+"; mine=m3; labspace_x=y").
+			expect(t, "alice's session cookie", 200)
 		if r.echo.Tool != "web" || r.echo.Path != "/some/path?q=1" {
 			t.Errorf("reached %q at %q, want web at /some/path?q=1", r.echo.Tool, r.echo.Path)
 		}
@@ -674,9 +713,9 @@ func TestForwarding(t *testing.T) {
 
 	t.Run("cookie confinement", func(t *testing.T) {
 		e := e.in(t)
-		r := e.get("/ws/lab/box/web/login", bearer(s.bob)).expect(t, "web sets cookies", 200)
+		r := e.get("/ws/lab/box/web/login", bearer(s.alice)).expect(t, "web sets cookies", 200)
 		checkCookies(t, r.header, "/ws/lab/box/web")
-		r = e.get("/ws/lab/box/raw/login", bearer(s.bob)).expect(t, "raw sets cookies", 200)
+		r = e.get("/ws/lab/box/raw/login", bearer(s.alice)).expect(t, "raw sets cookies", 200)
 		checkCookies(t, r.header, "/ws/lab/box/raw")
 	})
 }
@@ -881,20 +920,27 @@ func TestSubdomain(t *testing.T) {
 	e := newEnv(t, "tools.test")
 	e.project("my-proj")
 	alice := e.user("alice", "l1-researcher", "my-proj")
+	bob := e.user("bob", "l1-researcher", "my-proj")
+	vw := e.user("vw", "viewer", "my-proj")
 	// A decoy: another split of the same label names a project alice may
 	// see, which has no workspace my-ws.
 	e.project("proj")
 	e.grant("alice", "l1-researcher", "proj")
 	e.workspace(alice, "my-proj", "my-ws", "echo", "", nil)
 	e.waitPhase("my-proj", "my-ws", "Running", toolStart)
+	rawHost := "raw-my-ws-my-proj.tools.test:" + port(e.host)
 
-	r := e.get("/some/path?q=1", "Host: web-my-ws-my-proj.tools.test", bearer(alice)).expect(t, "web by subdomain", 200)
+	r := e.get("/some/path?q=1", "Host: web-my-ws-my-proj.tools.test", bearer(alice)).expect(t, "web by subdomain with a bearer token", 200)
 	if r.echo.Tool != "web" || r.echo.Path != "/some/path?q=1" {
 		t.Errorf("reached %q at %q, want web at /some/path?q=1", r.echo.Tool, r.echo.Path)
 	}
 	checkClean(t, r.echo)
-	r = e.get("/other", "Host: raw-my-ws-my-proj.tools.test:"+port(e.host), "Cookie: labspace_session="+alice+"; mine=m1").
-		expect(t, "raw by subdomain with a port and a session cookie", 200)
+	// labspace's session is never valid on a tool's host.
+	e.get("/other", "Host: "+rawHost, "Cookie: labspace_session="+alice).expect(t, "raw by subdomain with a session cookie", 401)
+
+	// The hand-over: /connect/ on labspace's address, a ticket, the tool's cookie.
+	cookie := e.connect(t, alice, "my-proj", "my-ws", "raw", rawHost)
+	r = e.get("/other", "Host: "+rawHost, "Cookie: "+ToolCookie+"="+cookie+"; mine=m1").expect(t, "raw with its tool cookie", 200)
 	if r.echo.Tool != "raw" || r.echo.Path != "/other" {
 		t.Errorf("reached %q at %q, want raw at /other", r.echo.Tool, r.echo.Path)
 	}
@@ -905,9 +951,40 @@ func TestSubdomain(t *testing.T) {
 	// Cookies of a tool on its own host: the host-only form, any path.
 	for _, line := range r.header.Values("Set-Cookie") {
 		c, err := http.ParseSetCookie(line)
-		if err != nil || c.Name == "labspace_session" || c.Domain != "" || strings.Contains(strings.ToLower(line), "domain=") {
-			t.Errorf("Set-Cookie %q came through (want no labspace_session and no Domain)", line)
+		if err != nil || strings.HasPrefix(c.Name, "labspace_") || c.Domain != "" || strings.Contains(strings.ToLower(line), "domain=") {
+			t.Errorf("Set-Cookie %q came through (want no labspace_ cookie and no Domain)", line)
 		}
+	}
+	// The cookie opens that tool only, and nothing of labspace's.
+	e.get("/", "Host: web-my-ws-my-proj.tools.test", "Cookie: "+ToolCookie+"="+cookie).expect(t, "raw's cookie on web's host", 403)
+	if code, _ := e.call("GET", "/api/v1/me", cookie, nil, nil); code != 401 {
+		t.Errorf("a tool cookie as an API token: %d, want 401", code)
+	}
+	e.get("/ws/my-proj/my-ws/raw/", bearer(cookie)).expect(t, "a tool cookie by path", 401)
+
+	// Others connect once alice shares, and if their role lets them.
+	e.get("/connect/my-proj/my-ws/raw/", "Cookie: labspace_session="+bob).expect(t, "bob, not shared with", 403)
+	e.must(200, "PUT", "/api/v1/projects/my-proj/workspaces/my-ws/sharing", alice, map[string]any{"users": []string{"bob", "vw"}})
+	if code, raw := e.call("PUT", "/api/v1/projects/my-proj/workspaces/my-ws/sharing", bob, map[string]any{"project": true}, nil); code != 403 {
+		t.Errorf("bob shares alice's workspace: %d %s, want 403", code, raw)
+	}
+	bobs := e.connect(t, bob, "my-proj", "my-ws", "raw", rawHost)
+	e.get("/", "Host: "+rawHost, "Cookie: "+ToolCookie+"="+bobs).expect(t, "bob, shared with", 200)
+	e.get("/connect/my-proj/my-ws/raw/", "Cookie: labspace_session="+vw).expect(t, "a viewer, shared with", 403)
+	e.get("/connect/my-proj/my-ws/secret/", "Cookie: labspace_session="+bob).expect(t, "bob, a private tool", 403)
+	// Sharing taken back closes the tool at the next request.
+	e.must(200, "PUT", "/api/v1/projects/my-proj/workspaces/my-ws/sharing", alice, map[string]any{"users": []string{}})
+	e.get("/", "Host: "+rawHost, "Cookie: "+ToolCookie+"="+bobs).expect(t, "bob, no longer shared with", 403)
+	var audit struct{ Items []struct{ Action string } }
+	e.call("GET", "/api/v1/audit?limit=50", e.admin, nil, &audit)
+	shares := 0
+	for _, a := range audit.Items {
+		if a.Action == "share" {
+			shares++
+		}
+	}
+	if shares != 2 {
+		t.Errorf("the audit log has %d shares, want 2", shares)
 	}
 
 	e.get("/", "Host: web-my-ws-my-proj.tools.test").expect(t, "anonymous by subdomain", 401)
@@ -923,11 +1000,41 @@ func TestSubdomain(t *testing.T) {
 		e.get("/", "Host: "+host, bearer(alice)).expect(t, host, 404)
 	}
 
-	// Path routing still works beside the subdomains.
+	// Path routing still works beside the subdomains, for the creator.
 	r = e.get("/ws/my-proj/my-ws/web/p", bearer(alice)).expect(t, "web by path", 200)
 	if r.echo.Tool != "web" || r.echo.Path != "/p" {
 		t.Errorf("reached %q at %q, want web at /p", r.echo.Tool, r.echo.Path)
 	}
+}
+
+// ToolCookie is the proxy's tool cookie.
+const ToolCookie = "labspace_tool"
+
+// connect goes through the hand-over as a browser signed in with session
+// would, and returns the tool cookie it ends with.
+func (e *env) connect(t *testing.T, session, project, ws, tool, host string) string {
+	t.Helper()
+	r := e.get("/connect/"+project+"/"+ws+"/"+tool+"/", "Cookie: labspace_session="+session)
+	loc, err := url.Parse(r.header.Get("Location"))
+	if r.status != http.StatusSeeOther || err != nil || loc.Host != host || loc.Path != "/_labspace/redeem" {
+		t.Fatalf("connect: %d to %q, want 303 to %s/_labspace/redeem: %s", r.status, r.header.Get("Location"), host, r.raw)
+	}
+	r = e.get(loc.RequestURI(), "Host: "+host)
+	var cookie string
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == ToolCookie {
+			cookie = c.Value
+			if !c.HttpOnly || c.Domain != "" || c.SameSite != http.SameSiteLaxMode {
+				t.Errorf("tool cookie %+v, want HttpOnly, host-only, SameSite=Lax", c)
+			}
+		}
+	}
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/" || cookie == "" {
+		t.Fatalf("redeem: %d to %q, cookie %q: %s", r.status, r.header.Get("Location"), cookie, r.raw)
+	}
+	// A ticket is spent once.
+	e.get(loc.RequestURI(), "Host: "+host).expect(t, "a ticket used twice", 401)
+	return cookie
 }
 
 func port(hostport string) string {

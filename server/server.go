@@ -47,9 +47,12 @@ type Config struct {
 	Logger        *slog.Logger
 	// PublicURL is how users reach this server (default http://<addr>).
 	PublicURL string
-	// ProxyDomain turns on subdomain routing of tools:
-	// <tool>-<workspace>-<project>.<ProxyDomain>.
+	// ProxyDomain serves each tool on a host of its own,
+	// <tool>-<workspace>-<project>.<ProxyDomain>, which may be shared.
 	ProxyDomain string
+	// NoToolPaths turns off /ws/ (tools on labspace's own address, each
+	// for its creator only); with ProxyDomain, tools are then on their hosts only.
+	NoToolPaths bool
 	// StopGrace is how long a workload has to exit after SIGTERM (default 10s).
 	StopGrace time.Duration
 	// Resync is how often the controller looks at every workspace (default 5s).
@@ -147,10 +150,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	m.WorkspacePhases(func(ctx context.Context) (map[string]int, error) {
 		return svc.WorkspacePhases(service.AsController(ctx))
 	})
+	origins := proxy.Options{Domain: cfg.ProxyDomain, NoPaths: cfg.NoToolPaths, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/")}
 	s.Controller = controller.New(controller.Options{Service: svc, Runtime: rt, Logger: cfg.Logger, Metrics: m,
-		PublicURL: strings.TrimSuffix(cfg.PublicURL, "/"), Resync: cfg.Resync, Poll: poll, Workers: workers})
+		PublicURL: origins.PublicURL, Resync: cfg.Resync, Poll: poll, Workers: workers,
+		ToolURL: func(w *labspace.Workspace, tool string) string { return proxy.ToolURL(origins, w, tool) }})
 	svc.SetLifecycle(s.Controller, rt)
-	tools := proxy.New(svc, s.Controller, cfg.ProxyDomain, cfg.Logger)
+	tools := proxy.New(svc, s.Controller, origins, cfg.Logger)
 	tools.SetToolKey(toolKey)
 	mux := http.NewServeMux()
 	// Tool traffic (/ws/) is the tools' own and stays off the metrics: the
@@ -158,6 +163,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/api/", m.Instrument("api", s.API))
 	mux.Handle("GET /metrics", m.Handler())
 	mux.Handle("/ws/", tools)
+	mux.Handle("GET /connect/", tools)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.Handle("/", m.Instrument("web", web.New(web.Options{Service: svc, Logger: cfg.Logger, PublicURL: cfg.PublicURL,
 		Key: derivedKey(key, "labspace csrf tokens")})))

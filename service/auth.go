@@ -92,6 +92,16 @@ func (s *Service) issue(ctx context.Context, sub labspace.Subject, kind, name st
 // AccessCache: revoked tokens, removed rules and disabled users are
 // refused at the next request.
 func (s *Service) Authenticate(ctx context.Context, raw string) (*labspace.Actor, *labspace.Token, error) {
+	a, tk, err := s.authenticateAny(ctx, raw)
+	if err == nil && (tk.Kind == TokenTicket || tk.Kind == TokenTool) {
+		// Those open one tool, on its own origin (AuthenticateTool), and
+		// never labspace's API or pages.
+		return nil, nil, labspace.Errorf(labspace.EUNAUTHORIZED, "The token is invalid, expired or revoked; sign in again.")
+	}
+	return a, tk, err
+}
+
+func (s *Service) authenticateAny(ctx context.Context, raw string) (*labspace.Actor, *labspace.Token, error) {
 	hash := secret.HashToken(raw)
 	e, gen, ok := s.actors.Get(hash)
 	if ok {
@@ -234,9 +244,14 @@ func (s *Service) Logout(ctx context.Context, tk *labspace.Token) error {
 }
 
 // CreatePersonalToken makes a named token for the caller, shown once.
-func (s *Service) CreatePersonalToken(ctx context.Context, name string, ttl time.Duration) (string, *labspace.Token, error) {
+// The caller confirms with its password (an application with its client
+// secret): a page that borrows a signed-in browser cannot mint one.
+func (s *Service) CreatePersonalToken(ctx context.Context, name string, ttl time.Duration, password string) (string, *labspace.Token, error) {
 	a, err := actor(ctx)
 	if err != nil {
+		return "", nil, err
+	}
+	if err := s.confirm(ctx, a, password); err != nil {
 		return "", nil, err
 	}
 	var v labspace.Invalid
@@ -248,6 +263,38 @@ func (s *Service) CreatePersonalToken(ctx context.Context, name string, ttl time
 		return "", nil, err
 	}
 	return s.issue(ctx, a.Subject, labspace.TokenPersonal, name, ttl)
+}
+
+// confirm checks the caller's own password, or an application's client
+// secret: what a stolen session alone does not give.
+func (s *Service) confirm(ctx context.Context, a *labspace.Actor, password string) error {
+	if password == "" {
+		return labspace.FieldErr("password", "confirm with your password (an application: its client secret)")
+	}
+	kind := labspace.KindUser
+	if a.Subject.Type == labspace.SubjectApplication {
+		kind = labspace.KindApplication
+	}
+	var rec *store.Record
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		rec, err = tx.GetByName(kind, labspace.Global, a.Subject.Name)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	ok := false
+	if kind == labspace.KindApplication {
+		ok = constantEqual(string(rec.Secret), secret.HashToken(password))
+	} else {
+		ok = bcrypt.CompareHashAndPassword(rec.Secret, []byte(password)) == nil
+	}
+	if !ok {
+		return &labspace.Error{Code: labspace.EFORBIDDEN, Message: "The password does not match.",
+			Fields: []labspace.FieldError{{Field: "password", Detail: "is not your password"}}}
+	}
+	return nil
 }
 
 // ListTokens lists the caller's tokens (never their values).

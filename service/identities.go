@@ -66,13 +66,27 @@ func (s *Service) UpdateUser(ctx context.Context, name string, u *labspace.User,
 
 // CreateApplication creates a service account and returns its client
 // secret, which is shown this once.
-func (s *Service) CreateApplication(ctx context.Context, app *labspace.Application) (*labspace.Application, string, error) {
-	if _, err := actor(ctx); err != nil {
+// The caller confirms with its password, as for personal tokens.
+func (s *Service) CreateApplication(ctx context.Context, app *labspace.Application, password string) (*labspace.Application, string, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	app.Scope = labspace.Global
+	var v labspace.Invalid
+	app.Validate(&v)
+	if err := v.Err(); err != nil {
+		return nil, "", err
+	}
+	if !a.Can(labspace.VerbCreate, labspace.ResIdentities, labspace.Global) {
+		return nil, "", labspace.Errorf(labspace.EFORBIDDEN, "Your role does not allow you to create applications.")
+	}
+	if err := s.confirm(ctx, a, password); err != nil {
 		return nil, "", err
 	}
 	clientSecret := secret.NewToken(clientPrefix)
 	app.Spec.ClientID = "app-" + app.Name
-	_, err := s.create(ctx, app, func(r *store.Record) {
+	_, err = s.create(ctx, app, func(r *store.Record) {
 		r.Subject, r.Secret = app.Spec.ClientID, []byte(secret.HashToken(clientSecret))
 	})
 	if err != nil {

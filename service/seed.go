@@ -20,7 +20,7 @@ func seedBlocks() []labspace.Validator {
 				Tools:   []labspace.Tool{{Name: "jupyter", Type: "jupyter-notebook", Port: 8888, Connection: labspace.ConnExternalURL}},
 				Command: []string{"jupyter-notebook"},
 				Args: []string{"--no-browser", "--ip=127.0.0.1", "--port=$(PORT)", "--NotebookApp.base_url=$(BASE_URL)",
-					"--NotebookApp.password=", "--NotebookApp.disable_check_xsrf=True", "--allow-root"},
+					"--NotebookApp.password=", "--allow-root"},
 				// Jupyter reads its token from the environment: not on the
 				// command line, which every local user can read.
 				Env: []labspace.EnvVar{{Name: "JUPYTER_TOKEN", Value: "$(LABSPACE_TOOL_TOKEN)"}},

@@ -72,6 +72,8 @@ type Service struct {
 	actors    *AccessCache[cachedActor] // by token hash
 	// unisolated is why workloads cannot be isolated here (RestrictWorkloads).
 	unisolated atomic.Pointer[string]
+	// ownOrigins is set when tools are served on origins of their own.
+	ownOrigins atomic.Bool
 }
 
 // AccessGeneration changes whenever access may have been taken away on

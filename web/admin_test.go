@@ -86,7 +86,10 @@ func TestDepartmentsApplicationsTokensAudit(t *testing.T) {
 	expect(t, "departments", k.do("GET", "/admin/departments", admin, nil), 200,
 		"GPUs: its projects deserve 3 of the department's 8", `href="/admin/projects#p-vision"`)
 
-	w := post("/admin/applications", url.Values{"name": {"ci"}})
+	if w := post("/admin/applications", url.Values{"name": {"ci"}}); strings.Contains(w.Body.String(), "lsc_") || w.Code == 200 {
+		t.Errorf("an application without the password: %d", w.Code)
+	}
+	w := post("/admin/applications", url.Values{"name": {"ci"}, "password": {adminPassword}})
 	expect(t, "new application", w, 200, `<code id="client-id">app-ci</code>`)
 	secret := regexpFind(t, w.Body.String(), `<pre id="secret">(lsc_[^<]+)</pre>`)
 	if _, _, err := k.svc.LoginApplication(k.admin, "app-ci", secret); err != nil {
@@ -96,9 +99,11 @@ func TestDepartmentsApplicationsTokensAudit(t *testing.T) {
 		t.Fatal("the secret is shown again")
 	}
 
-	expect(t, "a token for 0 days", post("/admin/tokens", url.Values{"name": {"laptop"}, "days": {"0"}}), 422,
+	expect(t, "a token for 0 days", post("/admin/tokens", url.Values{"name": {"laptop"}, "days": {"0"}, "password": {adminPassword}}), 422,
 		`id="days-err"><p class="fielderr">must be between 1 and 730 days`)
-	w = post("/admin/tokens", url.Values{"name": {"laptop"}, "days": {"30"}})
+	expect(t, "a token with a wrong password", post("/admin/tokens", url.Values{"name": {"laptop"}, "days": {"30"}, "password": {"wrong"}}), 403,
+		`id="password-err"><p class="fielderr">is not your password`)
+	w = post("/admin/tokens", url.Values{"name": {"laptop"}, "days": {"30"}, "password": {adminPassword}})
 	raw := regexpFind(t, w.Body.String(), `<pre id="secret">(lsp_[^<]+)</pre>`)
 	if _, _, err := k.svc.Authenticate(k.admin, raw); err != nil {
 		t.Fatalf("the new token: %v", err)

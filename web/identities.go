@@ -50,7 +50,8 @@ func (h *Handler) appList(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) appSave(w http.ResponseWriter, r *http.Request) error {
 	v := &secretView{adminForm: newAdminForm(appsKind, r)}
 	v.Values["name"] = strings.TrimSpace(r.PostFormValue("name"))
-	app, secret, err := h.svc.CreateApplication(r.Context(), &labspace.Application{Meta: labspace.Meta{Name: v.Values["name"]}})
+	app, secret, err := h.svc.CreateApplication(r.Context(), &labspace.Application{Meta: labspace.Meta{Name: v.Values["name"]}},
+		r.PostFormValue("password"))
 	if err == nil {
 		// Shown in this answer only: it is stored hashed.
 		v.Secret, v.For, v.Values["name"] = secret, app.Spec.ClientID, ""
@@ -83,7 +84,7 @@ func (h *Handler) tokenSave(w http.ResponseWriter, r *http.Request) error {
 		err = labspace.FieldErr("days", "must be a whole number of days")
 	} else {
 		var raw string
-		raw, _, err = h.svc.CreatePersonalToken(r.Context(), v.Values["name"], time.Duration(days)*24*time.Hour)
+		raw, _, err = h.svc.CreatePersonalToken(r.Context(), v.Values["name"], time.Duration(days)*24*time.Hour, r.PostFormValue("password"))
 		v.Secret, v.For = raw, v.Values["name"]
 	}
 	if labspace.ErrorCode(err) == labspace.EINVALID {

@@ -85,7 +85,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: raw, Path: "/", HttpOnly: true, Secure: h.isSecure(r),
-		SameSite: http.SameSiteLaxMode, Expires: tk.ExpiresAt, MaxAge: int(time.Until(tk.ExpiresAt).Seconds())})
+		SameSite: http.SameSiteStrictMode, Expires: tk.ExpiresAt, MaxAge: int(time.Until(tk.ExpiresAt).Seconds())})
 	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Path: "/login", MaxAge: -1})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 	return nil
@@ -97,7 +97,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: h.isSecure(r),
-		SameSite: http.SameSiteLaxMode, MaxAge: -1})
+		SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
 }

@@ -52,7 +52,7 @@ func TestLoginSetsTheSessionCookie(t *testing.T) {
 			}
 		}
 		if session == nil || !strings.HasPrefix(session.Value, "lss_") || !session.HttpOnly || session.Path != "/" ||
-			session.SameSite != http.SameSiteLaxMode || session.Secure != tc.secure {
+			session.SameSite != http.SameSiteStrictMode || session.Secure != tc.secure {
 			t.Fatalf("public URL %s: session cookie %+v", tc.public, session)
 		}
 		if _, _, err := k.svc.Authenticate(k.admin, session.Value); err != nil {

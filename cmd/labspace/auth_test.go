@@ -61,7 +61,7 @@ func (e *env) personalToken(name string, seconds int) client.Token {
 	ctx, cancel := context.WithTimeout(context.Background(), commandLimit)
 	defer cancel()
 	var tk client.Token
-	if err := e.admin.Do(ctx, "POST", "/api/v1/tokens", map[string]any{"name": name, "expiresInSeconds": seconds}, &tk); err != nil {
+	if err := e.admin.Do(ctx, "POST", "/api/v1/tokens", map[string]any{"name": name, "expiresInSeconds": seconds, "password": adminPassword}, &tk); err != nil {
 		e.t.Fatalf("create token: %v", err)
 	}
 	return tk
