@@ -59,11 +59,12 @@ type browser struct {
 	dir  string
 }
 
-func newBrowser(t *testing.T, s *server) *browser {
+func newBrowser(t *testing.T, s *server, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	path := requireChromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
 		chromedp.WindowSize(1280, 900))
+	opts = append(opts, extra...)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(alloc)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
