@@ -30,3 +30,26 @@ func (s *Service) mayRun(ctx context.Context, a *labspace.Actor) error {
 	}
 	return labspace.Errorf(labspace.EFORBIDDEN, "Only administrators may run workspaces on this server: %s. An administrator can start labspace as root, on a kernel that allows user namespaces, or with --single-user when one person uses it.", r)
 }
+
+// RunRestriction is why the caller may not run workspaces on this server,
+// or "" when it may (for pages that say so before the form is sent).
+func (s *Service) RunRestriction(ctx context.Context) string {
+	a, err := actor(ctx)
+	if err != nil {
+		return ""
+	}
+	if err := s.mayRun(ctx, a); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// HoldsPrivilege reports whether the caller holds p in project.
+func (s *Service) HoldsPrivilege(ctx context.Context, p labspace.Privilege, project string) bool {
+	a, err := actor(ctx)
+	return err == nil && a.MayUse(p, labspace.ProjectScope(project))
+}
+
+// SharingAvailable reports whether workspaces can be shared here (tools
+// are served on origins of their own).
+func (s *Service) SharingAvailable() bool { return s.ownOrigins.Load() }

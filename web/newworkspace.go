@@ -52,6 +52,10 @@ type newView struct {
 	Errors  map[string][]string
 	All     []shownError
 	Message string
+	// Restriction says why the caller may not run workspaces here.
+	Restriction string
+	// CanOverride: the caller may replace the arguments (override-command).
+	CanOverride bool
 }
 
 // shownError is a field error in the summary above the form, with the id
@@ -83,7 +87,7 @@ func (h *Handler) newWorkspacePage(w http.ResponseWriter, r *http.Request) error
 // newView gathers the galleries of the chosen project. A project the
 // caller cannot see is a field error, not an error page.
 func (h *Handler) newView(ctx context.Context, f newForm) (*newView, error) {
-	v := &newView{Form: f, Errors: map[string][]string{}}
+	v := &newView{Form: f, Errors: map[string][]string{}, Restriction: h.svc.RunRestriction(ctx)}
 	projects, _, err := h.svc.List(ctx, labspace.KindProject, store.ListQuery{Limit: 1000})
 	if err != nil {
 		return nil, err
@@ -97,6 +101,7 @@ func (h *Handler) newView(ctx context.Context, f newForm) (*newView, error) {
 	if v.Form.Project == "" {
 		return v, nil
 	}
+	v.CanOverride = h.svc.HoldsPrivilege(ctx, labspace.PrivCommand, v.Form.Project)
 	if v.Usage, err = h.svc.ProjectUsage(ctx, v.Form.Project); err != nil {
 		if labspace.ErrorCode(err) != labspace.ENOTFOUND {
 			return nil, err

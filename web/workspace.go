@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/labspace/labspace"
 )
@@ -20,6 +21,7 @@ func (h *Handler) detailRoutes() {
 	h.mux.Handle("POST "+one+"/stop", h.auth(h.desired(labspace.PhaseStopped)))
 	h.mux.Handle("GET "+one+"/delete", h.auth(h.confirmDelete))
 	h.mux.Handle("POST "+one+"/delete", h.auth(h.desired(labspace.PhaseDeleted)))
+	h.mux.Handle("POST "+one+"/sharing", h.auth(h.share))
 }
 
 // detailView is the workspace page.
@@ -29,7 +31,13 @@ type detailView struct {
 	Events []labspace.Event
 	// CanRun and CanDelete: the caller's role allows start/stop, delete.
 	CanRun, CanDelete bool
+	// Mine: the caller created it (and so decides who else connects);
+	// Shareable: tools have hosts of their own here, so sharing is possible.
+	Mine, Shareable bool
 }
+
+// SharedUsers is the list of users the workspace is shared with, as typed.
+func (d *detailView) SharedUsers() string { return strings.Join(d.W.Sharing.Users, ", ") }
 
 // Running reports whether the user has asked for the workspace to run.
 func (d *detailView) Running() bool { return d.W.DesiredPhase == labspace.PhaseRunning }
@@ -47,7 +55,8 @@ func (h *Handler) detail(r *http.Request) (*detailView, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &detailView{W: ws, Row: toRow(ws), Events: events}
+	d := &detailView{W: ws, Row: toRow(ws), Events: events, Shareable: h.svc.SharingAvailable(),
+		Mine: sessionOf(r).actor.Subject == labspace.Subject{Type: labspace.SubjectUser, Name: ws.CreatedBy}}
 	if d.CanRun, err = h.svc.Allows(ctx, labspace.VerbUpdate, ws); err != nil {
 		return nil, err
 	}
@@ -130,6 +139,20 @@ func (h *Handler) desired(to labspace.Phase) handlerFunc {
 		http.Redirect(w, r, workspacePath(p, n), http.StatusSeeOther)
 		return nil
 	}
+}
+
+// share sets who besides its creator may connect to the workspace's tools.
+func (h *Handler) share(w http.ResponseWriter, r *http.Request) error {
+	p, n := r.PathValue("project"), r.PathValue("name")
+	sh := labspace.Sharing{Project: r.PostFormValue("project") != "", Users: []string{}}
+	for _, u := range strings.FieldsFunc(r.PostFormValue("users"), func(c rune) bool { return c == ',' || c == ' ' || c == '\n' }) {
+		sh.Users = append(sh.Users, u)
+	}
+	if _, err := h.svc.ShareWorkspace(r.Context(), p, n, sh); err != nil {
+		return err
+	}
+	http.Redirect(w, r, workspacePath(p, n), http.StatusSeeOther)
+	return nil
 }
 
 // confirmDelete asks before deleting: the workspace's home goes with it.
