@@ -69,6 +69,10 @@ type Config struct {
 	// where it cannot isolate workloads from labspace and each other (one
 	// person's machine). Without it, only administrators may there.
 	SingleUser bool
+	// PodSecurity is the least Pod Security level of the namespaces labspace
+	// creates on Kubernetes (default restricted); ProxyNamespace is the
+	// namespace labspace runs in, whose pods alone reach workspaces.
+	PodSecurity, ProxyNamespace string
 	// FirstWorkloadUID and WorkloadUIDs bound the uids local workloads get
 	// when labspace runs as root (defaults in runtime/local).
 	FirstWorkloadUID, WorkloadUIDs int
@@ -291,7 +295,11 @@ func openRuntime(ctx context.Context, cfg Config, svc *service.Service, toolKey 
 	if err != nil {
 		return nil, 0, 0, err
 	}
+	if cfg.PodSecurity != "" && cfg.PodSecurity != kube.LevelRestricted && cfg.PodSecurity != kube.LevelBaseline && cfg.PodSecurity != kube.LevelPrivileged {
+		return nil, 0, 0, fmt.Errorf("--pod-security must be restricted, baseline or privileged (got %q)", cfg.PodSecurity)
+	}
 	rt, err := kube.New(ctx, kube.Options{Config: rc, Logger: cfg.Logger, Instance: instance, ToolKey: toolKey,
+		PodSecurity: cfg.PodSecurity, ProxyNamespace: cfg.ProxyNamespace,
 		Inputs: func(ctx context.Context, w *labspace.Workspace) (*runtime.Inputs, error) {
 			return svc.WorkloadInputs(service.AsController(ctx), w)
 		}})

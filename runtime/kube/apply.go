@@ -23,7 +23,7 @@ func (r *Runtime) Apply(ctx context.Context, w *labspace.Workspace) error {
 	if err != nil {
 		return err
 	}
-	if err := r.ensureNamespace(ctx, in.Namespace, w.Project()); err != nil {
+	if err := r.ensureNamespace(ctx, in.Namespace, w.Project(), higher(r.opts.level(), PodSecurityLevel(w))); err != nil {
 		return err
 	}
 	err = r.apply(ctx, w, in)
@@ -130,30 +130,42 @@ func (r *Runtime) anchor(ctx context.Context, a *corev1.ConfigMap) (*corev1.Conf
 }
 
 // ensureNamespace creates the project's namespace, or adopts an existing
-// one by labelling it (it is never deleted: it may hold what is not ours).
-func (r *Runtime) ensureNamespace(ctx context.Context, name, project string) error {
+// one by labelling it (it is never deleted: it may hold what is not ours),
+// with Pod Security admission enforcing level (or a looser level it
+// already has) and the network policies of security.go.
+func (r *Runtime) ensureNamespace(ctx context.Context, name, project, level string) error {
 	r.mu.Lock()
-	done := r.ensured[name]
+	done, ok := r.ensured[name]
 	r.mu.Unlock()
-	if done {
+	if ok && higher(done, level) == done {
 		return nil
 	}
 	nss := r.client.CoreV1().Namespaces()
 	ns, err := nss.Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{LabelManagedBy: ManagedBy, LabelProject: project}}}
+		ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{LabelManagedBy: ManagedBy,
+			LabelProject: project, LabelEnforce: level, LabelEnforceVersion: "latest"}}}
 		_, err = nss.Create(ctx, ns, metav1.CreateOptions{})
 		err = ignoreExists(err)
-	case err == nil && ns.Labels[LabelProject] != project:
-		patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, LabelProject, project)
-		_, err = nss.Patch(ctx, name, "application/merge-patch+json", []byte(patch), metav1.PatchOptions{})
+	case err == nil:
+		if cur := ns.Labels[LabelEnforce]; cur != "" && levelRank[cur] > levelRank[level] {
+			level = cur // an administrator loosened it: not ours to tighten
+		}
+		if ns.Labels[LabelProject] != project || ns.Labels[LabelEnforce] != level {
+			patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q,%q:%q,%q:"latest"}}}`, LabelProject, project,
+				LabelEnforce, level, LabelEnforceVersion)
+			_, err = nss.Patch(ctx, name, "application/merge-patch+json", []byte(patch), metav1.PatchOptions{})
+		}
+	}
+	if err == nil {
+		err = r.ensurePolicies(ctx, name)
 	}
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
-	r.ensured[name] = true
+	r.ensured[name] = level
 	r.mu.Unlock()
 	return nil
 }

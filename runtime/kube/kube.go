@@ -16,6 +16,7 @@ import (
 	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/runtime"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
@@ -37,6 +38,15 @@ type Options struct {
 	Instance string
 	// ToolKey derives each workspace's tool token (runtime.ToolToken).
 	ToolKey []byte
+	// PodSecurity is the least Pod Security level of the namespaces labspace
+	// creates (default restricted); a workspace whose permitted settings need
+	// a looser one raises its namespace to it.
+	PodSecurity string
+	// ProxyNamespace is where labspace runs, the only namespace whose pods
+	// reach workspaces (default: its own pod's, else "labspace");
+	// ProxyPeers, when set, replaces that rule (labspace outside the cluster).
+	ProxyNamespace string
+	ProxyPeers     []networkingv1.NetworkPolicyPeer
 }
 
 // Runtime is the Kubernetes runtime.
@@ -50,7 +60,7 @@ type Runtime struct {
 
 	mu       sync.Mutex
 	watchers []func(string)
-	ensured  map[string]bool // namespaces known to exist
+	ensured  map[string]string // namespaces known to exist, with the level set
 }
 
 const byWorkspace = "workspace"
@@ -74,7 +84,7 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		return nil, err
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	r := &Runtime{opts: opts, client: client, log: opts.Logger, stop: stop, ensured: map[string]bool{}}
+	r := &Runtime{opts: opts, client: client, log: opts.Logger, stop: stop, ensured: map[string]string{}}
 	ours := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = opts.selector("") }))
 	r.pods = ours.Core().V1().Pods().Informer()

@@ -156,6 +156,10 @@ func (b *podBuilder) pod() *corev1.Pod {
 	}
 	b.spec.RestartPolicy = corev1.RestartPolicyAlways
 	b.spec.SecurityContext = podSecurity(env)
+	// The workload does not talk to the cluster's API in labspace's name,
+	// nor in the namespace's default account's.
+	noToken := false
+	b.spec.AutomountServiceAccountToken = &noToken
 	for i := range w.Spec.DataSources {
 		b.volume(i, &w.Spec.DataSources[i])
 	}
@@ -168,10 +172,11 @@ func (b *podBuilder) pod() *corev1.Pod {
 	b.spec.Containers = []corev1.Container{b.main}
 	pod := &corev1.Pod{ObjectMeta: meta(w, b.in.Namespace, b.base), Spec: b.spec}
 	for k, v := range w.Spec.General.Labels {
-		if _, ours := pod.Labels[k]; !ours {
+		if _, ours := pod.Labels[k]; !ours && !strings.HasPrefix(k, "labspace.dev/") {
 			pod.Labels[k] = v
 		}
 	}
+	podLabels(pod, w)
 	pod.Annotations = map[string]string{}
 	for k, v := range w.Spec.General.Annotations {
 		pod.Annotations[k] = v
@@ -258,30 +263,6 @@ func resources(c *labspace.ComputeSpec) corev1.ResourceRequirements {
 		set(r.Limits, corev1.ResourceName(e.Name), e.Quantity)
 	}
 	return r
-}
-
-func podSecurity(env *labspace.EnvironmentSpec) *corev1.PodSecurityContext {
-	sc := &corev1.PodSecurityContext{SupplementalGroups: env.RunAs.SupplementalGroups}
-	if env.RunAs.Source == labspace.UIDFromCustom || env.RunAs.Source == labspace.UIDFromIdP {
-		sc.RunAsUser, sc.RunAsGroup = env.RunAs.UID, env.RunAs.GID
-	}
-	if env.Security.RunAsNonRoot {
-		t := true
-		sc.RunAsNonRoot = &t
-	}
-	return sc
-}
-
-func containerSecurity(env *labspace.EnvironmentSpec) *corev1.SecurityContext {
-	ro, esc := env.Security.ReadOnlyRootFilesystem, env.Security.AllowPrivilegeEscalation
-	sc := &corev1.SecurityContext{ReadOnlyRootFilesystem: &ro, AllowPrivilegeEscalation: &esc}
-	if len(env.Capabilities) > 0 {
-		sc.Capabilities = &corev1.Capabilities{}
-		for _, c := range env.Capabilities {
-			sc.Capabilities.Add = append(sc.Capabilities.Add, corev1.Capability(c))
-		}
-	}
-	return sc
 }
 
 // placement pins the pod to its node pool (tolerating the pool's taint)

@@ -89,7 +89,7 @@ git clone ${BRANCH:+--branch "$BRANCH"} -- "$REPO" "$DEST"
 			corev1.EnvVar{Name: "GIT_CONFIG_VALUE_0", Value: `!f() { echo "username=$GIT_USERNAME"; echo "password=$GIT_PASSWORD"; }; f`})
 	}
 	return corev1.Container{Name: "git-" + volume, Image: b.opts.GitImage, Command: []string{"sh", "-c", script}, Env: env,
-		VolumeMounts: []corev1.VolumeMount{{Name: volume, MountPath: "/data"}}}
+		VolumeMounts: []corev1.VolumeMount{{Name: volume, MountPath: "/data"}}, SecurityContext: helperSecurity()}
 }
 
 // s3Copy is an init container copying the bucket into the volume at
@@ -107,5 +107,5 @@ func (b *podBuilder) s3Copy(volume string, s *labspace.DataSourceSpec) corev1.Co
 		args = append(args, "--no-sign-request")
 	}
 	return corev1.Container{Name: "s3-" + volume, Image: b.opts.S3Image, Command: []string{"aws"}, Args: args, Env: env,
-		VolumeMounts: []corev1.VolumeMount{{Name: volume, MountPath: "/data"}}}
+		VolumeMounts: []corev1.VolumeMount{{Name: volume, MountPath: "/data"}}, SecurityContext: helperSecurity()}
 }
