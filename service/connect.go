@@ -90,27 +90,16 @@ func (s *Service) ShareWorkspace(ctx context.Context, project, name string, sh l
 	if sh.Users == nil {
 		sh.Users = []string{}
 	}
-	var w *labspace.Workspace
-	err = s.store.Update(ctx, func(tx store.Tx) error {
-		var rec *store.Record
-		w, rec, err = findWorkspace(tx, a, project, name)
-		if err != nil {
-			return err
-		}
+	return s.changeWorkspace(ctx, a, project, name, "share", func(w *labspace.Workspace) (*labspace.Event, error) {
 		if a.Subject.Type != labspace.SubjectUser || a.Subject.Name != w.CreatedBy {
-			return labspace.Errorf(labspace.EFORBIDDEN, "Only %s, who created %s, may share it.", w.CreatedBy, name)
+			return nil, labspace.Errorf(labspace.EFORBIDDEN, "Only %s, who created %s, may share it.", w.CreatedBy, name)
 		}
 		if (sh.Project || len(sh.Users) > 0) && !s.ownOrigins.Load() {
-			return unprocessable("project", "sharing needs tools on addresses of their own: an administrator starts labspace with --proxy-domain")
+			return nil, unprocessable("project", "sharing needs tools on addresses of their own: an administrator starts labspace with --proxy-domain")
 		}
 		w.Sharing = sh
-		w.UpdatedAt = s.now().UTC()
-		if err := s.saveWorkspace(tx, w, rec.RV); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, "share", &w.Meta, labspace.KindWorkspace)
+		return nil, nil
 	})
-	return w, err
 }
 
 // ToolTicket returns a ticket for the caller to open tool on its own

@@ -33,21 +33,24 @@ func (s *Service) mayRun(ctx context.Context, a *labspace.Actor) error {
 
 // RunRestriction is why the caller may not run workspaces on this server,
 // or "" when it may (for pages that say so before the form is sent).
-func (s *Service) RunRestriction(ctx context.Context) string {
+func (s *Service) RunRestriction(ctx context.Context) (string, error) {
 	a, err := actor(ctx)
 	if err != nil {
-		return ""
+		return "", err
 	}
 	if err := s.mayRun(ctx, a); err != nil {
-		return err.Error()
+		return err.Error(), nil
 	}
-	return ""
+	return "", nil
 }
 
 // HoldsPrivilege reports whether the caller holds p in project.
-func (s *Service) HoldsPrivilege(ctx context.Context, p labspace.Privilege, project string) bool {
+func (s *Service) HoldsPrivilege(ctx context.Context, p labspace.Privilege, project string) (bool, error) {
 	a, err := actor(ctx)
-	return err == nil && a.MayUse(p, labspace.ProjectScope(project))
+	if err != nil {
+		return false, err
+	}
+	return a.MayUse(p, labspace.ProjectScope(project)), nil
 }
 
 // SharingAvailable reports whether workspaces can be shared here (tools

@@ -23,8 +23,10 @@ func newService(t *testing.T) *service.Service {
 	return service.New(service.Options{Store: db, Box: box, BcryptCost: 4})
 }
 
-// Methods that run before anyone is signed in.
-var public = map[string]bool{"Login": true, "LoginApplication": true, "Authenticate": true, "EnsureAdmin": true}
+// Methods that run before anyone is signed in (a tool's host signs in
+// with a ticket, then its cookie).
+var public = map[string]bool{"Login": true, "LoginApplication": true, "Authenticate": true, "EnsureAdmin": true,
+	"RedeemTicket": true, "AuthenticateTool": true}
 
 // Every other method refuses a context without an actor, before it looks
 // at its arguments: authorization cannot be forgotten in a new method.

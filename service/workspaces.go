@@ -326,45 +326,62 @@ func (s *Service) SetDesiredPhase(ctx context.Context, project, name string, to 
 	if to == labspace.PhaseDeleted {
 		verb = labspace.VerbDelete
 	}
-	var w *labspace.Workspace
-	err = s.store.Update(ctx, func(tx store.Tx) error {
-		var rec *store.Record
-		w, rec, err = findWorkspace(tx, a, project, name)
-		if err != nil {
-			return err
-		}
+	w, err := s.changeWorkspace(ctx, a, project, name, action, func(w *labspace.Workspace) (*labspace.Event, error) {
 		if !a.Can(verb, labspace.ResWorkspaces, w.Scope) {
-			return labspace.Errorf(labspace.EFORBIDDEN, "Your role does not allow you to %s workspaces in project %q.", action, project)
+			return nil, labspace.Errorf(labspace.EFORBIDDEN, "Your role does not allow you to %s workspaces in project %q.", action, project)
 		}
 		if to == labspace.PhaseRunning {
 			if err := s.mayRun(ctx, a); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		eventType, err := w.RequestDesired(to)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		w.DesiredPhase = to
-		w.UpdatedAt = s.now().UTC()
 		if to == labspace.PhaseRunning && (w.Status.Phase == labspace.PhaseFailed || w.Status.Phase == labspace.PhaseStopped) {
 			// Queued again: a failed workspace is retried, a stopped one restarted.
 			w.Status.Phase, w.Status.PhaseReason, w.Status.PhaseMessage = labspace.PhasePending, "StartRequested", "Waiting for admission."
 		}
-		if err := s.saveWorkspace(tx, w, rec.RV); err != nil {
-			return err
-		}
-		if err := tx.AddEvent(&labspace.Event{WorkspaceID: w.ID, Time: w.UpdatedAt, Type: eventType,
-			Actor: a.Subject.Name, Message: "Desired phase set to " + string(to) + "."}); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, action, &w.Meta, labspace.KindWorkspace)
+		return &labspace.Event{Type: eventType, Message: "Desired phase set to " + string(to) + "."}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.lifecycle.Notify(w.ID)
 	return w, nil
+}
+
+// changeWorkspace applies edit to workspace name of project, as the actor
+// sees it, in one transaction: saved against the version it read, audited
+// as action, with the event edit returns (if any) in its history.
+func (s *Service) changeWorkspace(ctx context.Context, a *labspace.Actor, project, name, action string,
+	edit func(w *labspace.Workspace) (*labspace.Event, error)) (*labspace.Workspace, error) {
+	var w *labspace.Workspace
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		var rec *store.Record
+		var err error
+		if w, rec, err = findWorkspace(tx, a, project, name); err != nil {
+			return err
+		}
+		w.UpdatedAt = s.now().UTC()
+		ev, err := edit(w)
+		if err != nil {
+			return err
+		}
+		if err := s.saveWorkspace(tx, w, rec.RV); err != nil {
+			return err
+		}
+		if ev != nil {
+			ev.WorkspaceID, ev.Time, ev.Actor = w.ID, w.UpdatedAt, a.Subject.Name
+			if err := tx.AddEvent(ev); err != nil {
+				return err
+			}
+		}
+		return s.audit(ctx, tx, action, &w.Meta, labspace.KindWorkspace)
+	})
+	return w, err
 }
 
 // WorkspaceEvents returns a workspace's history, oldest first.

@@ -87,7 +87,12 @@ func (h *Handler) newWorkspacePage(w http.ResponseWriter, r *http.Request) error
 // newView gathers the galleries of the chosen project. A project the
 // caller cannot see is a field error, not an error page.
 func (h *Handler) newView(ctx context.Context, f newForm) (*newView, error) {
-	v := &newView{Form: f, Errors: map[string][]string{}, Restriction: h.svc.RunRestriction(ctx)}
+	v := &newView{Form: f, Errors: map[string][]string{}}
+	restriction, err := h.svc.RunRestriction(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v.Restriction = restriction
 	projects, _, err := h.svc.List(ctx, labspace.KindProject, store.ListQuery{Limit: 1000})
 	if err != nil {
 		return nil, err
@@ -101,7 +106,9 @@ func (h *Handler) newView(ctx context.Context, f newForm) (*newView, error) {
 	if v.Form.Project == "" {
 		return v, nil
 	}
-	v.CanOverride = h.svc.HoldsPrivilege(ctx, labspace.PrivCommand, v.Form.Project)
+	if v.CanOverride, err = h.svc.HoldsPrivilege(ctx, labspace.PrivCommand, v.Form.Project); err != nil {
+		return nil, err
+	}
 	if v.Usage, err = h.svc.ProjectUsage(ctx, v.Form.Project); err != nil {
 		if labspace.ErrorCode(err) != labspace.ENOTFOUND {
 			return nil, err
