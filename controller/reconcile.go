@@ -72,7 +72,9 @@ func plan(w *labspace.Workspace, obs runtime.Observation) step {
 		}
 		return s
 	case runtime.Ready:
-		return step{observed: observed(labspace.PhaseRunning, "Ready", "")}
+		o := observed(labspace.PhaseRunning, "Ready", "")
+		o.Warnings = obs.Warnings
+		return step{observed: o}
 	case runtime.Exited:
 		switch w.Status.Phase {
 		case labspace.PhaseCreating, labspace.PhaseInitializing, labspace.PhaseRunning, labspace.PhaseDegraded:

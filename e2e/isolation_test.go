@@ -112,6 +112,9 @@ func TestHostileWorkloadReachesNothing(t *testing.T) {
 	in := func(project string) map[string]any {
 		return map[string]any{"type": "project", "name": project}
 	}
+	// Small enough for three workspaces on a 2-core host.
+	s.must(201, "POST", "/api/v1/compute-resources", s.admin, map[string]any{"meta": map[string]any{"name": "tiny", "scope": map[string]any{"type": "global"}},
+		"spec": map[string]any{"cpuRequest": "100m", "memoryRequest": "128Mi", "memoryLimit": "512Mi"}}, nil)
 
 	// Bob's workspace in beta, with a credential in its environment.
 	s.must(201, "POST", "/api/v1/credentials", tokens["bob"], map[string]any{"meta": map[string]any{"name": "s3key", "scope": in("beta")},
@@ -124,7 +127,7 @@ func TestHostileWorkloadReachesNothing(t *testing.T) {
 	var bobws workspace
 	var raw []byte
 	s.must(201, "POST", "/api/v1/projects/beta/workspaces", tokens["bob"],
-		map[string]any{"name": "bobws", "environment": "bob-http", "compute": "cpu-small"}, &bobws)
+		map[string]any{"name": "bobws", "environment": "bob-http", "compute": "tiny"}, &bobws)
 	s.waitPhase("beta", "bobws", "Running", toolStart)
 	raw, err = os.ReadFile(filepath.Join(s.dataDir, "workspaces", bobws.Meta.ID, "state.json"))
 	if err != nil {
@@ -147,7 +150,7 @@ func TestHostileWorkloadReachesNothing(t *testing.T) {
 		"spec": map[string]any{"image": "python:3-slim", "command": []string{"python3", "-c", attack},
 			"tools": []any{map[string]any{"name": "web", "type": "custom", "port": 8000, "stripPrefix": true}}}}, nil)
 	s.must(201, "POST", "/api/v1/projects/alpha/workspaces", tokens["alice"], map[string]any{"name": "evil", "environment": "evil",
-		"compute": "cpu-small", "env": map[string]any{"VICTIM_ID": bobws.Meta.ID, "VICTIM_PID": strconv.Itoa(st.PGID)}}, nil)
+		"compute": "tiny", "env": map[string]any{"VICTIM_ID": bobws.Meta.ID, "VICTIM_PID": strconv.Itoa(st.PGID)}}, nil)
 	s.waitPhase("alpha", "evil", "Running", toolStart)
 	_, logs := s.call("GET", "/api/v1/projects/alpha/workspaces/evil/logs", tokens["alice"], nil, nil)
 	attempts := regexp.MustCompile(`(?m)^ATTEMPT .*$`).FindAllString(string(logs), -1)
@@ -174,6 +177,25 @@ func TestHostileWorkloadReachesNothing(t *testing.T) {
 	if w := s.waitPhase("beta", "bobws", "Running", converge); w.Status.Phase != "Running" {
 		t.Errorf("bobws is %s", w.Status.Phase)
 	}
+	// A setting the local runtime does not apply is said on the timeline.
+	s.must(201, "POST", "/api/v1/environments", s.admin, map[string]any{"meta": map[string]any{"name": "fixed-uid", "scope": in("alpha")},
+		"spec": map[string]any{"image": "python:3-slim", "command": []string{"python3"},
+			"args":  []string{"-m", "http.server", "$(PORT)", "--bind", "127.0.0.1"},
+			"runAs": map[string]any{"source": "custom", "uid": 1234},
+			"tools": []any{map[string]any{"name": "web", "type": "custom", "port": 8000, "stripPrefix": true}}}}, nil)
+	s.must(201, "POST", "/api/v1/projects/alpha/workspaces", tokens["alice"], map[string]any{"name": "fixed", "environment": "fixed-uid",
+		"compute": "tiny"}, nil)
+	s.waitPhase("alpha", "fixed", "Running", toolStart)
+	var events struct{ Items []struct{ Type, Reason, Message string } }
+	s.must(200, "GET", "/api/v1/projects/alpha/workspaces/fixed/events", tokens["alice"], nil, &events)
+	warned := false
+	for _, e := range events.Items {
+		warned = warned || (e.Type == "Warning" && e.Reason == "NotEnforced" && strings.Contains(e.Message, "runAs (custom) is not applied"))
+	}
+	if !warned {
+		t.Errorf("no Warning event for the runAs the local runtime does not apply: %+v", events.Items)
+	}
+
 	if fi, err := os.Stat(s.dataDir); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("data dir mode %v (%v), want 0700", fi.Mode().Perm(), err)
 	}

@@ -41,6 +41,9 @@ type Observation struct {
 	// Tools maps each tool to the address the proxy forwards to.
 	Tools     map[string]string
 	StartedAt time.Time
+	// Warnings name what of the workspace's spec this run does not
+	// enforce (a limit this host cannot apply): said, never ignored.
+	Warnings []string
 }
 
 // Capacity is what the runtime can hold in all.

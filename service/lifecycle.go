@@ -94,6 +94,9 @@ type Observed struct {
 	Tools   []labspace.ToolStatus
 	// Release gives back the workspace's quota and capacity.
 	Release bool
+	// Warnings name what the runtime does not enforce: each becomes a
+	// Warning event when the workspace starts running.
+	Warnings []string
 }
 
 // SetObserved writes what the controller observed, with an event when the
@@ -132,7 +135,20 @@ func (s *Service) SetObserved(ctx context.Context, id string, o Observed) (*labs
 		if err := store.Decode(rec, &w); err != nil {
 			return err
 		}
-		return s.setStatus(tx, &w, rec.RV, apply(&w))
+		from := w.Status.Phase
+		if err := s.setStatus(tx, &w, rec.RV, apply(&w)); err != nil {
+			return err
+		}
+		if w.Status.Phase != labspace.PhaseRunning || from == labspace.PhaseRunning || from == labspace.PhaseDegraded {
+			return nil
+		}
+		for _, msg := range o.Warnings {
+			if err := tx.AddEvent(&labspace.Event{WorkspaceID: w.ID, Time: w.UpdatedAt, Type: "Warning", Reason: "NotEnforced",
+				Message: msg, Actor: ControllerSubject.Name}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return &w, err
 }

@@ -6,6 +6,7 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -41,6 +42,9 @@ type Options struct {
 	// FirstUID and UIDCount bound the uids (and gids) workloads get when
 	// labspace runs as root (default DefaultFirstUID, DefaultUIDCount).
 	FirstUID, UIDCount int
+	// NoCgroups keeps labspace from using cgroups for limits (tests of the
+	// fallback: RLIMIT_DATA for memory, CPU unenforced and said so).
+	NoCgroups bool
 }
 
 // Runtime is the local process runtime.
@@ -52,6 +56,7 @@ type Runtime struct {
 
 	isolation    Isolation
 	isolationWhy string
+	limits       *limits
 	hide         []string
 	uidMu        sync.Mutex // uid allocation
 }
@@ -83,6 +88,10 @@ func New(opts Options) (*Runtime, error) {
 	if r.gpus == nil {
 		r.gpus = discoverGPUs()
 	}
+	r.limits = &limits{}
+	if !opts.NoCgroups {
+		r.limits = detectLimits("/")
+	}
 	r.detectIsolation()
 	return r, nil
 }
@@ -92,6 +101,8 @@ type state struct {
 	Ports     map[string]int `json:"ports"`
 	StartedAt time.Time      `json:"startedAt"`
 	PGID      int            `json:"pgid,omitempty"`
+	// Warnings: what of the spec this run does not enforce.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 func (r *Runtime) dir(w *labspace.Workspace) string  { return filepath.Join(r.opts.Dir, w.ID) }
@@ -210,7 +221,16 @@ func (r *Runtime) start(w *labspace.Workspace, st *state, env []string) error {
 			binds = append(binds, sandboxBind{Path: ds.Spec.HostPath.Path, ReadOnly: ds.Spec.ReadOnly})
 		}
 	}
-	cmd, done, err := r.sandboxed(w.ID, argv, filepath.Join(dir, wd), binds)
+	lim := &sandboxConfig{}
+	st.Warnings = unenforcedSpec(w, r.isolation)
+	if r.isolation != IsolateNone {
+		var more []string
+		if lim.Cgroups, lim.DataLimit, more, err = r.limits.prepare(w.ID, &w.Spec.Compute.Spec); err != nil {
+			return err
+		}
+		st.Warnings = append(st.Warnings, more...)
+	}
+	cmd, done, err := r.sandboxed(w.ID, argv, filepath.Join(dir, wd), binds, lim)
 	if err != nil {
 		return err
 	}
@@ -223,7 +243,11 @@ func (r *Runtime) start(w *labspace.Workspace, st *state, env []string) error {
 	}
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	fmt.Fprintf(logf, "labspace: starting %q at %s (isolation: %s)\n", argv, st.StartedAt.Format(time.RFC3339), r.isolation)
+	fmt.Fprintf(logf, "labspace: starting %q at %s (isolation: %s, limits: %s)\n", argv, st.StartedAt.Format(time.RFC3339),
+		r.isolation, cmp.Or(r.limits.how, "rlimits"))
+	for _, warning := range st.Warnings {
+		fmt.Fprintf(logf, "labspace: warning: %s\n", warning)
+	}
 	if err := cmd.Start(); err != nil {
 		return labspace.Errorf(labspace.EUNPROCESSABLE, "Cannot start %q: %v", argv[0], err)
 	}

@@ -65,6 +65,7 @@ func (r *Runtime) Delete(ctx context.Context, w *labspace.Workspace) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	r.limits.remove(w.ID)
 	return os.RemoveAll(r.dir(w))
 }
 
@@ -86,6 +87,7 @@ func (r *Runtime) Observe(ctx context.Context, w *labspace.Workspace) (runtime.O
 		}
 		return r.readiness(w, st), nil
 	}
+	r.limits.remove(w.ID) // nothing runs: its cgroups go (a start makes them again)
 	if st == nil || stopping {
 		// Nothing runs, and whatever ran was stopped on purpose.
 		_ = os.Remove(r.file(w, "state.json"))
@@ -123,6 +125,9 @@ func exitReason(code string) (string, string) {
 // not starting), and one that stops answering makes it Degraded.
 func (r *Runtime) readiness(w *labspace.Workspace, st *state) runtime.Observation {
 	obs := runtime.Observation{State: runtime.Ready, Tools: map[string]string{}}
+	if st != nil {
+		obs.Warnings = st.Warnings
+	}
 	if st == nil {
 		// Adopted before its state was written: its ports are unknown.
 		return runtime.Observation{State: runtime.Starting, Reason: "Adopting", Message: "The process runs but its ports are not known yet."}

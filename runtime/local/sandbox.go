@@ -59,6 +59,10 @@ type sandboxConfig struct {
 	// Binds are host folders (host-path data sources) bound at their own
 	// path, so the links in the home reach them even under /home or /tmp.
 	Binds []sandboxBind `json:"binds,omitempty"`
+	// Cgroups are the cgroup.procs files the sandbox joins before the
+	// workload starts (limits.go); DataLimit is its RLIMIT_DATA without them.
+	Cgroups   []string `json:"cgroups,omitempty"`
+	DataLimit int64    `json:"dataLimit,omitempty"`
 }
 
 type sandboxBind struct {
@@ -91,7 +95,7 @@ func (r *Runtime) probe() error {
 	if err := os.MkdirAll(filepath.Join(dir, "home"), 0o700); err != nil {
 		return err
 	}
-	cmd, done, err := r.sandboxed(id, []string{"true"}, sandboxHome, nil)
+	cmd, done, err := r.sandboxed(id, []string{"true"}, sandboxHome, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -162,7 +166,7 @@ func own(dir string, uid, gid int) error {
 // sandboxed wraps argv so that it runs in w's sandbox; with IsolateNone it
 // runs argv under a shell that records its exit code, as labspace itself.
 // The caller adds the environment, starts cmd, and then calls done.
-func (r *Runtime) sandboxed(id string, argv []string, dir string, binds []sandboxBind) (cmd *exec.Cmd, done func(), err error) {
+func (r *Runtime) sandboxed(id string, argv []string, dir string, binds []sandboxBind, lim *sandboxConfig) (cmd *exec.Cmd, done func(), err error) {
 	if r.isolation == IsolateNone {
 		cmd := exec.Command("/bin/sh", append([]string{"-c", `"$@"; echo $? > "$LABSPACE_EXIT_FILE"`, "labspace-workload"}, argv...)...)
 		cmd.Env = []string{"LABSPACE_EXIT_FILE=" + filepath.Join(r.opts.Dir, id, "exit")}
@@ -176,6 +180,9 @@ func (r *Runtime) sandboxed(id string, argv []string, dir string, binds []sandbo
 	}
 	cfg := sandboxConfig{Home: filepath.Join(r.opts.Dir, id, "home"), Tmp: filepath.Join(r.opts.Dir, id, "tmp"),
 		Hide: r.hide, Dir: dir, Mode: string(r.isolation), Exit: "exit", Binds: binds}
+	if lim != nil {
+		cfg.Cgroups, cfg.DataLimit = lim.Cgroups, lim.DataLimit
+	}
 	if r.isolation == IsolateUIDs {
 		r.uidMu.Lock()
 		defer r.uidMu.Unlock()

@@ -61,6 +61,12 @@ func sandboxMain(argv []string) int {
 		return fail("command", fmt.Errorf("none"))
 	}
 	unix.CloseOnExec(3)
+	for _, procs := range cfg.Cgroups {
+		// "0" is the writer itself; what it starts stays in.
+		if err := os.WriteFile(procs, []byte("0"), 0o644); err != nil {
+			return fail("limits", err)
+		}
+	}
 	if err := mountSandbox(&cfg); err != nil {
 		return fail("mounts", err)
 	}
@@ -75,7 +81,13 @@ func sandboxMain(argv []string) int {
 	}
 	// The shell looks the command up in PATH as the workload: folders it
 	// cannot enter (root's own) are passed over.
-	argv = append([]string{"/bin/sh", "-c", `exec "$@"`, "labspace-workload"}, argv...)
+	// Without cgroups, the shell also sets the data-size limit (on the
+	// workload only: the sandbox's own Go runtime reserves more).
+	script := `exec "$@"`
+	if cfg.DataLimit > 0 {
+		script = "ulimit -d " + strconv.FormatInt(cfg.DataLimit>>10, 10) + " && " + script
+	}
+	argv = append([]string{"/bin/sh", "-c", script, "labspace-workload"}, argv...)
 	attr := &syscall.SysProcAttr{}
 	if Isolation(cfg.Mode) == IsolateUIDs {
 		attr.Credential = &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: []uint32{}}
@@ -122,7 +134,8 @@ func mountSandbox(cfg *sandboxConfig) error {
 	if err != nil {
 		return fmt.Errorf("open tmp: %w", err)
 	}
-	for _, h := range append(cfg.Hide, "/home") {
+	// /sys/fs/cgroup goes too: a workload must not raise its own limits.
+	for _, h := range append(cfg.Hide, "/home", "/sys/fs/cgroup") {
 		if _, err := os.Stat(h); err != nil {
 			continue
 		}

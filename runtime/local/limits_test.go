@@ -1,0 +1,130 @@
+package local_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/labspace/labspace/runtime"
+	"github.com/labspace/labspace/runtime/local"
+)
+
+// A workspace's memory and CPU limits hold on this host: its processes
+// sit in cgroups of their own with those limits, and one that takes more
+// memory than its limit is killed, with the reason.
+func TestLimitsAreEnforced(t *testing.T) {
+	f := newFixture(t, testGrace)
+	if iso, _ := f.rt.Isolation(); iso == local.IsolateNone {
+		t.Skip("no sandbox on this host: limits are reported, not enforced (TestUnenforcedLimitsAreSaid)")
+	}
+	if f.rt.Limits() == "rlimits" {
+		if os.Getenv("CI") != "" && os.Geteuid() == 0 {
+			t.Fatal("labspace runs as root in CI, yet found no cgroup to limit workloads with")
+		}
+		t.Skip("this host gives labspace no cgroup (TestUnenforcedLimitsAreSaid covers the fallback)")
+	}
+	w := shell(t, "capped", `exec sleep 60`)
+	w.Spec.Compute.Spec.MemoryLimit, w.Spec.Compute.Spec.CPULimit = "128Mi", "250m"
+	f.start(w)
+	if obs := f.wait(w, runtime.Ready, startTimeout); len(obs.Warnings) != 0 {
+		t.Errorf("warnings %q, want none: the limits hold", obs.Warnings)
+	}
+	// The sandbox joins the cgroups before it starts the workload: look
+	// at the workload itself.
+	pid := 0
+	waitFile(t, "/proc/self/stat", func(string) bool {
+		for p := range marked(t, f.dir, w.ID) {
+			if cmd, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p), "cmdline")); strings.HasPrefix(string(cmd), "sleep\x00") {
+				pid = p
+			}
+		}
+		return pid != 0
+	})
+	want := map[string]string{"memory": "134217728", "cpu": "25000"} // v1 files; v2 below
+	for _, line := range strings.Split(readFile(t, filepath.Join("/proc", strconv.Itoa(pid), "cgroup")), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 || !strings.Contains(parts[2], "labspace-"+w.ID) {
+			continue
+		}
+		switch {
+		case parts[1] == "memory":
+			if got := strings.TrimSpace(readFile(t, "/sys/fs/cgroup/memory"+parts[2]+"/memory.limit_in_bytes")); got != want["memory"] {
+				t.Errorf("memory.limit_in_bytes %s, want %s", got, want["memory"])
+			}
+			delete(want, "memory")
+		case parts[1] == "cpu" || strings.Contains(parts[1], "cpu,"):
+			if got := strings.TrimSpace(readFile(t, "/sys/fs/cgroup/"+parts[1]+parts[2]+"/cpu.cfs_quota_us")); got != want["cpu"] {
+				t.Errorf("cpu.cfs_quota_us %s, want %s", got, want["cpu"])
+			}
+			delete(want, "cpu")
+		case parts[0] == "0" && f.rt.Limits() == "cgroup v2":
+			dir := "/sys/fs/cgroup" + parts[2]
+			if got := strings.TrimSpace(readFile(t, dir+"/memory.max")); got != want["memory"] {
+				t.Errorf("memory.max %s", got)
+			}
+			if got := strings.TrimSpace(readFile(t, dir+"/cpu.max")); got != "25000 100000" {
+				t.Errorf("cpu.max %s", got)
+			}
+			want = nil
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("process %d is in no labspace cgroup for %v:\n%s", pid, want, readFile(t, filepath.Join("/proc", strconv.Itoa(pid), "cgroup")))
+	}
+
+	hog := newWorkspace(t, "hog", "python3", "-c", "x = bytearray(512 << 20); import time; time.sleep(60)")
+	hog.Spec.Compute.Spec.MemoryLimit = "128Mi"
+	f.start(hog)
+	obs := f.wait(hog, runtime.Exited, startTimeout)
+	if obs.Reason != "Killed" || !strings.Contains(obs.Message, "SIGKILL") {
+		t.Errorf("a workload over its memory limit: %s (%s)", obs.Reason, obs.Message)
+	}
+}
+
+// Where the host gives no cgroup, memory becomes a data-size limit and the
+// CPU limit is not enforced: both are said in the observation (the
+// controller turns them into Warning events), and so are the settings the
+// local runtime never applies.
+func TestUnenforcedLimitsAreSaid(t *testing.T) {
+	dir := t.TempDir()
+	rt, err := local.New(local.Options{Dir: dir, Grace: testGrace, GPUs: testGPUs, NoCgroups: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, dir: dir, rt: rt}
+	w := shell(t, "bare", `ulimit -d > "$HOME/ulimit.txt"; exec sleep 60`)
+	w.Spec.Compute.Spec.MemoryLimit, w.Spec.Compute.Spec.CPULimit = "64Mi", "1"
+	w.Spec.Environment.Spec.Capabilities = []string{"NET_ADMIN"}
+	f.start(w)
+	obs := f.wait(w, runtime.Ready, startTimeout)
+	all := strings.Join(obs.Warnings, "\n")
+	for _, want := range []string{"CPU limit 1 is not enforced", "capabilities NET_ADMIN are not granted"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("warnings %q, want one saying %q", obs.Warnings, want)
+		}
+	}
+	iso, _ := rt.Isolation()
+	if iso == local.IsolateNone {
+		if !strings.Contains(all, "memory limit 64Mi is not enforced") {
+			t.Errorf("warnings %q, want the memory limit said unenforced", obs.Warnings)
+		}
+		return
+	}
+	if !strings.Contains(all, "memory limit 64Mi is enforced as a data-size limit") {
+		t.Errorf("warnings %q, want the memory limit's rlimit said", obs.Warnings)
+	}
+	if got := strings.TrimSpace(waitFile(t, filepath.Join(f.home(w), "ulimit.txt"), exists)); got != "65536" {
+		t.Errorf("ulimit -d in the workload: %q, want 65536 (KiB)", got)
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
