@@ -186,7 +186,9 @@ func TestHostileWorkloadReachesNothing(t *testing.T) {
 	s.must(201, "POST", "/api/v1/projects/alpha/workspaces", tokens["alice"], map[string]any{"name": "fixed", "environment": "fixed-uid",
 		"compute": "tiny"}, nil)
 	s.waitPhase("alpha", "fixed", "Running", toolStart)
-	var events struct{ Items []struct{ Type, Reason, Message string } }
+	var events struct {
+		Items []struct{ Type, Reason, Message string }
+	}
 	s.must(200, "GET", "/api/v1/projects/alpha/workspaces/fixed/events", tokens["alice"], nil, &events)
 	warned := false
 	for _, e := range events.Items {
