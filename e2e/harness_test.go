@@ -40,6 +40,10 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	// Others may run it: a test starts labspace as an ordinary user.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		panic(err)
+	}
 	binary = filepath.Join(dir, "labspace")
 	build := exec.Command("go", "build", "-o", binary, "../cmd/labspace")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
@@ -78,9 +82,16 @@ func freeAddr(t *testing.T) string {
 // flags) and waits until it answers.
 func startServer(t *testing.T, addr, dataDir string, flags ...string) *server {
 	t.Helper()
+	return startServerAs(t, nil, addr, dataDir, flags...)
+}
+
+// startServerAs is startServer as the user cred names (nil: this test's own).
+func startServerAs(t *testing.T, cred *syscall.Credential, addr, dataDir string, flags ...string) *server {
+	t.Helper()
 	s := &server{t: t, addr: addr, dataDir: dataDir, log: &bytes.Buffer{}}
 	s.cmd = exec.Command(binary, append([]string{"serve", "--addr", addr, "--data-dir", dataDir}, flags...)...)
 	s.cmd.Env = append(os.Environ(), "LABSPACE_ADMIN_PASSWORD="+adminPassword)
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

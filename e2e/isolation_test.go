@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -80,8 +81,18 @@ os.execvp("python3", ["python3", "-m", "http.server", os.environ["PORT"], "--bin
 // l1-researcher who writes an environment of her own runs it, and every
 // attempt on labspace's data and on another project's workspace fails,
 // while that workspace keeps running with its secret.
+//
+// It runs twice when the test runs as root: labspace as root (a uid per
+// workspace) and labspace as an ordinary user (user namespaces).
 func TestHostileWorkloadReachesNothing(t *testing.T) {
 	requireTools(t, "python3")
+	t.Run("labspace as "+strconv.Itoa(os.Geteuid()), func(t *testing.T) { hostile(t, nil) })
+	if os.Geteuid() == 0 {
+		t.Run("labspace as nobody", func(t *testing.T) { hostile(t, &syscall.Credential{Uid: 65534, Gid: 65534}) })
+	}
+}
+
+func hostile(t *testing.T, cred *syscall.Credential) {
 	// Outside /tmp (which a sandbox replaces with its own): the data dir is
 	// reachable by path, and only the sandbox's own hiding keeps it away.
 	dataDir, err := os.MkdirTemp("/var/tmp", "labspace-hostile-")
@@ -89,12 +100,24 @@ func TestHostileWorkloadReachesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dataDir) })
-	s := startServer(t, freeAddr(t), dataDir)
+	if cred != nil {
+		if err := os.Chown(dataDir, int(cred.Uid), int(cred.Gid)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := startServerAs(t, cred, freeAddr(t), dataDir)
+	want := "isolation=uids"
+	if cred != nil || os.Geteuid() != 0 {
+		want = "isolation=user-namespaces"
+	}
+	if !strings.Contains(s.log.String(), want) && os.Getenv("CI") != "" {
+		t.Fatalf("labspace did not isolate with %s: %s", want, lastLines(s.log.String(), 5))
+	}
 	if strings.Contains(s.log.String(), "only administrators may run workspaces") {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("the local runtime cannot isolate workloads on this host: %s", lastLines(s.log.String(), 5))
 		}
-		t.Skip("this host allows neither root nor user namespaces to labspace: workloads cannot be isolated")
+		t.Skip("this host allows neither root nor user namespaces to labspace: workloads cannot be isolated: " + lastLines(s.log.String(), 5))
 	}
 	for _, p := range []string{"alpha", "beta"} {
 		s.project(p, map[string]any{"gpus": 0})

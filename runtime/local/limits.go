@@ -3,6 +3,8 @@ package local
 import (
 	"bufio"
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,18 +22,23 @@ import (
 // never ignored.
 type limits struct {
 	how string // "cgroup v2", "cgroup v1" or "" (rlimits)
+	// prefix names this runtime's cgroups ("labspace-<hash of its folder>-"):
+	// two runtimes on one host never touch each other's.
+	prefix string
 	// dirs are where workspaces' cgroups go: one folder for v2, one per
 	// controller ("cpu", "memory") for v1.
 	dirs map[string]string
 }
 
-// detectLimits finds what this host lets labspace use.
-func detectLimits(root string) *limits {
+// detectLimits finds what this host lets the runtime in folder use.
+func detectLimits(root, folder string) *limits {
+	sum := sha256.Sum256([]byte(folder))
+	prefix := "labspace-" + hex.EncodeToString(sum[:4]) + "-"
 	if dir := cgroup2Dir(root); dir != "" {
-		return &limits{how: "cgroup v2", dirs: map[string]string{"": dir}}
+		return &limits{how: "cgroup v2", prefix: prefix, dirs: map[string]string{"": dir}}
 	}
 	if dirs := cgroup1Dirs(root); dirs != nil {
-		return &limits{how: "cgroup v1", dirs: dirs}
+		return &limits{how: "cgroup v1", prefix: prefix, dirs: dirs}
 	}
 	return &limits{}
 }
@@ -136,7 +143,7 @@ func (l *limits) prepare(id string, c *labspace.ComputeSpec) (procs []string, da
 		}
 	}
 	for ctl, fs := range files {
-		dir := filepath.Join(l.dirs[ctl], "labspace-"+id)
+		dir := filepath.Join(l.dirs[ctl], l.prefix+id)
 		if err := os.Mkdir(dir, 0o755); err != nil && !exists(dir) {
 			return nil, 0, nil, err
 		}
@@ -153,7 +160,7 @@ func (l *limits) prepare(id string, c *labspace.ComputeSpec) (procs []string, da
 // remove deletes workspace id's cgroups (only empty ones go).
 func (l *limits) remove(id string) {
 	for _, dir := range l.dirs {
-		_ = os.Remove(filepath.Join(dir, "labspace-"+id))
+		_ = os.Remove(filepath.Join(dir, l.prefix+id))
 	}
 }
 

@@ -31,7 +31,7 @@ func TestCgroup2Layout(t *testing.T) {
 	write(svc+"/cgroup.subtree_control", "")
 	write(svc+"/labspace-server/cgroup.procs", "")
 
-	l := detectLimits(root)
+	l := detectLimits(root, "/var/lib/labspace/workspaces")
 	if l.how != "cgroup v2" || l.dirs[""] != filepath.Join(root, svc) {
 		t.Fatalf("detected %q in %v", l.how, l.dirs)
 	}
@@ -49,20 +49,20 @@ func TestCgroup2Layout(t *testing.T) {
 		t.Errorf("subtree_control %q", got)
 	}
 	procs, data, unenforced, err := l.prepare("w1", &labspace.ComputeSpec{CPULimit: "1500m", MemoryLimit: "1Gi"})
-	if err != nil || data != 0 || len(unenforced) != 0 || len(procs) != 1 || procs[0] != filepath.Join(root, svc, "labspace-w1", "cgroup.procs") {
+	if err != nil || data != 0 || len(unenforced) != 0 || len(procs) != 1 || procs[0] != filepath.Join(root, svc, l.prefix+"w1", "cgroup.procs") {
 		t.Fatalf("prepare: %v %d %v %v", procs, data, unenforced, err)
 	}
-	if got := read(svc + "/labspace-w1/memory.max"); got != "1073741824" {
+	if got := read(svc + "/" + l.prefix + "w1/memory.max"); got != "1073741824" {
 		t.Errorf("memory.max %q", got)
 	}
-	if got := read(svc + "/labspace-w1/cpu.max"); got != "150000 100000" {
+	if got := read(svc + "/" + l.prefix + "w1/cpu.max"); got != "150000 100000" {
 		t.Errorf("cpu.max %q", got)
 	}
 
 	// Without the controllers (a hybrid host's empty cgroup2), nothing.
 	write(svc+"/cgroup.controllers", "")
 	write("proc/self/mounts", "cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n")
-	if l := detectLimits(root); l.how != "" {
+	if l := detectLimits(root, "/x"); l.how != "" {
 		t.Errorf("detected %q without controllers", l.how)
 	}
 }

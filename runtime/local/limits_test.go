@@ -45,7 +45,7 @@ func TestLimitsAreEnforced(t *testing.T) {
 	want := map[string]string{"memory": "134217728", "cpu": "25000"} // v1 files; v2 below
 	for _, line := range strings.Split(readFile(t, filepath.Join("/proc", strconv.Itoa(pid), "cgroup")), "\n") {
 		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 || !strings.Contains(parts[2], "labspace-"+w.ID) {
+		if len(parts) != 3 || !strings.HasSuffix(parts[2], "-"+w.ID) {
 			continue
 		}
 		switch {

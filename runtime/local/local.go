@@ -90,7 +90,7 @@ func New(opts Options) (*Runtime, error) {
 	}
 	r.limits = &limits{}
 	if !opts.NoCgroups {
-		r.limits = detectLimits("/")
+		r.limits = detectLimits("/", abs)
 	}
 	r.detectIsolation()
 	return r, nil

@@ -73,6 +73,15 @@ func (f *fixture) writeHome(w *labspace.Workspace, name, content string) {
 	}
 }
 
+func ownerOf(t *testing.T, path string) uint32 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Sys().(*syscall.Stat_t).Uid
+}
+
 func newFixture(t *testing.T, grace time.Duration) *fixture {
 	dir := t.TempDir()
 	return &fixture{t: t, dir: dir, rt: newRuntime(t, dir, grace)}
@@ -659,6 +668,14 @@ func TestRuntimesOnOtherFoldersDoNotSeeEachOther(t *testing.T) {
 	a.wait(wa, runtime.Ready, startTimeout)
 	b.wait(wb, runtime.Ready, startTimeout)
 
+	if iso, _ := a.rt.Isolation(); iso == local.IsolateUIDs {
+		// Two installations on one host: b does not hand out the uid a's
+		// workload runs as.
+		ua, ub := ownerOf(t, a.home(wa)), ownerOf(t, b.home(wb))
+		if ua == ub {
+			t.Errorf("both workloads run as uid %d", ua)
+		}
+	}
 	if ids := a.workloads(); !slices.Equal(ids, []string{wa.ID}) {
 		t.Errorf("a.Workloads = %v, want [%s]", ids, wa.ID)
 	}
@@ -677,7 +694,7 @@ func TestRuntimesOnOtherFoldersDoNotSeeEachOther(t *testing.T) {
 		t.Fatal(err)
 	}
 	if obs := a.observe(wa); obs.State != runtime.Ready {
-		t.Errorf("after b's Stop and Delete, a's workspace is %s, want Ready", obs.State)
+		t.Errorf("after b's Stop and Delete, a's workspace is %s (%s), want Ready", obs.State, obs.Message)
 	}
 	if gs := groups(t, a.dir, wa.ID); len(gs) != 1 {
 		t.Errorf("a's process groups: %v, want one", gs)

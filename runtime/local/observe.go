@@ -66,6 +66,9 @@ func (r *Runtime) Delete(ctx context.Context, w *labspace.Workspace) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	r.limits.remove(w.ID)
+	if r.isolation == IsolateUIDs {
+		r.release(w.ID)
+	}
 	return os.RemoveAll(r.dir(w))
 }
 

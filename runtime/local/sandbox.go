@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -92,6 +93,7 @@ func (r *Runtime) probe() error {
 	const id = ".probe"
 	dir := filepath.Join(r.opts.Dir, id)
 	defer os.RemoveAll(dir)
+	defer r.release(id)
 	if err := os.MkdirAll(filepath.Join(dir, "home"), 0o700); err != nil {
 		return err
 	}
@@ -114,17 +116,18 @@ func (r *Runtime) probe() error {
 }
 
 // uidOf returns the uid w's processes run as: the owner of its home when
-// that is in the range, else the lowest uid of the range no other home
-// owns. The home records it, so a restart changes nothing. Callers hold
-// r.uidMu.
+// that is in the range, else the lowest uid of the range that no other
+// home owns, no process of the host runs as and no account of
+// /etc/passwd has (another installation's workloads, a real user). The
+// home records it, so a restart changes nothing. Callers hold r.uidMu.
 func (r *Runtime) uidOf(w string) (int, error) {
 	first, n := r.opts.FirstUID, r.opts.UIDCount
 	if st, err := os.Stat(filepath.Join(r.opts.Dir, w, "home")); err == nil {
-		if uid := int(st.Sys().(*syscall.Stat_t).Uid); uid >= first && uid < first+n {
+		if uid := int(st.Sys().(*syscall.Stat_t).Uid); uid >= first && uid < first+n && r.claim(uid, w) {
 			return uid, nil
 		}
 	}
-	used := map[int]bool{}
+	used := uidsOnHost()
 	entries, err := os.ReadDir(r.opts.Dir)
 	if err != nil {
 		return 0, err
@@ -135,11 +138,70 @@ func (r *Runtime) uidOf(w string) (int, error) {
 		}
 	}
 	for uid := first; uid < first+n; uid++ {
-		if !used[uid] {
+		if !used[uid] && r.claim(uid, w) {
 			return uid, nil
 		}
 	}
 	return 0, fmt.Errorf("every workload uid from %d to %d is taken", first, first+n-1)
+}
+
+// uidClaims is where the runtimes of a host claim uids, one file each, so
+// that two installations (or two runtimes in tests) never hand out the
+// same one, even before its first process runs. /run empties at boot; a
+// restart claims the homes' uids again.
+const uidClaims = "/run/labspace-uids"
+
+// claim takes uid for workspace w of this runtime, or says it is another's.
+func (r *Runtime) claim(uid int, w string) bool {
+	owner := filepath.Join(r.opts.Dir, w)
+	if err := os.MkdirAll(uidClaims, 0o700); err != nil {
+		return true // no claims on this host: the homes and processes decide
+	}
+	file := filepath.Join(uidClaims, strconv.Itoa(uid))
+	if f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		_, _ = f.WriteString(owner)
+		return f.Close() == nil
+	}
+	got, err := os.ReadFile(file)
+	if err == nil && string(got) != owner && !exists(string(got)) {
+		// The claim of a workspace deleted while its runtime was down.
+		return os.WriteFile(file, []byte(owner), 0o600) == nil
+	}
+	return err == nil && string(got) == owner
+}
+
+// release gives back workspace w's uid, when it holds one.
+func (r *Runtime) release(w string) {
+	owner := filepath.Join(r.opts.Dir, w)
+	entries, _ := os.ReadDir(uidClaims)
+	for _, e := range entries {
+		if got, err := os.ReadFile(filepath.Join(uidClaims, e.Name())); err == nil && string(got) == owner {
+			_ = os.Remove(filepath.Join(uidClaims, e.Name()))
+		}
+	}
+}
+
+// uidsOnHost returns the uids processes run as and accounts have.
+func uidsOnHost() map[int]bool {
+	used := map[int]bool{}
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		for _, line := range readLines(filepath.Join("/proc", p.Name(), "status")) {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "Uid:" {
+				if uid, err := strconv.Atoi(f[1]); err == nil {
+					used[uid] = true
+				}
+			}
+		}
+	}
+	for _, line := range readLines("/etc/passwd") {
+		if f := strings.Split(line, ":"); len(f) > 2 {
+			if uid, err := strconv.Atoi(f[2]); err == nil {
+				used[uid] = true
+			}
+		}
+	}
+	return used
 }
 
 // own makes dir (and everything in it) the workload's, mode 0700 at the top.

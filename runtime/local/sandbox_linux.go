@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -135,25 +136,43 @@ func mountSandbox(cfg *sandboxConfig) error {
 		return fmt.Errorf("open tmp: %w", err)
 	}
 	// /sys/fs/cgroup goes too: a workload must not raise its own limits.
-	for _, h := range append(cfg.Hide, "/home", "/sys/fs/cgroup") {
+	const hidden = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	var covers []int // the covers, open: /tmp may lie over one of them below
+	for _, h := range outermost(append(cfg.Hide, "/home", "/sys/fs/cgroup")) {
 		if _, err := os.Stat(h); err != nil {
 			continue
 		}
-		if err := unix.Mount("tmpfs", h, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=64k"); err != nil {
+		if err := unix.Mount("tmpfs", h, "tmpfs", hidden, "mode=0755,size=64k"); err != nil {
 			return fmt.Errorf("hide %s: %w", h, err)
 		}
+		fd, err := unix.Open(h, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("hide %s: %w", h, err)
+		}
+		covers = append(covers, fd)
 	}
+	if err := bindFD(tmp, "/tmp"); err != nil {
+		return err
+	}
+	// Mount points first, then the covers go read-only: in a user
+	// namespace the workload owns them, and must not write where the data
+	// directory seems to be.
 	if err := os.MkdirAll(sandboxHome, 0o755); err != nil {
 		return err
 	}
-	for _, b := range []struct {
-		fd     int
-		target string
-	}{{home, sandboxHome}, {tmp, "/tmp"}} {
-		if err := unix.Mount("/proc/self/fd/"+strconv.Itoa(b.fd), b.target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-			return fmt.Errorf("bind %s: %w", b.target, err)
+	for i, b := range cfg.Binds {
+		if err := mountPoint(binds[i], b.Path); err != nil {
+			return fmt.Errorf("data source %s: %w", b.Path, err)
 		}
-		unix.Close(b.fd)
+	}
+	for _, fd := range covers {
+		if err := unix.Mount("", "/proc/self/fd/"+strconv.Itoa(fd), "", unix.MS_REMOUNT|unix.MS_RDONLY|hidden, ""); err != nil {
+			return fmt.Errorf("hide: read-only: %w", err)
+		}
+		unix.Close(fd)
+	}
+	if err := bindFD(home, sandboxHome); err != nil {
+		return err
 	}
 	for i, b := range cfg.Binds {
 		if err := bindAt(binds[i], b.Path, b.ReadOnly); err != nil {
@@ -166,24 +185,51 @@ func mountSandbox(cfg *sandboxConfig) error {
 	return nil
 }
 
-// bindAt binds the folder or file open as fd at target, read-only when asked.
-func bindAt(fd int, target string, readOnly bool) error {
+// bindFD binds the folder open as fd at target.
+func bindFD(fd int, target string) error {
+	if err := unix.Mount("/proc/self/fd/"+strconv.Itoa(fd), target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s: %w", target, err)
+	}
+	return unix.Close(fd)
+}
+
+// outermost drops the paths that lie inside another one of paths: the
+// cover of the outer one hides them already.
+func outermost(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		inside := false
+		for _, q := range paths {
+			inside = inside || (q != p && strings.HasPrefix(p, strings.TrimSuffix(q, "/")+"/"))
+		}
+		if !inside && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// mountPoint makes target, for the folder or file open as fd to be bound on.
+func mountPoint(fd int, target string) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return err
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		if err := os.MkdirAll(target, 0o755); err != nil {
-			return err
-		}
-	} else if _, err := os.Stat(target); err != nil {
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(target, nil, 0o644); err != nil {
-			return err
-		}
+		return os.MkdirAll(target, 0o755)
 	}
+	if _, err := os.Stat(target); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(target, nil, 0o644)
+}
+
+// bindAt binds the folder or file open as fd at target (see mountPoint),
+// read-only when asked.
+func bindAt(fd int, target string, readOnly bool) error {
 	src := "/proc/self/fd/" + strconv.Itoa(fd)
 	if err := unix.Mount(src, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
