@@ -23,6 +23,7 @@ type env struct {
 	t     *testing.T
 	url   string
 	admin string // the admin's token
+	svc   *service.Service
 }
 
 const adminPassword = "admin-password-1"
@@ -43,7 +44,7 @@ func newEnvIn(t *testing.T, dir string) *env {
 	})
 	go s.Serve()
 	t.Cleanup(func() { s.Close(context.Background()) })
-	e := &env{t: t, url: s.URL()}
+	e := &env{t: t, url: s.URL(), svc: s.Service}
 	e.admin = e.login("admin", adminPassword)
 	return e
 }

@@ -129,3 +129,30 @@ func TestSharingIsTheCreators(t *testing.T) {
 		t.Errorf("sharing after clearing it: %s", got.raw)
 	}
 }
+
+// Where the local runtime cannot isolate workloads, only system
+// administrators run workspaces: the others are told why and may still
+// create one stopped.
+func TestUnisolatedHostRunsAdministratorsOnly(t *testing.T) {
+	e := newEnv(t)
+	e.project("alpha", "")
+	e.blocks()
+	alice := e.user("alice")
+	e.grant("user", "alice", "l1-researcher", "project/alpha")
+	e.svc.RestrictWorkloads("this host cannot run a sandbox")
+
+	r := e.do("POST", "/api/v1/projects/alpha/workspaces", alice, wsBody("nb"))
+	if r.status != 403 || !strings.Contains(string(r.raw), "this host cannot run a sandbox") || !strings.Contains(string(r.raw), "--single-user") {
+		t.Errorf("a researcher starts a workspace: %d %s", r.status, r.raw)
+	}
+	b := wsBody("nb")
+	b["desiredPhase"] = "Stopped"
+	e.must(201, "POST", "/api/v1/projects/alpha/workspaces", alice, b)
+	e.must(403, "POST", "/api/v1/projects/alpha/workspaces/nb/start", alice, nil)
+	e.must(202, "POST", "/api/v1/projects/alpha/workspaces/nb/start", e.admin, nil)
+	e.must(201, "POST", "/api/v1/projects/alpha/workspaces", e.admin, wsBody("admins"))
+
+	e.svc.RestrictWorkloads("")
+	e.must(202, "POST", "/api/v1/projects/alpha/workspaces/nb/stop", alice, nil)
+	e.must(201, "POST", "/api/v1/projects/alpha/workspaces", alice, wsBody("lifted"))
+}

@@ -81,6 +81,14 @@ func TestToolPageCannotActAsItsVisitor(t *testing.T) {
 		map[string]any{"name": "evil", "environment": "evil", "compute": "cpu-small"}, nil)
 	s.waitPhase("alpha", "evil", "Running", toolStart)
 	s.waitPhase("alpha", "vicws", "Running", toolStart)
+	// Every link to a tool (the pages' Connect, the CLI's ws open) is the hand-over.
+	var got struct {
+		Status struct{ Tools []struct{ URL string } }
+	}
+	s.must(200, "GET", "/api/v1/projects/alpha/workspaces/vicws", tokens["vic"], nil, &got)
+	if len(got.Status.Tools) != 1 || got.Status.Tools[0].URL != main+"/connect/alpha/vicws/web/" {
+		t.Errorf("tool links %+v, want %s/connect/alpha/vicws/web/", got.Status.Tools, main)
+	}
 	evilLog := func() string {
 		_, raw := s.call("GET", "/api/v1/projects/alpha/workspaces/evil/logs", tokens["alice"], nil, nil)
 		return string(raw)
