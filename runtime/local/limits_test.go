@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/runtime"
 	"github.com/labspace/labspace/runtime/local"
 )
@@ -127,4 +128,63 @@ func readFile(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(raw)
+}
+
+// A host-path data source marked read-only cannot be written through; and
+// the links to data sources are made by the workload itself, so a home
+// whose "data" a previous run turned into a link to a folder of root's
+// does not make labspace (root) write there.
+func TestDataSourcesAsTheWorkloadSeesThem(t *testing.T) {
+	f := newFixture(t, testGrace)
+	if iso, _ := f.rt.Isolation(); iso == local.IsolateNone {
+		t.Skip("no sandbox on this host")
+	}
+	// root's folder is outside /tmp, which the sandbox replaces: the
+	// workload's link reaches it.
+	roots, err := os.MkdirTemp("/var/tmp", "roots-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(roots) })
+	data := t.TempDir()
+	for _, d := range []string{data, roots} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := shell(t, "reader", `cat "$HOME/in/ro/hello.txt" > "$HOME/read.txt"; touch "$HOME/in/ro/x" 2>/dev/null; echo $? > "$HOME/write.txt"; exec sleep 60`)
+	if err := os.WriteFile(filepath.Join(data, "hello.txt"), []byte("hi"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.Spec.DataSources = []labspace.ResolvedDataSource{{From: labspace.AssetRef{Name: "ro"},
+		Spec: labspace.DataSourceSpec{Type: labspace.DataHostPath, MountPath: "/in/ro", ReadOnly: true, HostPath: &labspace.HostPathSource{Path: data}}}}
+	// What a previous run of the workload could have left in its home.
+	if err := os.MkdirAll(f.home(w), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(roots, filepath.Join(f.home(w), "in")); err != nil {
+		t.Fatal(err)
+	}
+	f.start(w)
+	obs := f.wait(w, runtime.Exited, startTimeout)
+	if entries, _ := os.ReadDir(roots); len(entries) != 0 {
+		t.Errorf("something was made in root's folder through the workload's link: %v", entries)
+	}
+	if obs.Reason != "ProcessExited" || !strings.Contains(obs.Message, "Permission denied") {
+		t.Errorf("the start through a hostile link: %s %s", obs.Reason, obs.Message)
+	}
+
+	// Without the trap, the data source reads and does not write.
+	w2 := shell(t, "reader2", `cat "$HOME/in/ro/hello.txt" > "$HOME/read.txt"; touch "$HOME/in/ro/x" 2>/dev/null; echo $? > "$HOME/write.txt"; exec sleep 60`)
+	w2.Spec.DataSources = w.Spec.DataSources
+	f.start(w2)
+	if got := waitFile(t, filepath.Join(f.home(w2), "write.txt"), func(s string) bool { return s != "" }); strings.TrimSpace(got) == "0" {
+		t.Error("the workload wrote into a read-only data source")
+	}
+	if got := readFile(t, filepath.Join(f.home(w2), "read.txt")); got != "hi" {
+		t.Errorf("the workload read %q from the data source", got)
+	}
+	if _, err := os.Stat(filepath.Join(data, "x")); err == nil {
+		t.Error("a file appeared in the read-only data source")
+	}
 }

@@ -215,13 +215,13 @@ func (r *Runtime) start(w *labspace.Workspace, st *state, env []string) error {
 	defer logf.Close()
 	dir := r.homeIn(w)
 	wd := w.Spec.Environment.Spec.WorkingDir
-	var binds []sandboxBind
+	lim := &sandboxConfig{WorkDir: wd}
 	for _, ds := range w.Spec.DataSources {
 		if ds.Spec.HostPath != nil {
-			binds = append(binds, sandboxBind{Path: ds.Spec.HostPath.Path, ReadOnly: ds.Spec.ReadOnly})
+			lim.Binds = append(lim.Binds, sandboxBind{Path: ds.Spec.HostPath.Path, ReadOnly: ds.Spec.ReadOnly,
+				Link: filepath.Join(sandboxHome, ds.Spec.MountPath)})
 		}
 	}
-	lim := &sandboxConfig{}
 	st.Warnings = unenforcedSpec(w, r.isolation)
 	if r.isolation != IsolateNone {
 		var more []string
@@ -230,17 +230,17 @@ func (r *Runtime) start(w *labspace.Workspace, st *state, env []string) error {
 		}
 		st.Warnings = append(st.Warnings, more...)
 	}
-	cmd, done, err := r.sandboxed(w.ID, argv, filepath.Join(dir, wd), binds, lim)
+	if r.isolation == IsolateNone && wd != "" {
+		// labspace's own user, as the workload: nothing to take over.
+		if err := os.MkdirAll(filepath.Join(r.home(w), wd), 0o700); err != nil {
+			return err
+		}
+	}
+	cmd, done, err := r.sandboxed(w.ID, argv, filepath.Join(dir, wd), lim)
 	if err != nil {
 		return err
 	}
 	defer done()
-	if wd != "" {
-		// After sandboxed: the home is the workload's by now.
-		if err := mkdirOwned(r.home(w), wd); err != nil {
-			return err
-		}
-	}
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	fmt.Fprintf(logf, "labspace: starting %q at %s (isolation: %s, limits: %s)\n", argv, st.StartedAt.Format(time.RFC3339),
@@ -297,14 +297,19 @@ func (r *Runtime) environ(ctx context.Context, w *labspace.Workspace, st *state)
 }
 
 // linkData makes host-path data sources available at their mount path
-// inside the workspace's home (the local runtime cannot mount at /).
+// inside the workspace's home (the local runtime cannot mount at /). In a
+// sandbox the workload makes the links itself (sandboxConfig.Links):
+// labspace, root, never follows paths in a home a workload controls.
 func (r *Runtime) linkData(w *labspace.Workspace) error {
 	for _, ds := range w.Spec.DataSources {
 		if ds.Spec.Type != labspace.DataHostPath {
 			return labspace.Errorf(labspace.EUNPROCESSABLE, "The local runtime supports host-path data sources only; %q is %s.", ds.From.Name, ds.Spec.Type)
 		}
+		if r.isolation != IsolateNone {
+			continue
+		}
 		link := filepath.Join(r.home(w), ds.Spec.MountPath)
-		if err := mkdirOwned(r.home(w), filepath.Dir(ds.Spec.MountPath)); err != nil {
+		if err := os.MkdirAll(filepath.Dir(link), 0o700); err != nil {
 			return err
 		}
 		if cur, err := os.Readlink(link); err == nil && cur == ds.Spec.HostPath.Path {

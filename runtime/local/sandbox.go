@@ -64,11 +64,14 @@ type sandboxConfig struct {
 	// workload starts (limits.go); DataLimit is its RLIMIT_DATA without them.
 	Cgroups   []string `json:"cgroups,omitempty"`
 	DataLimit int64    `json:"dataLimit,omitempty"`
+	// WorkDir is the working folder under the home, made by the workload.
+	WorkDir string `json:"workDir,omitempty"`
 }
 
 type sandboxBind struct {
 	Path     string `json:"path"`
 	ReadOnly bool   `json:"readOnly,omitempty"`
+	Link     string `json:"link,omitempty"` // made by the workload, pointing at Path
 }
 
 // Isolation returns how this runtime isolates workloads, and why.
@@ -97,7 +100,7 @@ func (r *Runtime) probe() error {
 	if err := os.MkdirAll(filepath.Join(dir, "home"), 0o700); err != nil {
 		return err
 	}
-	cmd, done, err := r.sandboxed(id, []string{"true"}, sandboxHome, nil, nil)
+	cmd, done, err := r.sandboxed(id, []string{"true"}, sandboxHome, nil)
 	if err != nil {
 		return err
 	}
@@ -228,7 +231,7 @@ func own(dir string, uid, gid int) error {
 // sandboxed wraps argv so that it runs in w's sandbox; with IsolateNone it
 // runs argv under a shell that records its exit code, as labspace itself.
 // The caller adds the environment, starts cmd, and then calls done.
-func (r *Runtime) sandboxed(id string, argv []string, dir string, binds []sandboxBind, lim *sandboxConfig) (cmd *exec.Cmd, done func(), err error) {
+func (r *Runtime) sandboxed(id string, argv []string, dir string, lim *sandboxConfig) (cmd *exec.Cmd, done func(), err error) {
 	if r.isolation == IsolateNone {
 		cmd := exec.Command("/bin/sh", append([]string{"-c", `"$@"; echo $? > "$LABSPACE_EXIT_FILE"`, "labspace-workload"}, argv...)...)
 		cmd.Env = []string{"LABSPACE_EXIT_FILE=" + filepath.Join(r.opts.Dir, id, "exit")}
@@ -241,9 +244,9 @@ func (r *Runtime) sandboxed(id string, argv []string, dir string, binds []sandbo
 		return nil, nil, err
 	}
 	cfg := sandboxConfig{Home: filepath.Join(r.opts.Dir, id, "home"), Tmp: filepath.Join(r.opts.Dir, id, "tmp"),
-		Hide: r.hide, Dir: dir, Mode: string(r.isolation), Exit: "exit", Binds: binds}
+		Hide: r.hide, Dir: sandboxHome, Mode: string(r.isolation), Exit: "exit"}
 	if lim != nil {
-		cfg.Cgroups, cfg.DataLimit = lim.Cgroups, lim.DataLimit
+		cfg.Cgroups, cfg.DataLimit, cfg.Binds, cfg.WorkDir = lim.Cgroups, lim.DataLimit, lim.Binds, lim.WorkDir
 	}
 	if r.isolation == IsolateUIDs {
 		r.uidMu.Lock()
@@ -274,28 +277,4 @@ func (r *Runtime) sandboxed(id string, argv []string, dir string, binds []sandbo
 	cmd.ExtraFiles = []*os.File{wsDir} // fd 3: where the exit code goes
 	cmd.SysProcAttr = sandboxAttr(r.isolation)
 	return cmd, func() { wsDir.Close() }, nil
-}
-
-// mkdirOwned makes home/rel and the folders leading to it, owned as home
-// is: labspace (root) makes them, the workload must be able to use them.
-func mkdirOwned(home, rel string) error {
-	st, err := os.Stat(home)
-	if err != nil {
-		return err
-	}
-	s := st.Sys().(*syscall.Stat_t)
-	p := home
-	for _, part := range strings.Split(strings.Trim(filepath.Clean("/"+rel), "/"), "/") {
-		if part == "" {
-			continue
-		}
-		p = filepath.Join(p, part)
-		if err := os.Mkdir(p, 0o700); err != nil && !os.IsExist(err) {
-			return err
-		}
-		if err := os.Lchown(p, int(s.Uid), int(s.Gid)); err != nil {
-			return err
-		}
-	}
-	return nil
 }

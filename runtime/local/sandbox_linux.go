@@ -80,15 +80,7 @@ func sandboxMain(argv []string) int {
 			env = append(env, kv)
 		}
 	}
-	// The shell looks the command up in PATH as the workload: folders it
-	// cannot enter (root's own) are passed over.
-	// Without cgroups, the shell also sets the data-size limit (on the
-	// workload only: the sandbox's own Go runtime reserves more).
-	script := `exec "$@"`
-	if cfg.DataLimit > 0 {
-		script = "ulimit -d " + strconv.FormatInt(cfg.DataLimit>>10, 10) + " && " + script
-	}
-	argv = append([]string{"/bin/sh", "-c", script, "labspace-workload"}, argv...)
+	argv = append([]string{"/bin/sh", "-c", workloadScript(&cfg), "labspace-workload"}, argv...)
 	attr := &syscall.SysProcAttr{}
 	if Isolation(cfg.Mode) == IsolateUIDs {
 		attr.Credential = &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: []uint32{}}
@@ -184,6 +176,32 @@ func mountSandbox(cfg *sandboxConfig) error {
 	}
 	return nil
 }
+
+// workloadScript is what the workload's shell does before it becomes the
+// command: as the workload, it makes the data sources' links and the
+// working folder in its home (labspace, root, never follows paths there),
+// sets the data-size limit when there are no cgroups (on the workload
+// only: the sandbox's Go runtime reserves more), and looks the command up
+// in PATH, passing over folders it cannot enter (root's own).
+func workloadScript(cfg *sandboxConfig) string {
+	var steps []string
+	if cfg.DataLimit > 0 {
+		steps = append(steps, "ulimit -d "+strconv.FormatInt(cfg.DataLimit>>10, 10))
+	}
+	for _, b := range cfg.Binds {
+		if b.Link != "" {
+			steps = append(steps, "mkdir -p "+quote(filepath.Dir(b.Link)), "ln -sfn "+quote(b.Path)+" "+quote(b.Link))
+		}
+	}
+	if cfg.WorkDir != "" {
+		wd := filepath.Join(sandboxHome, cfg.WorkDir)
+		steps = append(steps, "mkdir -p "+quote(wd), "cd "+quote(wd))
+	}
+	return strings.Join(append(steps, `exec "$@"`), " && ")
+}
+
+// quote makes s one word of a shell command.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // bindFD binds the folder open as fd at target.
 func bindFD(fd int, target string) error {
