@@ -133,23 +133,25 @@ func (p *Proxy) serveToolHost(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusUnauthorized, "Open this tool from labspace.")
 		return
 	}
+	// Names hold '-': several splits of the host may name tools. The one
+	// the caller may use wins (for a tool cookie: the one it was made
+	// for), so that a workspace named to collide cannot shadow another.
+	status, msg := http.StatusNotFound, "Workspace not found."
 	for _, rt := range routes {
 		if foreign(r, p.toolOrigin(rt)) {
 			problem(w, http.StatusForbidden, "A page of another site may not act on a tool.")
 			return
 		}
-		ws, tool, status, msg := p.authorized(r, rt, c, service.OriginOwn)
-		if status == http.StatusNotFound {
-			continue
-		}
-		if status != 0 {
-			problem(w, status, msg)
+		ws, tool, st, m := p.authorized(r, rt, c, service.OriginOwn)
+		if st == 0 {
+			p.forward(w, r, ws, tool, rt)
 			return
 		}
-		p.forward(w, r, ws, tool, rt)
-		return
+		if st != http.StatusNotFound && status == http.StatusNotFound {
+			status, msg = st, m
+		}
 	}
-	problem(w, http.StatusNotFound, "Workspace not found.")
+	problem(w, status, msg)
 }
 
 // redeem spends a ticket for the tool of this host and sets its cookie.

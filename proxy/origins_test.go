@@ -130,3 +130,35 @@ func (e *env) connect(t *testing.T, session, project, ws, tool, host string) str
 	e.get(loc.RequestURI(), "Host: "+host).expect(t, "a ticket used twice", 401)
 	return cookie
 }
+
+// Names hold '-', so a host may split into several tools: a researcher who
+// names a tool and a workspace to collide with another's host ("web" of
+// "ui-x" against "web-ui" of "x") does not take it over.
+func TestToolHostsCannotBeShadowed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "tools.test")
+	e.project("p")
+	alice := e.user("alice", "l1-researcher", "p")
+	bob := e.user("bob", "l1-researcher", "p")
+	for user, tool := range map[string]string{"alice": "web-ui", "bob": "web"} {
+		token := map[string]string{"alice": alice, "bob": bob}[user]
+		e.must(201, "POST", "/api/v1/environments", token, obj("echo-"+user, "project/p", map[string]any{
+			"image": "python:3-slim", "command": []any{"python3", "-c", echoTool},
+			"tools": []any{map[string]any{"name": tool, "type": "custom", "port": 8000}}}))
+	}
+	e.workspace(alice, "p", "x", "echo-alice", "", nil)
+	e.workspace(bob, "p", "ui-x", "echo-bob", "", nil)
+	e.waitPhase("p", "x", "Running", toolStart)
+	e.waitPhase("p", "ui-x", "Running", toolStart)
+	host := "web-ui-x-p.tools.test:" + port(e.host)
+
+	cookie := e.connect(t, alice, "p", "x", "web-ui", host)
+	r := e.get("/", "Host: "+host, "Cookie: "+ToolCookie+"="+cookie).expect(t, "alice's tool on the shared host name", 200)
+	if r.echo.Tool != "web_ui" {
+		t.Errorf("alice reached %q, want her web-ui", r.echo.Tool)
+	}
+	r = e.get("/", "Host: "+host, bearer(bob)).expect(t, "bob's own tool there", 200)
+	if r.echo.Tool != "web" {
+		t.Errorf("bob reached %q, want his web", r.echo.Tool)
+	}
+}

@@ -123,7 +123,23 @@ func (s *Service) RedeemTicket(ctx context.Context, ticket string) (string, *lab
 		if err != nil || tk.Kind != TokenTicket || !s.now().Before(tk.ExpiresAt) {
 			return labspace.Errorf(labspace.EUNAUTHORIZED, "This link to the tool has expired or was used; open the tool again from labspace.")
 		}
-		return tx.DeleteToken(tk.Subject, tk.ID)
+		if err := tx.DeleteToken(tk.Subject, tk.ID); err != nil {
+			return err
+		}
+		// Every connection makes a tool token: those of the subject that
+		// expired go now, so that they do not pile up.
+		mine, err := tx.ListTokens(tk.Subject)
+		if err != nil {
+			return err
+		}
+		for _, old := range mine {
+			if (old.Kind == TokenTool || old.Kind == TokenTicket) && !s.now().Before(old.ExpiresAt) {
+				if err := tx.DeleteToken(old.Subject, old.ID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return "", nil, err
