@@ -17,7 +17,7 @@ func report(w io.Writer, cfg config, res results) {
 	fmt.Fprintf(w, "## Workspace start latency, local runtime\n\n")
 	fmt.Fprintf(w, "Command: `%s`  \n", benchkit.CommandLine("go run ./bench/start"))
 	fmt.Fprintf(w, "Machine: %s; load average (1, 5, 15 min) at the start %s, at the end %s  \n", machine(), res.loadStart, benchkit.LoadAvg())
-	fmt.Fprintf(w, "Workload: this binary re-executed as an HTTP server on $(PORT), ready as soon as it listens. "+
+	fmt.Fprintf(w, "Workload: a copy of this binary run as an HTTP server on $(PORT), ready as soon as it listens; labspace runs it in its sandbox. "+
 		"%d workspaces created one after another (desiredPhase Running, compute 10m/16Mi, no quota), each polled "+
 		"every %s with GET until Running; all stay running until the end, as the bare processes do. The controller's "+
 		"transition poll is its default (5 ms after a start, doubling up to 50 ms).\n\n", cfg.n, cfg.poll)
@@ -34,7 +34,8 @@ func report(w io.Writer, cfg config, res results) {
 	}
 	row("labspace: create request → Running seen", ls)
 	row("bare: exec → port answers", direct)
-	row("bare under /bin/sh -c, as the local runtime launches", shell)
+	row("bare under /bin/sh -c", shell)
+	row("bare in new PID and mount namespaces as another uid (a sandbox's floor)", summarize(res.isolated))
 	fmt.Fprintln(w)
 	breakdown(w, res.starts, cfg.poll)
 	n := min(10, len(totals))

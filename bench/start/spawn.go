@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -24,11 +25,19 @@ func serve(port string) error {
 	}))
 }
 
-// spawnOnce starts exe serving on a free port, directly or under the same
-// small shell the local runtime puts around a workload, and returns how
-// long until the port accepts a connection (the runtime's readiness test).
-// The process keeps running; the caller ends it.
-func spawnOnce(exe string, viaShell bool) (time.Duration, *exec.Cmd, error) {
+// How a bare process is spawned.
+type spawnHow int
+
+const (
+	spawnDirect   spawnHow = iota
+	spawnShell             // under a shell, as the local runtime's exit-code wrapper
+	spawnIsolated          // in new PID and mount namespaces, as another uid (root) or in a user namespace
+)
+
+// spawnOnce starts exe serving on a free port, as how says, and returns
+// how long until the port accepts a connection (the runtime's readiness
+// test). The process keeps running; the caller ends it.
+func spawnOnce(exe string, how spawnHow) (time.Duration, *exec.Cmd, error) {
 	port, err := freePort()
 	if err != nil {
 		return 0, nil, err
@@ -36,10 +45,23 @@ func spawnOnce(exe string, viaShell bool) (time.Duration, *exec.Cmd, error) {
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	start := time.Now()
 	cmd := exec.Command(exe, "-serve", strconv.Itoa(port))
-	if viaShell {
-		cmd = exec.Command("/bin/sh", "-c", `"$@"; echo $? > /dev/null`, "labspace-workload", exe, "-serve", strconv.Itoa(port))
-	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	switch how {
+	case spawnShell:
+		cmd = exec.Command("/bin/sh", "-c", `"$@"; echo $? > /dev/null`, "labspace-workload", exe, "-serve", strconv.Itoa(port))
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	case spawnIsolated:
+		// The floor of any sandbox: the namespaces and the uid, without
+		// labspace's mounts and re-executed binary.
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWPID | syscall.CLONE_NEWNS
+		if os.Geteuid() == 0 {
+			cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 899999, Gid: 899999, Groups: []uint32{}}
+		} else {
+			cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER
+			cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+			cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		return 0, nil, err
 	}
@@ -59,12 +81,12 @@ func spawnOnce(exe string, viaShell bool) (time.Duration, *exec.Cmd, error) {
 
 // spawnMany spawns n processes one after another, keeping them all
 // running as the workspaces do, and ends them at the end.
-func spawnMany(exe string, n int, viaShell bool) ([]time.Duration, error) {
+func spawnMany(exe string, n int, how spawnHow) ([]time.Duration, error) {
 	var cmds []*exec.Cmd
 	defer func() { stopAll(cmds) }()
 	out := make([]time.Duration, 0, n)
 	for i := 0; i < n; i++ {
-		d, cmd, err := spawnOnce(exe, viaShell)
+		d, cmd, err := spawnOnce(exe, how)
 		if err != nil {
 			return nil, err
 		}
@@ -132,4 +154,22 @@ func reap(dir string) int {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	return len(pids)
+}
+
+// shareable copies exe where any user may run it (outside /tmp, which a
+// workload's sandbox replaces) and returns the copy's path.
+func shareable(exe string) (string, error) {
+	dir, err := os.MkdirTemp("/var/tmp", "labspace-bench-")
+	if err != nil {
+		return "", err
+	}
+	raw, err := os.ReadFile(exe)
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "start")
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return "", err
+	}
+	return out, os.WriteFile(out, raw, 0o755)
 }

@@ -54,6 +54,11 @@ func sandboxMain(argv []string) int {
 		fmt.Fprintf(os.Stderr, "labspace sandbox: %s: %v\n", step, err)
 		return 126
 	}
+	if os.Getpid() != 1 {
+		// Started by hand, not by the runtime in namespaces of its own: its
+		// mounts would change the host's.
+		return fail("namespaces", fmt.Errorf("the sandbox runs only as PID 1 of a new PID namespace"))
+	}
 	var cfg sandboxConfig
 	if err := json.Unmarshal([]byte(os.Getenv(sandboxEnv)), &cfg); err != nil {
 		return fail("configuration", err)
