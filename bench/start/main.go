@@ -58,10 +58,10 @@ func main() {
 // results is everything the report shows.
 type results struct {
 	direct, shell, isolated []time.Duration // bare spawns
-	starts        []sample
-	deleted       time.Duration // deleting every workspace until none is left
-	left          int           // workload processes alive after that
-	loadStart     string        // the load average when the run began
+	starts                  []sample
+	deleted                 time.Duration // deleting every workspace until none is left
+	left                    int           // workload processes alive after that
+	loadStart               string        // the load average when the run began
 }
 
 // run measures the bare spawns, then the workspace starts, deletes every
