@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -178,4 +179,23 @@ func (c *Client) CreateToolBlocks(b ToolBlocks) error {
 		}
 	}
 	return nil
+}
+
+// Shareable copies exe where any user may run it (outside /tmp, which a
+// workload's sandbox replaces) and returns the copy's path; the caller
+// removes its folder.
+func Shareable(exe string) (string, error) {
+	dir, err := os.MkdirTemp("/var/tmp", "labspace-bench-")
+	if err != nil {
+		return "", err
+	}
+	raw, err := os.ReadFile(exe)
+	if err != nil {
+		return "", err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, filepath.Base(exe))
+	return out, os.WriteFile(out, raw, 0o755)
 }

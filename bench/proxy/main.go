@@ -88,6 +88,12 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
+	// The tool runs in labspace's sandbox, as a uid of its own with a /tmp
+	// of its own: it needs a copy of this binary every user can reach.
+	if exe, err = benchkit.Shareable(exe); err != nil {
+		return err
+	}
+	defer os.RemoveAll(filepath.Dir(exe))
 	tmp, err := os.MkdirTemp("", "labspace-bench-proxy-")
 	if err != nil {
 		return err

@@ -78,7 +78,7 @@ func run(ctx context.Context, cfg config) error {
 	defer os.RemoveAll(tmp)
 	// The workload runs as a uid of its own with a /tmp of its own: it
 	// needs a copy of this binary that every user can reach.
-	if exe, err = shareable(exe); err != nil {
+	if exe, err = benchkit.Shareable(exe); err != nil {
 		return err
 	}
 	defer os.RemoveAll(filepath.Dir(exe))

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -154,22 +153,4 @@ func reap(dir string) int {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	return len(pids)
-}
-
-// shareable copies exe where any user may run it (outside /tmp, which a
-// workload's sandbox replaces) and returns the copy's path.
-func shareable(exe string) (string, error) {
-	dir, err := os.MkdirTemp("/var/tmp", "labspace-bench-")
-	if err != nil {
-		return "", err
-	}
-	raw, err := os.ReadFile(exe)
-	if err != nil {
-		return "", err
-	}
-	out := filepath.Join(dir, "start")
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return "", err
-	}
-	return out, os.WriteFile(out, raw, 0o755)
 }
