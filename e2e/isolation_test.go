@@ -71,6 +71,11 @@ attempt("write into the data dir", write(data + "/pwned.txt"))
 attempt("write into another home", write(data + "/workspaces/" + victim + "/home/planted.txt"))
 attempt("read another workspace's log", read(data + "/workspaces/" + victim + "/log"))
 attempt("read other workloads' environments", steal_environments)
+def list_home():
+    if not os.listdir(os.environ["LABSPACE_USER_HOME"]):
+        raise PermissionError("it is empty here")
+
+attempt("read labspace's user's home", list_home)
 attempt("kill the other workspace's process", kill(victim_pid, signal.SIGKILL))
 attempt("kill its process group", kill(-victim_pid, signal.SIGKILL))
 os.execvp("python3", ["python3", "-m", "http.server", os.environ["PORT"], "--bind", "127.0.0.1"])
@@ -106,6 +111,10 @@ func hostile(t *testing.T, cred *syscall.Credential) {
 		}
 	}
 	s := startServerAs(t, cred, freeAddr(t), dataDir)
+	userHome, _ := os.UserHomeDir()
+	if cred != nil {
+		userHome = "/nonexistent" // nobody's
+	}
 	want := "isolation=uids"
 	if cred != nil || os.Geteuid() != 0 {
 		want = "isolation=user-namespaces"
@@ -173,12 +182,12 @@ func hostile(t *testing.T, cred *syscall.Credential) {
 		"spec": map[string]any{"image": "python:3-slim", "command": []string{"python3", "-c", attack},
 			"tools": []any{map[string]any{"name": "web", "type": "custom", "port": 8000, "stripPrefix": true}}}}, nil)
 	s.must(201, "POST", "/api/v1/projects/alpha/workspaces", tokens["alice"], map[string]any{"name": "evil", "environment": "evil",
-		"compute": "tiny", "env": map[string]any{"VICTIM_ID": bobws.Meta.ID, "VICTIM_PID": strconv.Itoa(st.PGID)}}, nil)
+		"compute": "tiny", "env": map[string]any{"VICTIM_ID": bobws.Meta.ID, "VICTIM_PID": strconv.Itoa(st.PGID), "LABSPACE_USER_HOME": userHome}}, nil)
 	s.waitPhase("alpha", "evil", "Running", toolStart)
 	_, logs := s.call("GET", "/api/v1/projects/alpha/workspaces/evil/logs", tokens["alice"], nil, nil)
 	attempts := regexp.MustCompile(`(?m)^ATTEMPT .*$`).FindAllString(string(logs), -1)
-	if len(attempts) != 10 {
-		t.Fatalf("the attack made %d attempts, want 10; its log:\n%s", len(attempts), logs)
+	if len(attempts) != 11 {
+		t.Fatalf("the attack made %d attempts, want 11; its log:\n%s", len(attempts), logs)
 	}
 	for _, a := range attempts {
 		t.Log(a)

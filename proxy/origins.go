@@ -39,21 +39,22 @@ func ToolURL(opts Options, w *labspace.Workspace, tool string) string {
 	return base + runtime.BasePath(w, tool)
 }
 
-// scheme is labspace's scheme, which tool hosts share.
-func (p *Proxy) scheme() string {
-	if u, err := url.Parse(p.opts.PublicURL); err == nil && u.Scheme != "" {
-		return u.Scheme
+// schemeAndPort are labspace's, which tool hosts share.
+func schemeAndPort(publicURL string) (string, string) {
+	u, err := url.Parse(publicURL)
+	if err != nil || u.Scheme == "" {
+		return "http", ""
 	}
-	return "http"
+	return u.Scheme, u.Port()
 }
 
 // toolOrigin is the origin of rt's host.
 func (p *Proxy) toolOrigin(rt route) string {
 	host := rt.tool + "-" + rt.workspace + "-" + rt.project + "." + p.opts.Domain
-	if u, err := url.Parse(p.opts.PublicURL); err == nil && u.Port() != "" {
-		host += ":" + u.Port()
+	if p.port != "" {
+		host += ":" + p.port
 	}
-	return p.scheme() + "://" + host
+	return p.scheme + "://" + host
 }
 
 // toolHost returns the label of a tool host ("" for any other host).
@@ -138,7 +139,7 @@ func (p *Proxy) serveToolHost(w http.ResponseWriter, r *http.Request) {
 	// for), so that a workspace named to collide cannot shadow another.
 	status, msg := http.StatusNotFound, "Workspace not found."
 	for _, rt := range routes {
-		if foreign(r, p.toolOrigin(rt)) {
+		if foreign(r, p.scheme) {
 			problem(w, http.StatusForbidden, "A page of another site may not act on a tool.")
 			return
 		}
@@ -166,7 +167,7 @@ func (p *Proxy) redeem(w http.ResponseWriter, r *http.Request, routes []route) {
 		if status != 0 || ws.ID+"/"+tool.Name != tk.Name {
 			continue
 		}
-		http.SetCookie(w, &http.Cookie{Name: ToolCookie, Value: raw, Path: "/", HttpOnly: true, Secure: p.scheme() == "https",
+		http.SetCookie(w, &http.Cookie{Name: ToolCookie, Value: raw, Path: "/", HttpOnly: true, Secure: p.scheme == "https",
 			SameSite: http.SameSiteLaxMode, Expires: tk.ExpiresAt, MaxAge: int(time.Until(tk.ExpiresAt).Seconds())})
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -180,10 +181,13 @@ func (p *Proxy) redeem(w http.ResponseWriter, r *http.Request, routes []route) {
 // or an unsafe method sent cross-origin. Tools get the workspace's tool
 // token from the proxy, which makes them skip their own cross-site checks
 // (Jupyter's XSRF), so the proxy makes them. Navigations and reads pass.
-func foreign(r *http.Request, origin string) bool {
+// The request's own origin is scheme://Host: the tool's host, or
+// labspace's for /ws/.
+func foreign(r *http.Request, scheme string) bool {
 	o := r.Header.Get("Origin")
-	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		return o != "" && o != origin
+	own := func() bool { return o == "" || o == scheme+"://"+r.Host }
+	if r.Header.Get("Upgrade") != "" && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return !own()
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
@@ -192,5 +196,5 @@ func foreign(r *http.Request, origin string) bool {
 	if s := r.Header.Get("Sec-Fetch-Site"); s == "cross-site" || s == "same-site" {
 		return true
 	}
-	return o != "" && o != origin
+	return !own()
 }

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/labspace/labspace/server"
 )
 
 // Tools on hosts of their own (origins.go): the hand-over through a
@@ -161,4 +163,17 @@ func TestToolHostsCannotBeShadowed(t *testing.T) {
 	if r.echo.Tool != "web" {
 		t.Errorf("bob reached %q, want his web", r.echo.Tool)
 	}
+}
+
+// With --no-tool-paths, tools are on their own hosts only: labspace's own
+// address serves none.
+func TestToolPathsCanBeTurnedOff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "tools.test", func(c *server.Config) { c.NoToolPaths = true })
+	e.project("p")
+	alice := e.user("alice", "l1-researcher", "p")
+	e.workspace(alice, "p", "box", "echo", "", nil)
+	e.waitPhase("p", "box", "Running", toolStart)
+	e.get("/ws/p/box/web/", bearer(alice)).expect(t, "alice's tool by path", 404)
+	e.get("/", "Host: web-box-p.tools.test:"+port(e.host), bearer(alice)).expect(t, "alice's tool on its host", 200)
 }

@@ -46,6 +46,8 @@ type Proxy struct {
 	targets   Targets
 	log       *slog.Logger
 	opts      Options
+	scheme    string // labspace's and its tool hosts'
+	port      string // of tool hosts ("" for the scheme's own)
 	transport http.RoundTripper
 	mu        sync.Mutex
 	proxies   map[string]*httputil.ReverseProxy // by target
@@ -67,8 +69,10 @@ func New(svc *service.Service, targets Targets, opts Options, log *slog.Logger) 
 	t.MaxIdleConnsPerHost = 64
 	t.ResponseHeaderTimeout = 0
 	svc.SetToolOrigins(opts.Domain != "")
-	return &Proxy{svc: svc, targets: targets, opts: opts, log: log, transport: t, proxies: map[string]*httputil.ReverseProxy{},
+	p := &Proxy{svc: svc, targets: targets, opts: opts, log: log, transport: t, proxies: map[string]*httputil.ReverseProxy{},
 		access: service.NewAccessCache[grant](svc)}
+	p.scheme, p.port = schemeAndPort(opts.PublicURL)
+	return p
 }
 
 // route is a parsed tool address.
@@ -99,7 +103,7 @@ func (p *Proxy) servePath(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusNotFound, "No such tool address.")
 		return
 	}
-	if foreign(r, p.scheme()+"://"+r.Host) {
+	if foreign(r, p.scheme) {
 		problem(w, http.StatusForbidden, "A page of another site may not act on a tool.")
 		return
 	}

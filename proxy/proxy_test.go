@@ -148,16 +148,20 @@ type env struct {
 var client = &http.Client{Timeout: 30 * time.Second,
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-func newEnv(t *testing.T, proxyDomain string) *env {
+func newEnv(t *testing.T, proxyDomain string, options ...func(*server.Config)) *env {
 	t.Helper()
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 is not installed; the tools of these tests are python3 programs")
 	}
 	dir := t.TempDir()
-	s, err := server.Open(context.Background(), server.Config{DataDir: dir, Addr: "127.0.0.1:0",
+	cfg := server.Config{DataDir: dir, Addr: "127.0.0.1:0",
 		AdminPassword: adminPassword, BcryptCost: 4, ProxyDomain: proxyDomain,
 		StopGrace: time.Second, Resync: 500 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, o := range options {
+		o(&cfg)
+	}
+	s, err := server.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

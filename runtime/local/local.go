@@ -80,6 +80,12 @@ func New(opts Options) (*Runtime, error) {
 		opts.FirstUID, opts.UIDCount = DefaultFirstUID, DefaultUIDCount
 	}
 	r := &Runtime{opts: opts, gpus: opts.GPUs, hide: []string{abs}}
+	// labspace's own user's home goes too: in a user namespace the
+	// workload is that user, and its files (keys, configuration) are not
+	// the workload's business.
+	if home, err := os.UserHomeDir(); err == nil && home != "/" {
+		opts.Hide = append(opts.Hide, home)
+	}
 	for _, h := range opts.Hide {
 		if h, err := filepath.Abs(h); err == nil && h != abs {
 			r.hide = append(r.hide, h)
