@@ -22,9 +22,6 @@ func badLogin() error {
 	return labspace.Errorf(labspace.EUNAUTHORIZED, "Wrong user name or password.")
 }
 
-// dummyHash keeps sign-in time the same whether or not the user exists.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("labspace-dummy-password"), bcrypt.MinCost)
-
 // Login checks a user's password and returns a new session token.
 func (s *Service) Login(ctx context.Context, username, password string) (string, *labspace.Token, error) {
 	var rec *store.Record
@@ -34,20 +31,19 @@ func (s *Service) Login(ctx context.Context, username, password string) (string,
 		return err
 	})
 	if labspace.ErrorCode(err) == labspace.ENOTFOUND {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(password))
 		return "", nil, badLogin()
 	} else if err != nil {
 		return "", nil, err
-	}
-	if bcrypt.CompareHashAndPassword(rec.Secret, []byte(password)) != nil {
-		return "", nil, badLogin()
 	}
 	var u labspace.User
 	if err := store.Decode(rec, &u); err != nil {
 		return "", nil, err
 	}
-	if u.Spec.Disabled {
-		return "", nil, labspace.Errorf(labspace.EUNAUTHORIZED, "This user is disabled.")
+	// A disabled user's password is not confirmed either way: the same
+	// answer, after the same work.
+	if bcrypt.CompareHashAndPassword(rec.Secret, []byte(password)) != nil || u.Spec.Disabled {
+		return "", nil, badLogin()
 	}
 	return s.issue(ctx, labspace.Subject{Type: labspace.SubjectUser, Name: username}, labspace.TokenSession, "", s.sessionTTL)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/secret"
 	"github.com/labspace/labspace/store"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Lifecycle is told when a workspace's desired phase changes; the controller
@@ -74,6 +75,7 @@ type Service struct {
 	unisolated atomic.Pointer[string]
 	// ownOrigins is set when tools are served on origins of their own.
 	ownOrigins atomic.Bool
+	dummyHash  []byte // a hash at bcryptCost, compared when the user is unknown
 }
 
 // AccessGeneration changes whenever access may have been taken away on
@@ -96,6 +98,8 @@ func New(o Options) *Service {
 	if s.bcryptCost == 0 {
 		s.bcryptCost = 10
 	}
+	// Unknown users cost what known ones do: no enumeration by timing.
+	s.dummyHash, _ = bcrypt.GenerateFromPassword([]byte("labspace-dummy-password"), s.bcryptCost)
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -25,11 +26,17 @@ func (l loginView) csrfToken() string { return l.Token }
 // safeNext keeps a post-login redirect on this site: a local path, never
 // "//host" or "/\host" which browsers read as another site.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") {
+	// Browsers drop tabs and newlines from URLs and read '\\' as '/':
+	// "/\t/evil.example" would leave the site. Only a plain path of this
+	// site, re-serialised, goes through.
+	if strings.IndexFunc(next, func(r rune) bool { return r < 0x21 || r == 0x7f || r == '\\' }) >= 0 {
 		return "/"
 	}
-	return next
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
+		return "/"
+	}
+	return u.RequestURI()
 }
 
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) error {

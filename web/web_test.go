@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -67,10 +68,28 @@ func TestLoginRefusals(t *testing.T) {
 		t.Errorf("a wrong password: %d", res.StatusCode)
 	}
 	// A redirect after sign-in stays on this site.
-	for _, next := range []string{"//evil.example.com/", "https://evil.example.com/", "/\\evil.example.com"} {
+	// (S10: browsers drop tabs and newlines, so "/\t/evil.example" left it.)
+	for _, next := range []string{"//evil.example.com/", "https://evil.example.com/", "/\\evil.example.com",
+		"/\t/evil.example/phish", "/\n/evil.example", "/\r\n/evil.example", "/%2F/evil.example", "/ /evil.example", "javascript:alert(1)"} {
 		if res := login(t, k, "admin", adminPassword, next); res.Header.Get("Location") != "/" {
-			t.Errorf("next=%s: to %q", next, res.Header.Get("Location"))
+			t.Errorf("next=%q: to %q", next, res.Header.Get("Location"))
 		}
+	}
+	if res := login(t, k, "admin", adminPassword, "/projects/lab/workspaces/nb?tab=logs"); res.Header.Get("Location") != "/projects/lab/workspaces/nb?tab=logs" {
+		t.Errorf("a path of this site: to %q", res.Header.Get("Location"))
+	}
+	// S11: a disabled user's password is not confirmed.
+	k.must(k.svc.CreateUser(k.admin, &labspace.User{Meta: labspace.Meta{Name: "dora"}}, "dora-password"))
+	dora, err := k.svc.Get(k.admin, labspace.KindUser, "dora")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dora.(*labspace.User).Spec.Disabled = true
+	k.must(k.svc.UpdateUser(k.admin, "dora", dora.(*labspace.User), ""))
+	_, _, right := k.svc.Login(context.Background(), "dora", "dora-password")
+	_, _, wrong := k.svc.Login(context.Background(), "dora", "not-her-password")
+	if right == nil || wrong == nil || right.Error() != wrong.Error() {
+		t.Errorf("a disabled user: right password %v, wrong one %v: the answers differ", right, wrong)
 	}
 	// Without the form's token, nobody is signed in.
 	r := httptestRequest("POST", "/login", url.Values{"username": {"admin"}, "password": {adminPassword}})
