@@ -36,6 +36,12 @@ type PersonalTokenRequest struct {
 	Password         string `json:"password"`
 }
 
+// PasswordChange is a user's own new password, confirmed with the current one.
+type PasswordChange struct {
+	CurrentPassword string `json:"currentPassword"`
+	NewPassword     string `json:"newPassword"`
+}
+
 // ApplicationBody is a new application, confirmed with the caller's password.
 type ApplicationBody struct {
 	labspace.Application
@@ -70,6 +76,15 @@ func (s *Server) identityRoutes() []route {
 			out: service.Me{}, status: 200, handle: func(w http.ResponseWriter, r *http.Request) error {
 				me, err := s.svc.WhoAmI(r.Context())
 				return reply(w, 200, me, err)
+			}},
+		{method: "PUT", path: "/api/v1/me/password", summary: "Change your own password; your other tokens and sessions end",
+			tag: "identity", in: PasswordChange{}, status: 204, handle: func(w http.ResponseWriter, r *http.Request) error {
+				var b PasswordChange
+				if err := decode(r, &b); err != nil {
+					return err
+				}
+				tk, _ := r.Context().Value(tokenKey{}).(*labspace.Token)
+				return reply(w, 204, nil, s.svc.ChangePassword(r.Context(), b.CurrentPassword, b.NewPassword, tk))
 			}},
 		{method: "GET", path: "/api/v1/tokens", summary: "The caller's tokens (never their values)", tag: "identity",
 			out: List[labspace.Token]{}, status: 200, handle: func(w http.ResponseWriter, r *http.Request) error {

@@ -103,6 +103,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	// Only labspace enters its data dir, whatever mode it was made with.
+	if fi, err := os.Stat(cfg.DataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		cfg.Logger.Warn("the data dir was open to other users of this host; labspace made it 0700", "dir", cfg.DataDir, "mode", fi.Mode().Perm().String())
+	}
 	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -117,6 +120,15 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "labspace.db"))
 	if err != nil {
 		return nil, err
+	}
+	// The database holds password hashes and sealed credentials: labspace's
+	// alone, whatever the umask (SQLite gives its -wal and -shm the
+	// database file's mode).
+	for _, f := range []string{"labspace.db", "labspace.db-wal", "labspace.db-shm"} {
+		if err := os.Chmod(filepath.Join(cfg.DataDir, f), 0o600); err != nil && !os.IsNotExist(err) {
+			db.Close()
+			return nil, fmt.Errorf("data dir: %w", err)
+		}
 	}
 	svc := service.New(service.Options{Store: db, Box: box, BcryptCost: cfg.BcryptCost, Logger: cfg.Logger})
 	s := &Server{Service: svc, API: api.New(svc, cfg.Logger), closeStore: db.Close}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 
 	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/secret"
@@ -164,3 +165,60 @@ func (s *Service) EnsureAdmin(ctx context.Context, password string) (bool, error
 
 // constantEqual compares secrets without leaking where they differ.
 func constantEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+// ChangePassword sets the caller's own password once the current one is
+// confirmed, and ends every other token of the caller: a user who thinks a
+// password or session leaked can act alone. keep is the token of this
+// request, which stays.
+func (s *Service) ChangePassword(ctx context.Context, current, next string, keep *labspace.Token) error {
+	defer s.accessGen.Add(1)
+	a, err := actor(ctx)
+	if err != nil {
+		return err
+	}
+	if a.Subject.Type != labspace.SubjectUser {
+		return labspace.Errorf(labspace.EFORBIDDEN, "Applications have client secrets, not passwords.")
+	}
+	if err := s.confirm(ctx, a, current); err != nil {
+		return renameConfirm(err)
+	}
+	hash, err := s.hashPassword("newPassword", next)
+	if err != nil {
+		return err
+	}
+	return s.store.Update(ctx, func(tx store.Tx) error {
+		rec, err := tx.GetByName(labspace.KindUser, labspace.Global, a.Subject.Name)
+		if err != nil {
+			return err
+		}
+		rec.Secret = hash
+		if err := tx.Update(rec); err != nil {
+			return err
+		}
+		tokens, err := tx.ListTokens(a.Subject)
+		if err != nil {
+			return err
+		}
+		for _, tk := range tokens {
+			if keep == nil || tk.ID != keep.ID {
+				if err := tx.DeleteToken(tk.Subject, tk.ID); err != nil {
+					return err
+				}
+			}
+		}
+		return s.audit(ctx, tx, "change-password", &labspace.Meta{ID: rec.ID, Name: rec.Name, Scope: labspace.Global}, labspace.KindUser)
+	})
+}
+
+// renameConfirm reports confirm's field as currentPassword.
+func renameConfirm(err error) error {
+	var e *labspace.Error
+	if errors.As(err, &e) {
+		for i := range e.Fields {
+			if e.Fields[i].Field == "password" {
+				e.Fields[i].Field = "currentPassword"
+			}
+		}
+	}
+	return err
+}

@@ -1,0 +1,51 @@
+package api_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// S12: a data dir made open to others (a packaged or mounted path) is closed
+// to 0700, and the database, its WAL and the key are 0600, whatever the
+// umask.
+func TestDataFilesAreLabspacesAlone(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvIn(t, dir)
+	e.must(200, "GET", "/api/v1/me", e.admin, nil)
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("data dir %v (%v), want 0700", fi.Mode().Perm(), err)
+	}
+	for _, f := range []string{"labspace.db", "labspace.db-wal", "labspace.db-shm", "secret.key"} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s is %v, want 0600", f, fi.Mode().Perm())
+		}
+	}
+}
+
+// S13: users change their own password; their other sessions and tokens
+// end, the one that asked stays.
+func TestUsersChangeTheirOwnPassword(t *testing.T) {
+	e := newEnv(t)
+	bob := e.user("bob")
+	other := e.login("bob", "bob-password")
+	pat := e.must(201, "POST", "/api/v1/tokens", bob, map[string]any{"name": "ci", "expiresInSeconds": 3600, "password": "bob-password"}).str("accessToken")
+
+	e.must(403, "PUT", "/api/v1/me/password", bob, map[string]any{"currentPassword": "not-it", "newPassword": "a-new-password-1"})
+	e.must(400, "PUT", "/api/v1/me/password", bob, map[string]any{"currentPassword": "bob-password", "newPassword": "short"})
+	e.must(200, "GET", "/api/v1/me", other, nil)
+	e.must(204, "PUT", "/api/v1/me/password", bob, map[string]any{"currentPassword": "bob-password", "newPassword": "a-new-password-1"})
+	e.must(200, "GET", "/api/v1/me", bob, nil)
+	e.must(401, "GET", "/api/v1/me", other, nil)
+	e.must(401, "GET", "/api/v1/me", pat, nil)
+	e.must(401, "POST", "/api/v1/token", "", map[string]any{"username": "bob", "password": "bob-password"})
+	e.login("bob", "a-new-password-1")
+}
