@@ -3,6 +3,7 @@ package api_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -48,4 +49,28 @@ func TestUsersChangeTheirOwnPassword(t *testing.T) {
 	e.must(401, "GET", "/api/v1/me", pat, nil)
 	e.must(401, "POST", "/api/v1/token", "", map[string]any{"username": "bob", "password": "bob-password"})
 	e.login("bob", "a-new-password-1")
+}
+
+// S14: reading another project's object by its id says "not found" with the
+// id, never the object's name.
+func TestNotFoundNamesNothingUnseen(t *testing.T) {
+	e := newEnv(t)
+	e.project("alpha", "")
+	e.project("beta", "")
+	alice := e.user("alice")
+	e.grant("user", "alice", "l1-researcher", "project/alpha")
+	cred := e.must(201, "POST", "/api/v1/credentials", e.admin, obj("s3key-of-beta", "project/beta",
+		map[string]any{"type": "access-key", "accessKeyId": "AK", "secretAccessKey": "sk"}))
+	id := cred.str("meta.id")
+	for _, method := range []string{"GET", "DELETE"} {
+		r := e.do(method, "/api/v1/credentials/"+id, alice, nil)
+		if r.status != 404 || strings.Contains(string(r.raw), "s3key-of-beta") || !strings.Contains(string(r.raw), id) {
+			t.Errorf("%s by id: %d %s", method, r.status, r.raw)
+		}
+	}
+	r := e.do("PUT", "/api/v1/credentials/"+id, alice, map[string]any{"meta": map[string]any{"resourceVersion": 1},
+		"spec": map[string]any{"type": "access-key", "accessKeyId": "AK", "secretAccessKey": "sk"}})
+	if r.status != 404 || strings.Contains(string(r.raw), "s3key-of-beta") {
+		t.Errorf("PUT by id: %d %s", r.status, r.raw)
+	}
 }

@@ -63,6 +63,15 @@ func check(a *labspace.Actor, verb labspace.Verb, k labspace.Kind, m *labspace.M
 	return labspace.Errorf(labspace.EFORBIDDEN, "Your role does not allow you to %s %ss in %s.", verb, title(k), s)
 }
 
+// asked words a not-found answer with the key the caller gave (an id, or a
+// name), never the stored name of an object it may not see (S14).
+func asked(err error, k labspace.Kind, key string) error {
+	if labspace.ErrorCode(err) == labspace.ENOTFOUND {
+		return labspace.Errorf(labspace.ENOTFOUND, "%s %q not found.", title(k), key)
+	}
+	return err
+}
+
 func title(k labspace.Kind) string {
 	s := strings.ReplaceAll(string(k), "-", " ")
 	return strings.ToUpper(s[:1]) + s[1:]
@@ -170,7 +179,7 @@ func (s *Service) Get(ctx context.Context, k labspace.Kind, key string) (labspac
 			return err
 		}
 		if err := check(a, labspace.VerbRead, k, &labspace.Meta{Name: rec.Name, Scope: rec.Scope}, rec.Scope); err != nil {
-			return err
+			return asked(err, k, key)
 		}
 		obj, err = decode(rec)
 		return err
@@ -327,7 +336,7 @@ func (s *Service) update(ctx context.Context, key string, obj labspace.Validator
 			return err
 		}
 		if err := check(a, labspace.VerbUpdate, k, &labspace.Meta{Name: old.Name, Scope: old.Scope}, authScope(k, &labspace.Meta{Name: old.Name, Scope: old.Scope})); err != nil {
-			return err
+			return asked(err, k, key)
 		}
 		var v labspace.Invalid
 		if m.Name != "" && m.Name != old.Name {
@@ -390,7 +399,7 @@ func (s *Service) Delete(ctx context.Context, k labspace.Kind, key string) error
 			return labspace.Errorf(labspace.ECONFLICT, "You cannot delete yourself.")
 		}
 		if err := check(a, labspace.VerbDelete, k, m, authScope(k, m)); err != nil {
-			return err
+			return asked(err, k, key)
 		}
 		if err := s.beforeDelete(tx, rec); err != nil {
 			return err
