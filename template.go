@@ -1,5 +1,10 @@
 package labspace
 
+import (
+	"regexp"
+	"strings"
+)
+
 // Template is a building block: a named bundle of environment, compute
 // resource, data sources and general settings to start workspaces from.
 type Template struct {
@@ -50,8 +55,8 @@ func (t *Template) Validate(v *Invalid) {
 }
 
 func (g *GeneralSettings) validate(p string, v *Invalid) {
-	validateLabels(p+".labels", g.Labels, v)
-	validateLabels(p+".annotations", g.Annotations, v)
+	validateLabels(p+".labels", g.Labels, true, v)
+	validateLabels(p+".annotations", g.Annotations, false, v)
 	if g.AutoDeleteSeconds < 0 || g.AutoDeleteSeconds > 10*365*24*3600 {
 		v.Add(p+".autoDeleteSeconds", "must be between 0 and ten years")
 	}
@@ -60,19 +65,36 @@ func (g *GeneralSettings) validate(p string, v *Invalid) {
 	}
 }
 
-func validateLabels(field string, m map[string]string, v *Invalid) {
+// labelName is a Kubernetes label name, and a label value when not empty.
+var labelName = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
+
+// validateLabels checks keys as Kubernetes label keys ([prefix/]name) and,
+// for labels, values as label values (63 characters of [-A-Za-z0-9_.]):
+// they become the pod's, and a value Kubernetes refuses would only fail
+// at start (S15).
+func validateLabels(field string, m map[string]string, labels bool, v *Invalid) {
 	if len(m) > 64 {
 		v.Add(field, "must have at most 64 entries")
 	}
 	for k, val := range m {
-		if !resourceName.MatchString(k) || len(k) > 253 {
-			v.Add(field+"."+k, "must be a label key such as example.com/team")
+		prefix, name, hasPrefix := strings.Cut(k, "/")
+		if !hasPrefix {
+			prefix, name = "", k
 		}
-		if len(val) > MaxString {
+		if len(name) > 63 || !labelName.MatchString(name) || (hasPrefix && (len(prefix) > 253 || !dnsSubdomain.MatchString(prefix))) {
+			v.Add(field+"."+k, "must be a label key such as example.com/team: a name of at most 63 letters, digits, '-', '_' or '.', after an optional DNS prefix and '/'")
+			continue
+		}
+		switch {
+		case labels && (len(val) > 63 || (val != "" && !labelName.MatchString(val))):
+			v.Add(field+"."+k, "must be a label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit")
+		case len(val) > MaxString:
 			v.Add(field+"."+k, "must be at most %d characters", MaxString)
 		}
 	}
 }
+
+var dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 
 // validateRef checks a reference to a building block: a name or an id.
 func validateRef(field, ref string, required bool, v *Invalid) {

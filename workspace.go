@@ -222,8 +222,8 @@ func (c *WorkspaceCreate) Validate(v *Invalid) {
 	if c.NodePool != "" {
 		ValidateName("nodePool", c.NodePool, v)
 	}
-	validateLabels("labels", c.Labels, v)
-	validateLabels("annotations", c.Annotations, v)
+	validateLabels("labels", c.Labels, true, v)
+	validateLabels("annotations", c.Annotations, false, v)
 	switch c.DesiredPhase {
 	case "", PhaseRunning, PhaseStopped:
 	default:

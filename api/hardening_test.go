@@ -74,3 +74,30 @@ func TestNotFoundNamesNothingUnseen(t *testing.T) {
 		t.Errorf("PUT by id: %d %s", r.status, r.raw)
 	}
 }
+
+// S15: workspace labels are Kubernetes labels, checked at creation (a CR/LF
+// in a value was accepted, and would only have failed at the pod's create).
+func TestLabelsAreKubernetesLabels(t *testing.T) {
+	e := newEnv(t)
+	e.project("alpha", "")
+	e.blocks()
+	for field, labels := range map[string]map[string]string{
+		"labels.a":         {"a": "x\r\nSet-Cookie: y"},
+		"labels.long":      {"long": strings.Repeat("v", 64)},
+		"labels.bad key!":  {"bad key!": "v"},
+		"labels.-dash":     {"-dash": "v"},
+		"labels.EX.com/ok": {"EX.com/ok": "v"},
+	} {
+		b := wsBody("w")
+		b["labels"], b["desiredPhase"] = labels, "Stopped"
+		r := e.do("POST", "/api/v1/projects/alpha/workspaces", e.admin, b)
+		if r.status != 400 || !strings.Contains(strings.Join(r.fieldErrors(), " "), field) {
+			t.Errorf("labels %q: %d %s, want 400 naming %s", labels, r.status, r.raw, field)
+		}
+	}
+	b := wsBody("ok")
+	b["labels"] = map[string]string{"team": "vision", "example.com/owner": "alice-1", "empty": ""}
+	b["annotations"] = map[string]string{"example.com/note": "free text, spaces and all"}
+	b["desiredPhase"] = "Stopped"
+	e.must(201, "POST", "/api/v1/projects/alpha/workspaces", e.admin, b)
+}
