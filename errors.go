@@ -13,13 +13,14 @@ import (
 
 // Error codes. Each maps to one HTTP status in the api package.
 const (
-	EINVALID       = "invalid"       // malformed input: 400
-	EUNAUTHORIZED  = "unauthorized"  // no or bad credentials: 401
-	EFORBIDDEN     = "forbidden"     // visible but not allowed: 403
-	ENOTFOUND      = "not_found"     // missing, or not visible to the caller: 404
-	ECONFLICT      = "conflict"      // duplicate name, stale resourceVersion, in use: 409
-	EUNPROCESSABLE = "unprocessable" // well-formed but impossible: 422
-	EINTERNAL      = "internal"      // anything else: 500, details logged only
+	EINVALID       = "invalid"           // malformed input: 400
+	EUNAUTHORIZED  = "unauthorized"      // no or bad credentials: 401
+	EFORBIDDEN     = "forbidden"         // visible but not allowed: 403
+	ENOTFOUND      = "not_found"         // missing, or not visible to the caller: 404
+	ECONFLICT      = "conflict"          // duplicate name, stale resourceVersion, in use: 409
+	EUNPROCESSABLE = "unprocessable"     // well-formed but impossible: 422
+	ETOOMANY       = "too_many_requests" // slow down (Error.RetryAfter): 429
+	EINTERNAL      = "internal"          // anything else: 500, details logged only
 )
 
 // FieldError names one field at fault by its JSON path.
@@ -33,6 +34,8 @@ type Error struct {
 	Code    string
 	Message string
 	Fields  []FieldError
+	// RetryAfter, in seconds, goes with ETOOMANY.
+	RetryAfter int
 }
 
 func (e *Error) Error() string {
@@ -79,6 +82,8 @@ func HTTPStatus(code string) int {
 		return http.StatusConflict
 	case EUNPROCESSABLE:
 		return http.StatusUnprocessableEntity
+	case ETOOMANY:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }

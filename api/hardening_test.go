@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -100,4 +102,46 @@ func TestLabelsAreKubernetesLabels(t *testing.T) {
 	b["annotations"] = map[string]string{"example.com/note": "free text, spaces and all"}
 	b["desiredPhase"] = "Stopped"
 	e.must(201, "POST", "/api/v1/projects/alpha/workspaces", e.admin, b)
+}
+
+// S6 and S7 end to end: sign-ins, failed sign-ins (the first ones, then the
+// throttle starting) and token creation are in the audit log with the
+// address; past five failures the account answers 429 with Retry-After,
+// even to the right password, while other accounts sign in.
+func TestSignInsAreAuditedAndThrottled(t *testing.T) {
+	e := newEnv(t)
+	bob := e.user("bob")
+	e.must(201, "POST", "/api/v1/tokens", bob, map[string]any{"name": "laptop", "expiresInSeconds": 3600, "password": "bob-password"})
+	for i := 0; i < 5; i++ {
+		e.must(401, "POST", "/api/v1/token", "", map[string]any{"username": "bob", "password": "guess-" + strconv.Itoa(i) + "-xxxxxx"})
+	}
+	e.must(401, "POST", "/api/v1/token", "", map[string]any{"username": "bob", "password": "guess-5-xxxxxxx"})
+	r := e.do("POST", "/api/v1/token", "", map[string]any{"username": "bob", "password": "bob-password"})
+	if r.status != 429 || r.header.Get("Retry-After") == "" {
+		t.Errorf("the right password while throttled: %d %q %s, want 429 with Retry-After", r.status, r.header.Get("Retry-After"), r.raw)
+	}
+	e.user("carol") // signs in meanwhile
+
+	var audit struct {
+		Items []struct{ Actor, Action, ObjectName, Source string }
+	}
+	raw := e.must(200, "GET", "/api/v1/audit?limit=100", e.admin, nil).raw
+	if err := json.Unmarshal(raw, &audit); err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, a := range audit.Items {
+		if a.Actor == "user:bob" {
+			count[a.Action]++
+			if a.Source != "127.0.0.1" {
+				t.Errorf("%s without the source address: %+v", a.Action, a)
+			}
+		}
+	}
+	want := map[string]int{"sign-in": 1, "sign-in-failed": 5, "sign-in-throttled": 1, "create-token": 1}
+	for action, n := range want {
+		if count[action] != n {
+			t.Errorf("%d %s entries for bob, want %d (all: %v)", count[action], action, n, count)
+		}
+	}
 }

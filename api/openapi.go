@@ -155,7 +155,11 @@ func (s *Server) OpenAPI() map[string]any {
 			ok["content"] = map[string]any{"application/json": map[string]any{"schema": g.body(rt.out, false)}}
 		}
 		responses := map[string]any{itoa(rt.status): ok}
-		for _, code := range []int{400, 401, 403, 404, 409, 422, 500} {
+		codes := []int{400, 401, 403, 404, 409, 422, 500}
+		if rt.path == "/api/v1/token" {
+			codes = append(codes, 429) // repeated failed sign-ins, with Retry-After
+		}
+		for _, code := range codes {
 			responses[itoa(code)] = map[string]any{"description": http.StatusText(code),
 				"content": map[string]any{"application/problem+json": map[string]any{"schema": problem}}}
 		}

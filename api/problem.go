@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"reflect"
 	"sort"
 	"strings"
@@ -34,6 +35,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var e *labspace.Error
 	if errors.As(err, &e) {
 		p.Detail, p.Errors = e.Message, e.Fields
+		if e.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+		}
 	} else {
 		log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		p.Detail = "Internal error."

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,6 +70,9 @@ type Config struct {
 	// where it cannot isolate workloads from labspace and each other (one
 	// person's machine). Without it, only administrators may there.
 	SingleUser bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (client.go).
+	TrustedProxies []netip.Prefix
 	// PodSecurity is the least Pod Security level of the namespaces labspace
 	// creates on Kubernetes (default restricted); ProxyNamespace is the
 	// namespace labspace runs in, whose pods alone reach workspaces.
@@ -193,6 +197,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			mux.ServeHTTP(w, r)
 		})
 	}
+	root = fromProxies(cfg.TrustedProxies, root)
 	s.http = &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)}
 	return s, nil
 }

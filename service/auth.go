@@ -22,8 +22,52 @@ func badLogin() error {
 	return labspace.Errorf(labspace.EUNAUTHORIZED, "Wrong user name or password.")
 }
 
-// Login checks a user's password and returns a new session token.
+// Login checks a user's password and returns a new session token. Sign-ins
+// are audited with the caller's address, failures too (the first ones of a
+// run, then once when the throttle starts refusing); repeated failures are
+// refused for a while (throttle.go).
 func (s *Service) Login(ctx context.Context, username, password string) (string, *labspace.Token, error) {
+	addr, _ := ctx.Value(sourceKey).(string)
+	now := s.now()
+	if d := s.throttle.wait(now, username, addr); d > 0 {
+		return "", nil, tooMany(d)
+	}
+	raw, tk, id, err := s.login(ctx, username, password)
+	who, m := "user:"+clip(username), &labspace.Meta{ID: id, Name: clip(username), Scope: labspace.Global}
+	switch {
+	case err == nil:
+		s.throttle.succeed(username, addr)
+		return raw, tk, s.auditAs(ctx, who, "sign-in", labspace.KindUser, m)
+	case labspace.ErrorCode(err) != labspace.EUNAUTHORIZED:
+		return "", nil, err
+	}
+	fails, started := s.throttle.fail(now, username, addr)
+	if started {
+		_ = s.auditAs(ctx, who, "sign-in-throttled", labspace.KindUser, m)
+	} else if fails <= perAccountAndAddress.free {
+		_ = s.auditAs(ctx, who, "sign-in-failed", labspace.KindUser, m)
+	}
+	return "", nil, err
+}
+
+// clip bounds a name a caller typed before it is written down.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64]
+	}
+	return s
+}
+
+// auditAs records action by who outside any other write.
+func (s *Service) auditAs(ctx context.Context, who, action string, kind labspace.Kind, m *labspace.Meta) error {
+	src, _ := ctx.Value(sourceKey).(string)
+	return s.store.Update(ctx, func(tx store.Tx) error {
+		return tx.AddAudit(&labspace.AuditEntry{Time: s.now().UTC(), Actor: who, Action: action, Kind: kind,
+			ObjectID: m.ID, ObjectName: m.Name, Scope: m.Scope, Source: src})
+	})
+}
+
+func (s *Service) login(ctx context.Context, username, password string) (string, *labspace.Token, string, error) {
 	var rec *store.Record
 	err := s.store.View(ctx, func(tx store.Tx) error {
 		var err error
@@ -32,20 +76,21 @@ func (s *Service) Login(ctx context.Context, username, password string) (string,
 	})
 	if labspace.ErrorCode(err) == labspace.ENOTFOUND {
 		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(password))
-		return "", nil, badLogin()
+		return "", nil, "", badLogin()
 	} else if err != nil {
-		return "", nil, err
+		return "", nil, "", err
 	}
 	var u labspace.User
 	if err := store.Decode(rec, &u); err != nil {
-		return "", nil, err
+		return "", nil, "", err
 	}
 	// A disabled user's password is not confirmed either way: the same
 	// answer, after the same work.
 	if bcrypt.CompareHashAndPassword(rec.Secret, []byte(password)) != nil || u.Spec.Disabled {
-		return "", nil, badLogin()
+		return "", nil, rec.ID, badLogin()
 	}
-	return s.issue(ctx, labspace.Subject{Type: labspace.SubjectUser, Name: username}, labspace.TokenSession, "", s.sessionTTL)
+	raw, tk, err := s.issue(ctx, labspace.Subject{Type: labspace.SubjectUser, Name: username}, labspace.TokenSession, "", s.sessionTTL)
+	return raw, tk, rec.ID, err
 }
 
 // LoginApplication checks an application's client secret and returns a session token.
@@ -258,7 +303,11 @@ func (s *Service) CreatePersonalToken(ctx context.Context, name string, ttl time
 	if err := v.Err(); err != nil {
 		return "", nil, err
 	}
-	return s.issue(ctx, a.Subject, labspace.TokenPersonal, name, ttl)
+	raw, tk, err := s.issue(ctx, a.Subject, labspace.TokenPersonal, name, ttl)
+	if err != nil {
+		return "", nil, err
+	}
+	return raw, tk, s.auditAs(ctx, a.Subject.String(), "create-token", "token", &labspace.Meta{ID: tk.ID, Name: name, Scope: labspace.Global})
 }
 
 // confirm checks the caller's own password, or an application's client

@@ -2,6 +2,7 @@ package service
 
 import (
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -15,5 +16,54 @@ func TestDummyHashCostsWhatARealOneDoes(t *testing.T) {
 		if got, err := bcrypt.Cost(s.dummyHash); err != nil || got != cost {
 			t.Errorf("cost %d: the dummy hash costs %d (%v)", cost, got, err)
 		}
+	}
+}
+
+// S7: past five failures from one address, an account's sign-ins there
+// wait, longer each time up to a minute; another address is not held up
+// until the account's own, larger allowance runs out, whose delay stays
+// short; a success clears the account.
+func TestThrottle(t *testing.T) {
+	var th throttle
+	now := time.Unix(1_000_000, 0)
+	for i := 0; i < perAccountAndAddress.free; i++ {
+		th.fail(now, "bob", "10.0.0.1")
+	}
+	if d := th.wait(now, "bob", "10.0.0.1"); d != 0 {
+		t.Fatalf("after the free failures: wait %v", d)
+	}
+	_, started := th.fail(now, "bob", "10.0.0.1")
+	if d := th.wait(now, "bob", "10.0.0.1"); !started || d != time.Second {
+		t.Errorf("the sixth failure: wait %v (started %v), want 1s", d, started)
+	}
+	for i := 0; i < 10; i++ {
+		th.fail(now, "bob", "10.0.0.1")
+	}
+	if d := th.wait(now, "bob", "10.0.0.1"); d != perAccountAndAddress.max {
+		t.Errorf("after many: wait %v, want the cap %v", d, perAccountAndAddress.max)
+	}
+	if d := th.wait(now, "bob", "10.0.0.2"); d != 0 {
+		t.Errorf("bob from another address: wait %v", d)
+	}
+	for i := 0; i < perAccount.free; i++ {
+		th.fail(now, "bob", "10.9.0."+itoa(i))
+	}
+	if d := th.wait(now, "bob", "10.0.0.3"); d == 0 || d > perAccount.max {
+		t.Errorf("bob after failures from %d addresses: wait %v, want at most %v", perAccount.free, d, perAccount.max)
+	}
+	th.succeed("bob", "10.0.0.3")
+	if d := th.wait(now, "bob", "10.0.0.3"); d != 0 {
+		t.Errorf("after a success: wait %v", d)
+	}
+	// One address trying many accounts.
+	for i := 0; i <= perAddress.free; i++ {
+		th.fail(now, "user"+itoa(i), "10.6.6.6")
+	}
+	if d := th.wait(now, "someone-else", "10.6.6.6"); d == 0 {
+		t.Error("an address that tried many accounts is not held up")
+	}
+	// Forgotten after a quiet while.
+	if _, _ = th.fail(now.Add(strikesForget+time.Second), "x", "y"); th.wait(now.Add(strikesForget+time.Second), "bob", "10.0.0.1") != 0 {
+		t.Error("old failures are never forgotten")
 	}
 }

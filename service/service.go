@@ -76,6 +76,7 @@ type Service struct {
 	// ownOrigins is set when tools are served on origins of their own.
 	ownOrigins atomic.Bool
 	dummyHash  []byte // a hash at bcryptCost, compared when the user is unknown
+	throttle   throttle
 }
 
 // AccessGeneration changes whenever access may have been taken away on

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,15 +81,19 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	raw, tk, err := h.svc.Login(r.Context(), user, r.PostFormValue("password"))
 	if err != nil {
-		if labspace.ErrorCode(err) != labspace.EUNAUTHORIZED {
+		code := labspace.ErrorCode(err)
+		if code != labspace.EUNAUTHORIZED && code != labspace.ETOOMANY {
 			return err
 		}
 		var e *labspace.Error
 		msg := "Wrong user name or password."
 		if errors.As(err, &e) {
 			msg = e.Message
+			if e.RetryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+			}
 		}
-		h.showLogin(w, r, http.StatusUnauthorized, loginView{Next: next, Username: user, Error: msg})
+		h.showLogin(w, r, labspace.HTTPStatus(code), loginView{Next: next, Username: user, Error: msg})
 		return nil
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: raw, Path: "/", HttpOnly: true, Secure: h.isSecure(r),

@@ -16,6 +16,7 @@ import (
 
 func serveCmd() *cobra.Command {
 	cfg := server.Config{}
+	var proxies []string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the labspace server (REST API, tool proxy, lifecycle controller)",
@@ -29,6 +30,10 @@ func serveCmd() *cobra.Command {
 				cfg.SecretKey = os.Getenv("LABSPACE_SECRET_KEY")
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+			var err error
+			if cfg.TrustedProxies, err = server.ParseProxies(proxies); err != nil {
+				return fmt.Errorf("--trusted-proxy: %w", err)
+			}
 			return serve(cmd.Context(), cfg)
 		},
 	}
@@ -42,6 +47,7 @@ func serveCmd() *cobra.Command {
 	f.DurationVar(&cfg.StopGrace, "stop-grace", 10*time.Second, "how long a workload has to exit after SIGTERM before SIGKILL")
 	f.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "run workspaces on the Kubernetes cluster of this kubeconfig file (default: local processes)")
 	f.BoolVar(&cfg.InCluster, "in-cluster", false, "run workspaces on the Kubernetes cluster labspace runs in, with its service account")
+	f.StringSliceVar(&proxies, "trusted-proxy", nil, "address or CIDR of a reverse proxy in front of labspace (repeatable): its X-Forwarded-For names the client, for the audit log and the sign-in throttle")
 	f.BoolVar(&cfg.SingleUser, "single-user", false, "on a host where the local runtime cannot isolate workloads (neither root nor user namespaces), let every user run workspaces as labspace's own user")
 	f.IntVar(&cfg.FirstWorkloadUID, "workload-uid-first", local.DefaultFirstUID, "when labspace runs as root, the first uid (and gid) of the range given to local workloads, one per workspace")
 	f.IntVar(&cfg.WorkloadUIDs, "workload-uids", local.DefaultUIDCount, "how many uids the range of --workload-uid-first holds")
