@@ -9,9 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/labspace/labspace"
