@@ -13,14 +13,16 @@ import (
 
 // Error codes. Each maps to one HTTP status in the api package.
 const (
-	EINVALID       = "invalid"           // malformed input: 400
-	EUNAUTHORIZED  = "unauthorized"      // no or bad credentials: 401
-	EFORBIDDEN     = "forbidden"         // visible but not allowed: 403
-	ENOTFOUND      = "not_found"         // missing, or not visible to the caller: 404
-	ECONFLICT      = "conflict"          // duplicate name, stale resourceVersion, in use: 409
-	EUNPROCESSABLE = "unprocessable"     // well-formed but impossible: 422
-	ETOOMANY       = "too_many_requests" // slow down (Error.RetryAfter): 429
-	EINTERNAL      = "internal"          // anything else: 500, details logged only
+	EINVALID       = "invalid"                // malformed input: 400
+	EUNAUTHORIZED  = "unauthorized"           // no or bad credentials: 401
+	EFORBIDDEN     = "forbidden"              // visible but not allowed: 403
+	ENOTFOUND      = "not_found"              // missing, or not visible to the caller: 404
+	ECONFLICT      = "conflict"               // duplicate name, stale resourceVersion, in use: 409
+	EUNPROCESSABLE = "unprocessable"          // well-formed but impossible: 422
+	ETOOMANY       = "too_many_requests"      // slow down (Error.RetryAfter): 429
+	ETOOLARGE      = "too_large"              // a body over its limit: 413
+	EUNSUPPORTED   = "unsupported_media_type" // a body of a type not taken: 415
+	EINTERNAL      = "internal"               // anything else: 500, details logged only
 )
 
 // FieldError names one field at fault by its JSON path.
@@ -84,6 +86,10 @@ func HTTPStatus(code string) int {
 		return http.StatusUnprocessableEntity
 	case ETOOMANY:
 		return http.StatusTooManyRequests
+	case ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case EUNSUPPORTED:
+		return http.StatusUnsupportedMediaType
 	}
 	return http.StatusInternalServerError
 }

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -144,4 +145,38 @@ func TestSignInsAreAuditedAndThrottled(t *testing.T) {
 			t.Errorf("%d %s entries for bob, want %d (all: %v)", count[action], action, n, count)
 		}
 	}
+}
+
+// A body over the limit is 413, answered even to a client that sends it
+// all without waiting (before, 400, or a reset connection); a key given
+// twice is refused, naming it (before, the last one won).
+func TestBodiesOverTheLimitAndDuplicateKeys(t *testing.T) {
+	e := newEnv(t)
+	big := `{"name": "` + strings.Repeat("x", 2<<20) + `"}`
+	for _, expect := range []bool{false, true} {
+		req, _ := http.NewRequest("POST", e.url+"/api/v1/tokens", strings.NewReader(big))
+		req.Header.Set("Authorization", "Bearer "+e.admin)
+		req.Header.Set("Content-Type", "application/json")
+		if expect {
+			req.Header.Set("Expect", "100-continue")
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("Expect 100-continue %v: %v", expect, err)
+			continue
+		}
+		res.Body.Close()
+		if res.StatusCode != 413 {
+			t.Errorf("Expect 100-continue %v: %d, want 413", expect, res.StatusCode)
+		}
+	}
+	r := e.do("POST", "/api/v1/projects", e.admin, json.RawMessage(`{"meta": {"name": "a", "name": "b"}, "spec": {"quota": {"gpus": 1}}}`))
+	if r.status != 400 || !strings.Contains(strings.Join(r.fieldErrors(), " "), "meta.name") {
+		t.Errorf("a duplicate key: %d %s", r.status, r.raw)
+	}
+	r = e.do("POST", "/api/v1/projects", e.admin, json.RawMessage(`{"meta": {"name": "c", "labels": [{"k": 1, "k": 2}]}}`))
+	if r.status != 400 || !strings.Contains(strings.Join(r.fieldErrors(), " "), "meta.labels[0].k") {
+		t.Errorf("a duplicate key in an array's object: %d %s", r.status, r.raw)
+	}
+	e.must(201, "POST", "/api/v1/projects", e.admin, json.RawMessage(`{"meta": {"name": "d"}, "spec": {"quota": {"gpus": 1, "cpu": "2"}}}`))
 }

@@ -159,6 +159,9 @@ func (s *Server) OpenAPI() map[string]any {
 		if rt.path == "/api/v1/token" {
 			codes = append(codes, 429) // repeated failed sign-ins, with Retry-After
 		}
+		if rt.in != nil {
+			codes = append(codes, 413) // a body over 1 MiB
+		}
 		for _, code := range codes {
 			responses[itoa(code)] = map[string]any{"description": http.StatusText(code),
 				"content": map[string]any{"application/problem+json": map[string]any{"schema": problem}}}

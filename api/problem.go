@@ -69,6 +69,15 @@ func decode(r *http.Request, into any) error {
 	if err != nil {
 		return labspace.FieldErr("body", "cannot be read: %v", err)
 	}
+	if len(raw) > maxBody {
+		// Read what follows (up to a bound) so that the client gets this
+		// answer rather than a reset connection.
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, drainBody))
+		return labspace.Errorf(labspace.ETOOLARGE, "The body is larger than %d KiB.", maxBody>>10)
+	}
+	if path, ok := duplicateKey(raw); ok {
+		return labspace.FieldErr(path, "is given twice")
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(into); err != nil {
@@ -263,4 +272,74 @@ func jsonType(goKind string) string {
 		return "an integer"
 	}
 	return fmt.Sprintf("a %s", goKind)
+}
+
+// drainBody bounds what is read of a body over the limit before answering.
+const drainBody = 64 << 20
+
+// jsonLevel is an object or array being read by duplicateKey.
+type jsonLevel struct {
+	keys    map[string]bool // nil for an array
+	path    string
+	key     string // the key whose value comes next
+	wantKey bool
+	index   int
+}
+
+// duplicateKey finds a key given twice in one JSON object (Go's decoder
+// keeps the last one; a client meant one of them), and its path.
+func duplicateKey(raw []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	var stack []*jsonLevel
+	join := func(path, key string) string {
+		if path == "" {
+			return key
+		}
+		return path + "." + key
+	}
+	// value is the path of the value that comes next, and moves past it.
+	value := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		l := stack[len(stack)-1]
+		if l.keys == nil {
+			l.index++
+			return l.path + "[" + strconv.Itoa(l.index-1) + "]"
+		}
+		l.wantKey = true
+		return join(l.path, l.key)
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false // the end, or invalid JSON, which decoding reports
+		}
+		if len(stack) > 0 {
+			if l := stack[len(stack)-1]; l.keys != nil && l.wantKey {
+				if d, ok := tok.(json.Delim); ok && d == '}' {
+					stack = stack[:len(stack)-1]
+					continue
+				}
+				key, _ := tok.(string)
+				if l.keys[key] {
+					return join(l.path, key), true
+				}
+				l.keys[key], l.key, l.wantKey = true, key, false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			l := &jsonLevel{path: value(), wantKey: tok == json.Delim('{')}
+			if tok == json.Delim('{') {
+				l.keys = map[string]bool{}
+			}
+			stack = append(stack, l)
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		default:
+			value()
+		}
+	}
 }

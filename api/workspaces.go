@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/labspace/labspace"
 )
@@ -78,6 +79,10 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer rc.Close()
+	if follow {
+		// A stream may outlast the server's read timeout (S8).
+		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(200)

@@ -1,10 +1,14 @@
 package proxy_test
 
 import (
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labspace/labspace/server"
 )
@@ -176,4 +180,23 @@ func TestToolPathsCanBeTurnedOff(t *testing.T) {
 	e.waitPhase("p", "box", "Running", toolStart)
 	e.get("/ws/p/box/web/", bearer(alice)).expect(t, "alice's tool by path", 404)
 	e.get("/", "Host: web-box-p.tools.test:"+port(e.host), bearer(alice)).expect(t, "alice's tool on its host", 200)
+}
+
+// S8: a request whose body trickles in is cut at the server's read timeout
+// (it held a connection forever), while tools' own streams are not.
+func TestSlowBodiesAreCut(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "", func(c *server.Config) { c.ReadTimeout = time.Second })
+	conn, err := net.Dial("tcp", e.host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /api/v1/token HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"user", e.host)
+	start := time.Now()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = io.ReadAll(conn)
+	if took := time.Since(start); err != nil || took > 5*time.Second {
+		t.Errorf("a trickling body: the connection ended after %v (%v), want it cut at the read timeout", took, err)
+	}
 }

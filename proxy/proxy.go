@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/runtime"
@@ -138,6 +139,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ws *labspace.Wor
 		w.WriteHeader(http.StatusTemporaryRedirect)
 		return
 	}
+	// A tool's uploads, long polls and WebSockets outlast the server's read
+	// timeout, which is for labspace's own requests.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	p.reverse(target, rt.prefix, tool.StripPrefix, ws.ID).ServeHTTP(w, r)
 }
 

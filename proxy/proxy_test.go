@@ -780,7 +780,8 @@ func checkCookies(t *testing.T, h http.Header, path string) {
 
 func TestWebSocket(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, "")
+	// A read timeout far shorter than the WebSocket's life: tools lift it.
+	e := newEnv(t, "", func(c *server.Config) { c.ReadTimeout = time.Second })
 
 	// The echo server behind the python forwarder.
 	type seen struct{ authorization, cookie string }
@@ -849,6 +850,9 @@ func TestWebSocket(t *testing.T) {
 		t.Fatalf("status %d, want 101", res.StatusCode)
 	}
 	for _, msg := range []string{"hello", "a longer message, " + strings.Repeat("x", 70000), "bye"} {
+		if msg == "bye" {
+			time.Sleep(1500 * time.Millisecond) // past the server's read timeout
+		}
 		if err := c.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
 			t.Fatalf("write: %v", err)
 		}
@@ -909,6 +913,7 @@ func checkStreaming(t *testing.T, e *env, token string, release chan struct{}) {
 	body := bufio.NewReader(res.Body)
 	first, err := body.ReadString('\n')
 	waited := time.Since(start)
+	time.Sleep(1500 * time.Millisecond) // the stream outlives the server's read timeout
 	close(release)
 	if err != nil || first != "first\n" || waited > 10*time.Second {
 		t.Fatalf("first line of a streamed response: %q, %v after %v; want \"first\" at once", first, err, waited)

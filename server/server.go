@@ -3,6 +3,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -70,6 +71,9 @@ type Config struct {
 	// where it cannot isolate workloads from labspace and each other (one
 	// person's machine). Without it, only administrators may there.
 	SingleUser bool
+	// ReadTimeout bounds the time to read a request, body included
+	// (default 30s); streaming paths lift it.
+	ReadTimeout time.Duration
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (client.go).
 	TrustedProxies []netip.Prefix
@@ -198,7 +202,13 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		})
 	}
 	root = fromProxies(cfg.TrustedProxies, root)
-	s.http = &http.Server{Handler: root, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)}
+	// A request has ReadTimeout to arrive whole, and an idle connection is
+	// closed after IdleTimeout (S8: slow bodies and idle keep-alives held
+	// connections forever); streams (followed logs, tools) lift the read
+	// deadline for themselves.
+	readTimeout := cmp.Or(cfg.ReadTimeout, 30*time.Second)
+	s.http = &http.Server{Handler: root, ReadHeaderTimeout: min(10*time.Second, readTimeout), ReadTimeout: readTimeout,
+		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)}
 	return s, nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -83,7 +84,43 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "same-origin")
+	if r.Method == http.MethodPost {
+		if err := readForm(w, r); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// Form bodies: the sign-in form is small, the others hold at most a
+// building block's JSON.
+const (
+	maxLoginForm = 64 << 10
+	maxForm      = 1 << 20
+)
+
+// readForm parses a POSTed form before any handler reads it: urlencoded
+// only (a multipart body was spooled to disk before anything checked it,
+// S8), within its size limit.
+func readForm(w http.ResponseWriter, r *http.Request) error {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/x-www-form-urlencoded" {
+		return labspace.Errorf(labspace.EUNSUPPORTED, "Forms are sent as application/x-www-form-urlencoded.")
+	}
+	limit := int64(maxForm)
+	if r.URL.Path == "/login" {
+		limit = maxLoginForm
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return labspace.Errorf(labspace.ETOOLARGE, "The form is larger than %d KiB.", limit>>10)
+		}
+		return labspace.Errorf(labspace.EINVALID, "The form cannot be read.")
+	}
+	return nil
 }
 
 // handlerFunc is a page: it renders, redirects, or returns an error that

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -180,5 +181,21 @@ func TestGridShowsOnlyVisibleWorkspacesAndPages(t *testing.T) {
 	expect(t, "CSV", csv, 200, "ws-6,lab,Stopped")
 	if strings.Count(csv.Body.String(), "\n") != 8 || strings.Contains(csv.Body.String(), "hidden,") {
 		t.Fatalf("CSV:\n%s", csv.Body.String())
+	}
+}
+
+// S8: forms are urlencoded only, within a size limit: a multipart body to
+// /login (spooled to disk before, 300 MiB of it) is refused at once.
+func TestFormsAreSmallAndURLEncoded(t *testing.T) {
+	k := newKit(t, "")
+	r := httptestRequest("POST", "/login", nil)
+	r.Body = io.NopCloser(strings.NewReader("--x\r\nContent-Disposition: form-data; name=\"f\"; filename=\"big\"\r\n\r\n" + strings.Repeat("A", 1<<20)))
+	r.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+	if res := serve(k, r); res.StatusCode != http.StatusUnsupportedMediaType {
+		t.Errorf("a multipart sign-in: %d, want 415", res.StatusCode)
+	}
+	r = httptestRequest("POST", "/login", url.Values{"username": {"admin"}, "password": {strings.Repeat("p", 100<<10)}})
+	if res := serve(k, r); res.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 100 KiB sign-in form: %d, want 413", res.StatusCode)
 	}
 }

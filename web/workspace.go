@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/labspace/labspace"
 )
@@ -109,6 +110,7 @@ func (h *Handler) workspaceLogs(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	rc2 := http.NewResponseController(w)
+	_ = rc2.SetReadDeadline(time.Time{}) // a followed log outlasts the server's read timeout
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := rc.Read(buf)
