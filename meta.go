@@ -125,6 +125,7 @@ func ValidateName(field, name string, v *Invalid) {
 // ValidateMeta checks the user-settable part of meta.
 func ValidateMeta(m *Meta, v *Invalid) {
 	ValidateName("meta.name", m.Name, v)
+	m.Scope.Validate("meta.scope", v)
 	if len(m.Description) > MaxDescription {
 		v.Add("meta.description", "must be at most %d characters", MaxDescription)
 	}

@@ -198,7 +198,7 @@ func (r *AccessRule) Validate(v *Invalid) {
 	if _, ok := rolePermissions[r.Spec.Role]; !ok {
 		v.Add("spec.role", "must be one of %s", strings.Join(roleNames(), ", "))
 	}
-	r.Scope.Validate("meta.scope", v)
+	r.Scope.Validate("meta.scope", v) // rules have no name of their own: no ValidateMeta
 	r.Name = string(r.Spec.Subject.Type) + "." + r.Spec.Subject.Name + "." + string(r.Spec.Role)
 }
 

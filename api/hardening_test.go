@@ -180,3 +180,42 @@ func TestBodiesOverTheLimitAndDuplicateKeys(t *testing.T) {
 	}
 	e.must(201, "POST", "/api/v1/projects", e.admin, json.RawMessage(`{"meta": {"name": "d"}, "spec": {"quota": {"gpus": 1, "cpu": "2"}}}`))
 }
+
+// Every object's meta.scope is checked: a made-up type, a name on the
+// global scope and a missing scope are refused (they were stored, and a
+// compute resource with no scope could never be used); a project without
+// one is global.
+func TestScopesAreChecked(t *testing.T) {
+	e := newEnv(t)
+	for what, scope := range map[string]any{
+		"a made-up type":         map[string]any{"type": "bogus"},
+		"a named global scope":   map[string]any{"type": "global", "name": "x"},
+		"no scope":               nil,
+		"a project without name": map[string]any{"type": "project"},
+	} {
+		for _, path := range []string{"/api/v1/compute-resources", "/api/v1/environments"} {
+			meta := map[string]any{"name": "b"}
+			if scope != nil {
+				meta["scope"] = scope
+			}
+			spec := map[string]any{"cpuRequest": "1"}
+			if path == "/api/v1/environments" {
+				spec = map[string]any{"image": "x"}
+			}
+			r := e.do("POST", path, e.admin, map[string]any{"meta": meta, "spec": spec})
+			if r.status != 400 || !strings.Contains(strings.Join(r.fieldErrors(), " "), "meta.scope") {
+				t.Errorf("%s on %s: %d %s, want 400 naming meta.scope", what, path, r.status, r.raw)
+			}
+		}
+		if scope != nil {
+			r := e.do("POST", "/api/v1/projects", e.admin, map[string]any{"meta": map[string]any{"name": "p", "scope": scope}})
+			if r.status != 400 {
+				t.Errorf("a project with %s: %d %s", what, r.status, r.raw)
+			}
+		}
+	}
+	p := e.must(201, "POST", "/api/v1/projects", e.admin, map[string]any{"meta": map[string]any{"name": "p"}})
+	if p.str("meta.scope.type") != "global" {
+		t.Errorf("a project without a scope: %s", p.raw)
+	}
+}

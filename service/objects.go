@@ -130,6 +130,9 @@ func (s *Service) create(ctx context.Context, obj labspace.Validator, private fu
 	if k == labspace.KindDepartment || labspace.ResourceOf(k) == labspace.ResIdentities {
 		m.Scope = labspace.Global
 	}
+	if k == labspace.KindProject && m.Scope == (labspace.Scope{}) {
+		m.Scope = labspace.Global // docs/access.md: a project without a department is global
+	}
 	var v labspace.Invalid
 	obj.Validate(&v)
 	if err := v.Err(); err != nil {
