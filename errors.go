@@ -21,6 +21,7 @@ const (
 	EUNPROCESSABLE = "unprocessable"          // well-formed but impossible: 422
 	ETOOMANY       = "too_many_requests"      // slow down (Error.RetryAfter): 429
 	ETOOLARGE      = "too_large"              // a body over its limit: 413
+	EMETHOD        = "method_not_allowed"     // a known path, another method: 405
 	EUNSUPPORTED   = "unsupported_media_type" // a body of a type not taken: 415
 	EINTERNAL      = "internal"               // anything else: 500, details logged only
 )
@@ -88,6 +89,8 @@ func HTTPStatus(code string) int {
 		return http.StatusTooManyRequests
 	case ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case EMETHOD:
+		return http.StatusMethodNotAllowed
 	case EUNSUPPORTED:
 		return http.StatusUnsupportedMediaType
 	}

@@ -390,15 +390,22 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 		}
 	}
 
-	// Writes with no route are 404s (the catch-all's), not 405s.
-	for _, c := range []struct{ method, path string }{
-		{"PUT", "/api/v1/applications/app1"}, {"PUT", "/api/v1/tokens/x"}, {"PUT", "/api/v1/token"},
-		{"PATCH", "/api/v1/departments/dept"}, {"PUT", "/api/v1/projects/pa/workspaces/ws1"},
+	// A known path with another method is 405 naming the methods it takes
+	// in Allow; an unknown path is 404. Neither writes anything.
+	for _, c := range []struct{ method, path, allow string }{
+		{"PUT", "/api/v1/applications/app1", "GET, DELETE"}, {"PUT", "/api/v1/tokens/x", "DELETE"}, {"PUT", "/api/v1/token", "POST"},
+		{"PATCH", "/api/v1/departments/dept", "GET, PUT, DELETE"}, {"PUT", "/api/v1/projects/pa/workspaces/ws1", "GET, DELETE"},
+		{"PATCH", "/api/v1/projects/pa", "GET, PUT, DELETE"}, {"PUT", "/api/v1/nothing/here", ""},
 	} {
 		before := biSnapshot(e, "/api/v1/applications")
-		r := e.must(404, c.method, c.path, e.admin, map[string]any{"meta": map[string]any{"name": "app1"}})
-		if r.header.Get("Content-Type") != "application/problem+json" || biSnapshot(e, "/api/v1/applications") != before {
-			t.Errorf("%s %s: %s", c.method, c.path, r.raw)
+		want := 405
+		if c.allow == "" {
+			want = 404
+		}
+		r := e.must(want, c.method, c.path, e.admin, map[string]any{"meta": map[string]any{"name": "app1"}})
+		if r.header.Get("Content-Type") != "application/problem+json" || biSnapshot(e, "/api/v1/applications") != before ||
+			r.header.Get("Allow") != c.allow {
+			t.Errorf("%s %s: Allow %q, want %q: %s", c.method, c.path, r.header.Get("Allow"), c.allow, r.raw)
 		}
 	}
 

@@ -219,3 +219,20 @@ func TestScopesAreChecked(t *testing.T) {
 		t.Errorf("a project without a scope: %s", p.raw)
 	}
 }
+
+// A researcher who sees a project but may not write its access rules gets
+// 403 (visible, not allowed), not "Project not found"; a project out of
+// sight stays 404.
+func TestForbiddenIsNotNotFound(t *testing.T) {
+	e := newEnv(t)
+	e.project("pa", "")
+	e.project("pb", "")
+	alice := e.user("alice")
+	e.grant("user", "alice", "l1-researcher", "project/pa")
+	rule := func(p string) map[string]any {
+		return map[string]any{"meta": map[string]any{"scope": map[string]any{"type": "project", "name": p}},
+			"spec": map[string]any{"subject": map[string]any{"type": "user", "name": "alice"}, "role": "viewer"}}
+	}
+	e.must(403, "POST", "/api/v1/access-rules", alice, rule("pa"))
+	e.must(404, "POST", "/api/v1/access-rules", alice, rule("pb"))
+}

@@ -64,9 +64,10 @@ func TestRoleMatrix(t *testing.T) {
 			e.must(201, "POST", "/api/v1/projects/"+p+"/workspaces", e.admin, stopped("del-"+string(role)))
 		}
 
+		e.must(404, "GET", "/api/v1/projects/other/workspaces", token, nil) // a project out of sight is not there
 		for _, project := range []string{"mine", "other"} {
-			// Lists never 404: they show what the caller may see.
-			list := e.must(200, "GET", "/api/v1/projects/"+project+"/workspaces", token, nil)
+			// The global list shows what the caller may see.
+			list := e.must(200, "GET", "/api/v1/workspaces?project="+project, token, nil)
 			wantSeen := project == "mine" && role.Allows(labspace.ResWorkspaces, labspace.VerbRead)
 			if got := strings.Contains(names(list), project+"/seen"); got != wantSeen {
 				t.Errorf("%s lists %s's workspaces: %q", role, project, names(list))

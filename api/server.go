@@ -50,6 +50,11 @@ func New(svc *service.Service, log *slog.Logger) *Server {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
 	}
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := s.allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, r, log, labspace.Errorf(labspace.EMETHOD, "%s %s takes %s only.", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+			return
+		}
 		writeError(w, r, log, labspace.Errorf(labspace.ENOTFOUND, "No API route %s %s.", r.Method, r.URL.Path))
 	})
 	return s
@@ -78,6 +83,19 @@ func (s *Server) wrap(rt route) http.Handler {
 }
 
 type tokenKey struct{}
+
+// allowed lists the methods r's path takes (none: no such path).
+func (s *Server) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/api/" && pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
 
 func (s *Server) authenticate(ctx context.Context, r *http.Request) (*labspace.Actor, *labspace.Token, error) {
 	h := r.Header.Get("Authorization")

@@ -26,6 +26,10 @@ func (s *Server) workspaceRoutes() []route {
 			out: List[labspace.Object]{Items: []labspace.Object{ws}}, status: 200,
 			query: []string{"limit", "continue", "sortBy", "sortOrder", "search", "phase", "creator"},
 			handle: func(w http.ResponseWriter, r *http.Request) error {
+				// A project the caller cannot see is not there, as when it is read.
+				if _, err := s.svc.Get(r.Context(), labspace.KindProject, r.PathValue("project")); err != nil {
+					return err
+				}
 				q := r.URL.Query()
 				q.Set("project", r.PathValue("project"))
 				r.URL.RawQuery = q.Encode()

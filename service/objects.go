@@ -57,7 +57,9 @@ func check(a *labspace.Actor, verb labspace.Verb, k labspace.Kind, m *labspace.M
 	if verb == labspace.VerbRead || a.Can(verb, labspace.ResourceOf(k), s) {
 		return nil
 	}
-	if verb == labspace.VerbCreate && !canSee(a, k, s) && s.Type == labspace.ScopeProject {
+	if verb == labspace.VerbCreate && s.Type == labspace.ScopeProject && !canSee(a, k, s) && !a.CanSee(labspace.ResProjects, s) {
+		// Not found only when the project itself is out of sight: one the
+		// caller sees but may not write in is a 403 (docs/api.md).
 		return labspace.Errorf(labspace.ENOTFOUND, "Project %q not found.", s.Name)
 	}
 	return labspace.Errorf(labspace.EFORBIDDEN, "Your role does not allow you to %s %ss in %s.", verb, title(k), s)
