@@ -188,3 +188,22 @@ func TestDataSourcesAsTheWorkloadSeesThem(t *testing.T) {
 		t.Error("a file appeared in the read-only data source")
 	}
 }
+
+// A start cut short between labspace's bookkeeping and the process (a kill
+// -9 of the server then) leaves a state without a process: it is nothing
+// that ran and died, and a start is tried again.
+func TestStartCutShortIsNotADeath(t *testing.T) {
+	f := newFixture(t, testGrace)
+	w := shell(t, "cut", `exec sleep 60`)
+	if err := os.MkdirAll(filepath.Join(f.dir, w.ID, "home"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.dir, w.ID, "state.json"), []byte(`{"ports":{},"startedAt":"2026-01-01T00:00:00Z"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if obs := f.observe(w); obs.State != runtime.Absent {
+		t.Fatalf("a start cut short: %s (%s), want Absent", obs.State, obs.Message)
+	}
+	f.start(w)
+	f.wait(w, runtime.Ready, startTimeout)
+}

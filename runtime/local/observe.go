@@ -91,8 +91,11 @@ func (r *Runtime) Observe(ctx context.Context, w *labspace.Workspace) (runtime.O
 		return r.readiness(w, st), nil
 	}
 	r.limits.remove(w.ID) // nothing runs: its cgroups go (a start makes them again)
-	if st == nil || stopping {
-		// Nothing runs, and whatever ran was stopped on purpose.
+	if st == nil || stopping || st.PGID == 0 {
+		// Nothing runs, and whatever ran was stopped on purpose; or it
+		// never ran: labspace stopped between writing the state and
+		// starting the process (the process id comes after), and a start
+		// is to be tried again, not reported as a death.
 		_ = os.Remove(r.file(w, "state.json"))
 		_ = os.Remove(r.file(w, "stopping"))
 		return runtime.Observation{State: runtime.Absent}, nil
