@@ -51,7 +51,7 @@ type Proxy struct {
 	port      string // of tool hosts ("" for the scheme's own)
 	transport http.RoundTripper
 	mu        sync.Mutex
-	proxies   map[string]*httputil.ReverseProxy // by target
+	proxies   map[string]toolProxy // by workspace id and tool prefix: one per tool
 	access    *service.AccessCache[grant]       // by token and tool
 	toolKey   []byte                            // derives workspaces' tool tokens
 }
@@ -62,6 +62,7 @@ func (p *Proxy) SetToolKey(key []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.toolKey = key
+	p.proxies = map[string]toolProxy{} // they send the old key's tokens
 }
 
 // New returns a proxy.
@@ -70,7 +71,7 @@ func New(svc *service.Service, targets Targets, opts Options, log *slog.Logger) 
 	t.MaxIdleConnsPerHost = 64
 	t.ResponseHeaderTimeout = 0
 	svc.SetToolOrigins(opts.Domain != "")
-	p := &Proxy{svc: svc, targets: targets, opts: opts, log: log, transport: t, proxies: map[string]*httputil.ReverseProxy{},
+	p := &Proxy{svc: svc, targets: targets, opts: opts, log: log, transport: t, proxies: map[string]toolProxy{},
 		access: service.NewAccessCache[grant](svc)}
 	p.scheme, p.port = schemeAndPort(opts.PublicURL)
 	return p
@@ -125,6 +126,7 @@ func (p *Proxy) servePath(w http.ResponseWriter, r *http.Request) {
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ws *labspace.Workspace, tool *labspace.Tool, rt route) {
 	target, ok := p.targets.Target(ws.ID, tool.Name)
 	if !ok || ws.Status.Phase != labspace.PhaseRunning {
+		p.drop(ws.ID)
 		problem(w, http.StatusServiceUnavailable, "Tool "+tool.Name+" of workspace "+ws.Name+" is not running (the workspace is "+string(ws.Status.Phase)+").")
 		return
 	}
@@ -271,17 +273,37 @@ func clean(r *http.Request) {
 	}
 }
 
-// reverse returns the (cached) reverse proxy to target.
+// toolProxy is the reverse proxy of one tool, for the address it has now.
+type toolProxy struct {
+	target string
+	strip  bool
+	rp     *httputil.ReverseProxy
+}
+
+// drop forgets the reverse proxies of a workspace that is not running:
+// each start gives its tools new addresses.
+func (p *Proxy) drop(workspaceID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k := range p.proxies {
+		if strings.HasPrefix(k, workspaceID+" ") {
+			delete(p.proxies, k)
+		}
+	}
+}
+
+// reverse returns the (cached) reverse proxy to target: one per tool,
+// replaced when the tool's address changes (a new start).
 // The reverse proxy works on its own copy of the request (pr.Out): the
 // request is cleaned and its path stripped there, not copied once more.
 func (p *Proxy) reverse(target, prefix string, strip bool, workspaceID string) *httputil.ReverseProxy {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	token := runtime.ToolToken(p.toolKey, workspaceID)
-	key := target + " " + prefix + " " + strconv.FormatBool(strip) + " " + token
-	if rp, ok := p.proxies[key]; ok {
-		return rp
+	key := workspaceID + " " + prefix
+	if tp, ok := p.proxies[key]; ok && tp.target == target && tp.strip == strip {
+		return tp.rp
 	}
+	token := runtime.ToolToken(p.toolKey, workspaceID)
 	u, _ := url.Parse(target)
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -312,7 +334,7 @@ func (p *Proxy) reverse(target, prefix string, strip bool, workspaceID string) *
 			problem(w, http.StatusBadGateway, "The tool did not answer.")
 		},
 	}
-	p.proxies[key] = rp
+	p.proxies[key] = toolProxy{target: target, strip: strip, rp: rp}
 	return rp
 }
 
