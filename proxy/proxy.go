@@ -51,9 +51,9 @@ type Proxy struct {
 	port      string // of tool hosts ("" for the scheme's own)
 	transport http.RoundTripper
 	mu        sync.Mutex
-	proxies   map[string]toolProxy // by workspace id and tool prefix: one per tool
-	access    *service.AccessCache[grant]       // by token and tool
-	toolKey   []byte                            // derives workspaces' tool tokens
+	proxies   map[string]toolProxy        // by workspace id and tool prefix: one per tool
+	access    *service.AccessCache[grant] // by token and tool
+	toolKey   []byte                      // derives workspaces' tool tokens
 }
 
 // SetToolKey makes the proxy send each workspace's tool token
