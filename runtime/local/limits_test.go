@@ -1,11 +1,13 @@
 package local_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/runtime"
@@ -206,4 +208,60 @@ func TestStartCutShortIsNotADeath(t *testing.T) {
 	}
 	f.start(w)
 	f.wait(w, runtime.Ready, startTimeout)
+}
+
+// S9: a workload that writes without end keeps at most twice its log limit
+// on disk (the log and the part before it), the newest output included,
+// and a follower of the log goes on across turnovers to the end (what
+// turned over twice while it lagged is gone, as with tail -F).
+func TestLogsAreCapped(t *testing.T) {
+	dir := t.TempDir()
+	rt, err := local.New(local.Options{Dir: dir, Grace: testGrace, GPUs: testGPUs, LogLimit: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if iso, _ := rt.Isolation(); iso == local.IsolateNone {
+		t.Skip("no sandbox here: the log is trimmed when observed (trimLog)")
+	}
+	f := &fixture{t: t, dir: dir, rt: rt}
+	w := shell(t, "noisy", `sleep 0.5; yes "a line of output that goes on and on" | head -c 5000000; printf 'THE-%s\\n' END; exec sleep 60`)
+	f.start(w)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rc, err := rt.Logs(ctx, w, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var got int64
+	buf := make([]byte, 64<<10)
+	var tail []byte
+	for !strings.Contains(string(tail), "THE-END") {
+		n, err := rc.Read(buf)
+		if err != nil {
+			t.Fatalf("the followed log ended after %d bytes: %v", got, err)
+		}
+		got += int64(n)
+		tail = append(tail, buf[:n]...)
+		if len(tail) > 1<<10 {
+			tail = tail[len(tail)-1<<10:]
+		}
+	}
+	var onDisk int64
+	for _, name := range []string{"log", "log.1"} {
+		st, err := os.Stat(filepath.Join(dir, w.ID, name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		onDisk += st.Size()
+	}
+	if onDisk > 2<<20+4096 {
+		t.Errorf("%d bytes of log on disk, want at most twice the 1 MiB limit", onDisk)
+	}
+	if got <= 1<<20 {
+		t.Errorf("the follower read %d bytes: it did not go on past a turnover", got)
+	}
+	if !strings.Contains(readFile(t, filepath.Join(dir, w.ID, "log")), "THE-END") {
+		t.Error("the newest output is not in the log")
+	}
 }

@@ -42,6 +42,9 @@ type Options struct {
 	// FirstUID and UIDCount bound the uids (and gids) workloads get when
 	// labspace runs as root (default DefaultFirstUID, DefaultUIDCount).
 	FirstUID, UIDCount int
+	// LogLimit caps each workspace's log (default 16 MiB): past it the log
+	// turns over to log.1, so a workspace keeps at most twice as much.
+	LogLimit int64
 	// NoCgroups keeps labspace from using cgroups for limits (tests of the
 	// fallback: RLIMIT_DATA for memory, CPU unenforced and said so).
 	NoCgroups bool
@@ -76,6 +79,9 @@ func New(opts Options) (*Runtime, error) {
 		return nil, err
 	}
 	opts.Dir = abs
+	if opts.LogLimit <= 0 {
+		opts.LogLimit = 16 << 20
+	}
 	if opts.FirstUID <= 0 || opts.UIDCount <= 0 {
 		opts.FirstUID, opts.UIDCount = DefaultFirstUID, DefaultUIDCount
 	}

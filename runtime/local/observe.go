@@ -85,6 +85,9 @@ func (r *Runtime) Observe(ctx context.Context, w *labspace.Workspace) (runtime.O
 	_, stopErr := os.Stat(r.file(w, "stopping"))
 	stopping := stopErr == nil
 	if len(r.groups(w)) > 0 {
+		if r.isolation == IsolateNone {
+			r.trimLog(w)
+		}
 		if stopping {
 			return runtime.Observation{State: runtime.Stopping, Reason: "Stopping", Message: "Waiting for the processes to exit."}, nil
 		}
@@ -209,13 +212,15 @@ func (r *Runtime) Logs(ctx context.Context, w *labspace.Workspace, follow bool) 
 	if err != nil || !follow {
 		return f, err
 	}
-	return &follower{ctx: ctx, f: f}, nil
+	return &follower{ctx: ctx, f: f, path: r.file(w, "log")}, nil
 }
 
-// follower reads a growing file until its context ends.
+// follower reads a growing file until its context ends, and goes on with
+// the new file when the log turns over (limits: cappedLog, trimLog).
 type follower struct {
-	ctx context.Context
-	f   *os.File
+	ctx  context.Context
+	f    *os.File
+	path string
 }
 
 func (t *follower) Read(p []byte) (int, error) {
@@ -224,11 +229,49 @@ func (t *follower) Read(p []byte) (int, error) {
 		if n > 0 || (err != nil && err != io.EOF) {
 			return n, err
 		}
+		t.turnOver()
 		select {
 		case <-t.ctx.Done():
 			return 0, io.EOF
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// turnOver follows the log to its new file, or to its start when it was
+// emptied in place.
+func (t *follower) turnOver() {
+	cur, err1 := t.f.Stat()
+	now, err2 := os.Stat(t.path)
+	if err1 != nil || err2 != nil {
+		return
+	}
+	if !os.SameFile(cur, now) {
+		if f, err := os.Open(t.path); err == nil {
+			t.f.Close()
+			t.f = f
+		}
+		return
+	}
+	if off, err := t.f.Seek(0, io.SeekCurrent); err == nil && off > cur.Size() {
+		_, _ = t.f.Seek(0, io.SeekStart)
+	}
+}
+
+// trimLog keeps the log of a workload without a sandbox (which turns its
+// log over itself) within the limit: past it, the log is copied to log.1
+// and emptied in place (its writer appends, and goes on at the start).
+func (r *Runtime) trimLog(w *labspace.Workspace) {
+	st, err := os.Stat(r.file(w, "log"))
+	if err != nil || st.Size() <= r.opts.LogLimit {
+		return
+	}
+	raw, err := os.ReadFile(r.file(w, "log"))
+	if err != nil {
+		return
+	}
+	if os.WriteFile(r.file(w, "log.1"), raw, 0o600) == nil {
+		_ = os.Truncate(r.file(w, "log"), 0)
 	}
 }
 

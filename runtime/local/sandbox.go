@@ -66,6 +66,8 @@ type sandboxConfig struct {
 	DataLimit int64    `json:"dataLimit,omitempty"`
 	// WorkDir is the working folder under the home, made by the workload.
 	WorkDir string `json:"workDir,omitempty"`
+	// LogLimit caps the log file; past it, the log turns over (log.1).
+	LogLimit int64 `json:"logLimit,omitempty"`
 }
 
 type sandboxBind struct {
@@ -244,7 +246,7 @@ func (r *Runtime) sandboxed(id string, argv []string, dir string, lim *sandboxCo
 		return nil, nil, err
 	}
 	cfg := sandboxConfig{Home: filepath.Join(r.opts.Dir, id, "home"), Tmp: filepath.Join(r.opts.Dir, id, "tmp"),
-		Hide: r.hide, Dir: sandboxHome, Mode: string(r.isolation), Exit: "exit"}
+		Hide: r.hide, Dir: sandboxHome, Mode: string(r.isolation), Exit: "exit", LogLimit: r.opts.LogLimit}
 	if lim != nil {
 		cfg.Cgroups, cfg.DataLimit, cfg.Binds, cfg.WorkDir = lim.Cgroups, lim.DataLimit, lim.Binds, lim.WorkDir
 	}

@@ -3,6 +3,7 @@ package local
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -92,22 +94,72 @@ func sandboxMain(argv []string) int {
 	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	// The workload writes into a pipe; the sandbox keeps the log within
+	// its limit (S9: a noisy job filled the disk).
+	out, in, err := os.Pipe()
+	if err != nil {
+		return fail("log", err)
+	}
 	p, err := os.StartProcess(argv[0], argv, &os.ProcAttr{Dir: cfg.Dir, Env: env,
-		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}, Sys: attr})
+		Files: []*os.File{os.Stdin, in, in}, Sys: attr})
+	in.Close()
 	if err != nil {
 		return fail("start "+argv[0], err)
 	}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(&cappedLog{f: os.Stdout, name: "log", limit: cfg.LogLimit}, out)
+	}()
 	go func() {
 		for s := range sigs {
 			_ = p.Signal(s)
 		}
 	}()
 	code := reap(p.Pid)
+	select { // what the workload wrote last, unless a child it left holds the pipe
+	case <-copied:
+	case <-time.After(time.Second):
+	}
 	if f, err := unix.Openat(3, cfg.Exit, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600); err == nil {
 		_, _ = unix.Write(f, []byte(strconv.Itoa(code)+"\n"))
 		unix.Close(f)
 	}
 	return 0 // the workload's code is in the exit file; leaving kills what it left behind
+}
+
+// cappedLog writes a workload's output to its log (in the folder open as
+// fd 3), and when the log would pass limit, renames it to <name>.1 (the
+// part before, replacing an older one) and starts a new one: the tail is
+// kept, at most twice the limit.
+type cappedLog struct {
+	f     *os.File
+	name  string
+	limit int64
+	size  int64
+	sized bool
+}
+
+func (l *cappedLog) Write(p []byte) (int, error) {
+	if !l.sized {
+		if st, err := l.f.Stat(); err == nil {
+			l.size = st.Size()
+		}
+		l.sized = true
+	}
+	if l.limit > 0 && l.size+int64(len(p)) > l.limit {
+		if err := unix.Renameat(3, l.name, 3, l.name+".1"); err == nil {
+			if fd, err := unix.Openat(3, l.name, unix.O_WRONLY|unix.O_CREAT|unix.O_APPEND|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600); err == nil {
+				l.f.Close()
+				l.f, l.size = os.NewFile(uintptr(fd), l.name), 0
+				n, _ := fmt.Fprintf(l.f, "labspace: the log reached %d MiB; what came before is in %s.1\n", l.limit>>20, l.name)
+				l.size += int64(n)
+			}
+		}
+	}
+	n, err := l.f.Write(p)
+	l.size += int64(n)
+	return len(p), err
 }
 
 // mountSandbox builds the workload's view of the file system.
