@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -138,7 +139,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("data dir: %w", err)
 		}
 	}
-	svc := service.New(service.Options{Store: db, Box: box, BcryptCost: cfg.BcryptCost, Logger: cfg.Logger})
+	svc := service.New(service.Options{Store: withReserve(db, filepath.Join(cfg.DataDir, "reserve"), cfg.Logger), Box: box, BcryptCost: cfg.BcryptCost, Logger: cfg.Logger})
 	s := &Server{Service: svc, API: api.New(svc, cfg.Logger), closeStore: db.Close}
 	toolKey := derivedKey(key, "labspace tool tokens")
 	rt, poll, workers, err := openRuntime(ctx, cfg, svc, toolKey)
@@ -188,7 +189,19 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("GET /metrics", m.Handler())
 	mux.Handle("/ws/", tools)
 	mux.Handle("GET /connect/", tools)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	// Healthy when the store commits: a full disk is not "ok" (S9).
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := svc.Healthy(r.Context()); err != nil {
+			cfg.Logger.Error("health: the store cannot commit", "err", err)
+			http.Error(w, "the store cannot commit\n", http.StatusServiceUnavailable)
+			return
+		}
+		if free, ok := freeSpace(cfg.DataDir); ok && free < reserveSize {
+			http.Error(w, "the data volume is full ("+strconv.FormatUint(free>>10, 10)+" KiB free)\n", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
 	mux.Handle("/", m.Instrument("web", web.New(web.Options{Service: svc, Logger: cfg.Logger, PublicURL: cfg.PublicURL,
 		Key: derivedKey(key, "labspace csrf tokens")})))
 	var root http.Handler = mux

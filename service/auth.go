@@ -370,3 +370,16 @@ func (s *Service) RevokeToken(ctx context.Context, id string) error {
 		return s.audit(ctx, tx, "revoke", &labspace.Meta{ID: id, Name: "token", Scope: labspace.Global}, "token")
 	})
 }
+
+// Healthy reports whether the store commits a write (a token made and
+// removed in one transaction): /healthz. It needs no caller.
+func (s *Service) Healthy(ctx context.Context) error {
+	tk := &labspace.Token{ID: uuid.NewString(), Hash: "health-" + uuid.NewString(), Subject: ControllerSubject,
+		Kind: "health", CreatedAt: s.now().UTC(), ExpiresAt: s.now().UTC()}
+	return s.store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.InsertToken(tk); err != nil {
+			return err
+		}
+		return tx.DeleteToken(tk.Subject, tk.ID)
+	})
+}
