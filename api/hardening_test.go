@@ -236,3 +236,19 @@ func TestForbiddenIsNotNotFound(t *testing.T) {
 	e.must(403, "POST", "/api/v1/access-rules", alice, rule("pa"))
 	e.must(404, "POST", "/api/v1/access-rules", alice, rule("pb"))
 }
+
+// A workspace asking for more than its project's whole quota is refused at
+// creation (it stayed Pending forever); a preemptible one in a project that
+// allows over-quota may still ask.
+func TestBeyondTheWholeQuotaIsRefused(t *testing.T) {
+	e := newEnv(t)
+	e.must(201, "POST", "/api/v1/projects", e.admin, obj("small", "global", map[string]any{"quota": map[string]any{"gpus": 0, "overQuota": true}}))
+	e.blocks() // one-gpu
+	r := e.do("POST", "/api/v1/projects/small/workspaces", e.admin, wsBody("big"))
+	if r.status != 422 || !strings.Contains(strings.Join(r.fieldErrors(), " "), "compute") || !strings.Contains(string(r.raw), "whole quota of 0 GPUs") {
+		t.Errorf("one GPU in a project of none: %d %s", r.status, r.raw)
+	}
+	b := wsBody("spare")
+	b["preemptible"] = true
+	e.must(201, "POST", "/api/v1/projects/small/workspaces", e.admin, b)
+}

@@ -119,14 +119,12 @@ func TestKubePreemption(t *testing.T) {
 	s.waitPhase("spare", "old", "Running", converge)
 	s.kubeCreate("spare", "new", "gpu-two", map[string]any{"preemptible": true})
 	s.waitPhase("spare", "new", "Running", converge)
-	// Not preemptible and over quota: not admitted even though spare holds GPUs.
-	code, _ := s.call("POST", "/api/v1/projects/spare/workspaces", s.admin,
+	// Not preemptible and more than spare's whole quota (0 GPUs): it could
+	// never start, so it is refused at creation rather than left Pending.
+	code, raw := s.call("POST", "/api/v1/projects/spare/workspaces", s.admin,
 		map[string]any{"name": "firm", "environment": "tool", "compute": "gpu-two"}, nil)
-	if code != 201 {
-		t.Fatalf("create: %d", code)
-	}
-	if w := s.waitPhase("spare", "firm", "Pending", converge); w.Status.PhaseReason != "NonPreemptibleOverQuota" {
-		t.Errorf("firm: %s", w.Status.PhaseReason)
+	if code != 422 || !strings.Contains(string(raw), "whole quota") {
+		t.Fatalf("create over the whole quota: %d %s, want 422", code, raw)
 	}
 
 	s.kubeCreate("owner", "mine", "gpu-two", nil)

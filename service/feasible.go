@@ -2,11 +2,13 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/runtime"
+	"github.com/labspace/labspace/store"
 )
 
 // capacitySource reports what the runtime can hold; the service reads it
@@ -76,4 +78,25 @@ func feasible(w *labspace.Workspace, c HostCapacity) error {
 		"the largest node (%s) has %d GPUs, %s cores and %s", spec.GPUDevices, cores(cpu), bytesOf(mem),
 		where, largest.GPUs, cores(largest.MilliCPU), bytesOf(largest.MemoryBytes))
 	return v.ErrCode(labspace.EUNPROCESSABLE)
+}
+
+// withinWholeQuota refuses (422) a workspace that asks for more than its
+// project's whole quota, unless it may run over quota (preemptible in a
+// project that allows it): it would wait Pending forever.
+func withinWholeQuota(tx store.Tx, w *labspace.Workspace) error {
+	q, err := projectQuota(tx, map[string]*labspace.Quota{}, w.Project())
+	if err != nil {
+		return err
+	}
+	if w.Spec.General.Preemptible && q.OverQuota {
+		return nil
+	}
+	var need usage
+	need.add(w)
+	over := overQuota(q, need)
+	if over == "" {
+		return nil
+	}
+	quota := map[string]string{"gpus": fmt.Sprintf("%g GPUs", q.GPUs), "cpu": q.CPU + " CPU cores", "memory": q.Memory + " of memory"}[over]
+	return unprocessable("compute", "this workspace asks for more than project %s's whole quota of %s: it could never start; ask for less, or for a larger quota", w.Project(), quota)
 }

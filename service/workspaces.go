@@ -135,6 +135,9 @@ func (s *Service) CreateWorkspace(ctx context.Context, project string, req *labs
 				return err
 			}
 		}
+		if err := withinWholeQuota(tx, w); err != nil {
+			return err
+		}
 		w.DesiredPhase = labspace.PhaseRunning
 		w.Status = labspace.WorkspaceStatus{Phase: labspace.PhaseCreating, PhaseReason: "Submitted",
 			PhaseMessage: "Waiting for the lifecycle controller.", Conditions: []labspace.Condition{}}
