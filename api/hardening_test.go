@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // S12: a data dir made open to others (a packaged or mounted path) is closed
@@ -251,4 +252,26 @@ func TestBeyondTheWholeQuotaIsRefused(t *testing.T) {
 	b := wsBody("spare")
 	b["preemptible"] = true
 	e.must(201, "POST", "/api/v1/projects/small/workspaces", e.admin, b)
+}
+
+// autoDeleteSeconds is honoured (it was accepted and ignored): a stopped
+// workspace goes that long after it stopped, and one that runs stays.
+func TestAutoDeleteAfterStop(t *testing.T) {
+	e := newEnv(t)
+	e.project("lab", "")
+	e.blocks()
+	e.must(201, "POST", "/api/v1/templates", e.admin, obj("brief", "global", map[string]any{
+		"environment": "notebook", "compute": "one-gpu", "general": map[string]any{"autoDeleteSeconds": 1}}))
+	start := time.Now()
+	e.must(201, "POST", "/api/v1/projects/lab/workspaces", e.admin, map[string]any{"name": "gone", "template": "brief",
+		"env": map[string]any{"WANDB_KEY": "k"}, "desiredPhase": "Stopped"})
+	for e.do("GET", "/api/v1/projects/lab/workspaces/gone", e.admin, nil).status != 404 {
+		if time.Since(start) > 20*time.Second {
+			t.Fatal("a workspace stopped with autoDeleteSeconds 1 is still there after 20 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if took := time.Since(start); took < time.Second {
+		t.Errorf("deleted after %v, before its second was up", took)
+	}
 }

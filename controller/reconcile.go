@@ -95,6 +95,17 @@ func plan(w *labspace.Workspace, obs runtime.Observation) step {
 	return step{act: actApply, observed: observed(labspace.PhaseInitializing, "Starting", "Starting the processes."), poll: true}
 }
 
+
+// autoDeleteDue is how long until stopped workspace w is to be deleted
+// (its autoDeleteSeconds after it stopped); ok is false when it is not.
+func autoDeleteDue(w *labspace.Workspace, now time.Time) (time.Duration, bool) {
+	secs := w.Spec.General.AutoDeleteSeconds
+	if secs <= 0 || w.DesiredPhase != labspace.PhaseStopped || w.Status.Phase != labspace.PhaseStopped {
+		return 0, false
+	}
+	return w.UpdatedAt.Add(time.Duration(secs) * time.Second).Sub(now), true
+}
+
 // reconcile runs one pass for workspace id and says when to look again.
 func (c *Controller) reconcile(ctx context.Context, id string) (time.Duration, error) {
 	w, err := c.svc.WorkspaceByID(ctx, id)
@@ -103,6 +114,11 @@ func (c *Controller) reconcile(ctx context.Context, id string) (time.Duration, e
 		return 0, c.rt.Delete(ctx, &labspace.Workspace{Meta: labspace.Meta{ID: id}})
 	} else if err != nil {
 		return 0, err
+	}
+	if due, ok := autoDeleteDue(w, time.Now()); ok && due <= 0 {
+		if w, err = c.svc.AutoDelete(ctx, id); err != nil {
+			return 0, err
+		}
 	}
 	obs, err := c.rt.Observe(ctx, w)
 	if err != nil {
@@ -143,10 +159,15 @@ func (c *Controller) reconcile(ctx context.Context, id string) (time.Duration, e
 			c.queueAll(ctx, labspace.PhasePending) // what it held may admit others
 		}
 	}
+	after := time.Duration(0)
 	if s.poll {
-		return c.pollAfter(obs.StartedAt), nil
+		after = c.pollAfter(obs.StartedAt)
 	}
-	return 0, nil
+	// A stopped workspace with autoDeleteSeconds comes back when it is due.
+	if due, ok := autoDeleteDue(w, time.Now()); ok && (after == 0 || due < after) {
+		after = max(due, time.Millisecond)
+	}
+	return after, nil
 }
 
 // counted records a phase change in the metrics.

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/labspace/labspace"
@@ -300,4 +301,40 @@ func (s *Service) WorkspacePhases(ctx context.Context) (map[string]int, error) {
 		return err
 	})
 	return out, err
+}
+
+// AutoDelete asks for the deletion of a workspace stopped for its
+// autoDeleteSeconds, with an event saying why. The controller calls it
+// when that time has come; a workspace started meanwhile is left alone.
+func (s *Service) AutoDelete(ctx context.Context, id string) (*labspace.Workspace, error) {
+	defer s.accessGen.Add(1)
+	if err := controllerOnly(ctx); err != nil {
+		return nil, err
+	}
+	var w labspace.Workspace
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		rec, err := tx.Get(labspace.KindWorkspace, id)
+		if err != nil {
+			return err
+		}
+		if err := store.Decode(rec, &w); err != nil {
+			return err
+		}
+		secs := w.Spec.General.AutoDeleteSeconds
+		now := s.now().UTC()
+		if secs <= 0 || w.DesiredPhase != labspace.PhaseStopped || w.Status.Phase != labspace.PhaseStopped ||
+			now.Before(w.UpdatedAt.Add(time.Duration(secs)*time.Second)) {
+			return nil
+		}
+		w.DesiredPhase, w.UpdatedAt = labspace.PhaseDeleted, now
+		if err := s.saveWorkspace(tx, &w, rec.RV); err != nil {
+			return err
+		}
+		if err := tx.AddEvent(&labspace.Event{WorkspaceID: w.ID, Time: now, Type: "AutoDelete", Actor: ControllerSubject.Name,
+			Message: fmt.Sprintf("Deleted %d s after it stopped (autoDeleteSeconds).", secs)}); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "delete", &w.Meta, labspace.KindWorkspace)
+	})
+	return &w, err
 }
