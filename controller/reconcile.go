@@ -95,7 +95,6 @@ func plan(w *labspace.Workspace, obs runtime.Observation) step {
 	return step{act: actApply, observed: observed(labspace.PhaseInitializing, "Starting", "Starting the processes."), poll: true}
 }
 
-
 // autoDeleteDue is how long until stopped workspace w is to be deleted
 // (its autoDeleteSeconds after it stopped); ok is false when it is not.
 func autoDeleteDue(w *labspace.Workspace, now time.Time) (time.Duration, bool) {
