@@ -88,6 +88,17 @@ func (s *ComputeSpec) Validate(prefix string, v *Invalid) {
 	}
 }
 
+// HeldGPUs is how many devices a workspace holds: a portion takes a whole
+// one, since no runtime shares GPUs yet (the Kubernetes pod requests one
+// nvidia.com/gpu, the local runtime hands out whole devices). Quotas count
+// this, never less than what is held.
+func (s *ComputeSpec) HeldGPUs() float64 {
+	if s.GPUPortion != nil {
+		return 1
+	}
+	return float64(s.GPUDevices)
+}
+
 // GPUs is the number of GPUs the spec asks for, a fraction for a portion.
 func (s *ComputeSpec) GPUs() float64 {
 	if s.GPUPortion != nil && s.GPUPortion.Percent > 0 {

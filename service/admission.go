@@ -34,7 +34,7 @@ func (u *usage) remove(w *labspace.Workspace) { u.addSigned(w, -1) }
 
 func (u *usage) addSigned(w *labspace.Workspace, sign int64) {
 	c := &w.Spec.Compute.Spec
-	u.gpus += float64(sign) * c.GPUs()
+	u.gpus += float64(sign) * c.HeldGPUs()
 	cpu, _ := labspace.MilliCPU(c.CPURequest)
 	mem, _ := labspace.MemoryBytes(c.MemoryRequest)
 	u.milliCPU += sign * cpu
