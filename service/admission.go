@@ -84,6 +84,11 @@ func (s *Service) Admit(ctx context.Context, id string, host HostCapacity) (*lab
 		}
 		st := w.Status
 		reason, msg, devices := fits(&w, quota, inProject, onHost, host)
+		if reason == "" {
+			if reason, msg, err = s.departmentFits(tx, &w); err != nil {
+				return err
+			}
+		}
 		if reason == "InsufficientCapacity" && inQuota(&w, quota, inProject) {
 			holders, err := admitted(tx) // rare: read every holder to pick victims
 			if err != nil {
@@ -351,3 +356,55 @@ func (s *Service) preempt(tx store.Tx, v, w *labspace.Workspace) error {
 func cores(milli int64) string { return fmt.Sprintf("%g", float64(milli)/1000) }
 
 func bytesOf(b int64) string { return fmt.Sprintf("%.1fGi", float64(b)/(1<<30)) }
+
+// departmentFits returns "" when w fits its department's quota beside the
+// workspaces its department's projects hold, else the reason to wait.
+// A department's unset part (GPUs 0, CPU or memory empty) sets no bound;
+// a preemptible workspace may go over when the department allows it.
+// Admission is one write transaction, so departments are never overshot.
+func (s *Service) departmentFits(tx store.Tx, w *labspace.Workspace) (string, string, error) {
+	rec, err := find(tx, labspace.KindProject, w.Project())
+	if err != nil || rec.Scope.Type != labspace.ScopeDepartment {
+		return "", "", err
+	}
+	dep, err := tx.GetByName(labspace.KindDepartment, labspace.Global, rec.Scope.Name)
+	if err != nil {
+		return "", "", err
+	}
+	var d labspace.Department
+	if err := store.Decode(dep, &d); err != nil {
+		return "", "", err
+	}
+	q := d.Spec.Quota
+	if (q.GPUs == 0 && q.CPU == "" && q.Memory == "") || (w.Spec.General.Preemptible && q.OverQuota) {
+		return "", "", nil
+	}
+	var used usage
+	for lq := (store.ListQuery{Scopes: []labspace.Scope{rec.Scope}, Limit: 500}); ; {
+		projects, next, err := tx.List(labspace.KindProject, lq)
+		if err != nil {
+			return "", "", err
+		}
+		for _, p := range projects {
+			u, _, _, err := readLedger(tx, projectLedger(p.Name))
+			if err != nil {
+				return "", "", err
+			}
+			used.gpus, used.milliCPU, used.memory = used.gpus+u.gpus, used.milliCPU+u.milliCPU, used.memory+u.memory
+		}
+		if next == "" {
+			break
+		}
+		lq.Continue = next
+	}
+	with := used
+	with.add(w)
+	if q.GPUs == 0 {
+		with.gpus, q.GPUs = 0, 0 // no bound on GPUs
+	}
+	if over := overQuota(&q, with); over != "" {
+		return "DepartmentOverQuota", fmt.Sprintf("Department %s's %s quota is in use by its projects' workspaces (GPUs %g, CPU %s, memory %s held).",
+			d.Name, over, used.gpus, cores(used.milliCPU), bytesOf(used.memory)), nil
+	}
+	return "", "", nil
+}

@@ -13,6 +13,19 @@ import (
 // quota charges it so: two "50 %" workspaces do not both start under a
 // 1-GPU quota (they held 2 GPUs before).
 func TestGPUPortionsAreChargedWhatTheyHold(t *testing.T) {
+	s, admin, mustDo := adminOf(t)
+	mustDo(s.Create(admin, &labspace.Project{Meta: labspace.Meta{Name: "lab", Scope: labspace.Global},
+		Spec: labspace.ProjectSpec{Quota: labspace.Quota{GPUs: 1}}}))
+	mustDo(s.Create(admin, &labspace.ComputeResource{Meta: labspace.Meta{Name: "half", Scope: labspace.Global},
+		Spec: labspace.ComputeSpec{GPUDevices: 1, GPUPortion: &labspace.GPUPortion{Percent: 50}, CPURequest: "1"}}))
+	reasons := admitEach(t, s, admin, [][2]string{{"lab", "a"}, {"lab", "b"}}, "half")
+	if reasons[0] == reasons[1] || reasons[1] != "Pending/NonPreemptibleOverQuota" {
+		t.Errorf("two half-GPU workspaces under a 1-GPU quota: %v, want the second Pending over quota", reasons)
+	}
+}
+
+// adminOf is a service with its administrator's context.
+func adminOf(t *testing.T) (*service.Service, context.Context, func(any, error)) {
 	s := newService(t)
 	ctx := context.Background()
 	if _, err := s.EnsureAdmin(ctx, "admin-password-1"); err != nil {
@@ -26,32 +39,48 @@ func TestGPUPortionsAreChargedWhatTheyHold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := service.WithActor(ctx, a)
-	mustDo := func(_ any, err error) {
+	return s, service.WithActor(ctx, a), func(_ any, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	mustDo(s.Create(admin, &labspace.Project{Meta: labspace.Meta{Name: "lab", Scope: labspace.Global},
-		Spec: labspace.ProjectSpec{Quota: labspace.Quota{GPUs: 1}}}))
-	mustDo(s.Create(admin, &labspace.ComputeResource{Meta: labspace.Meta{Name: "half", Scope: labspace.Global},
-		Spec: labspace.ComputeSpec{GPUDevices: 1, GPUPortion: &labspace.GPUPortion{Percent: 50}, CPURequest: "1"}}))
+}
+
+// admitEach creates each (project, name) workspace from compute and asks
+// for its admission on a roomy host; it returns "phase/reason" of each.
+func admitEach(t *testing.T, s *service.Service, admin context.Context, which [][2]string, compute string) []string {
+	t.Helper()
 	host := service.HostCapacity{GPUs: []int{0, 1, 2, 3}, MilliCPU: 64000, MemoryBytes: 64 << 30,
 		Nodes: []runtime.Node{{Name: "n", GPUs: 4, MilliCPU: 64000, MemoryBytes: 64 << 30}}}
-	var reasons []string
-	for _, name := range []string{"a", "b"} {
-		w, err := s.CreateWorkspace(admin, "lab", &labspace.WorkspaceCreate{Name: name, Environment: "python-http", Compute: "half"})
+	var out []string
+	for _, pw := range which {
+		w, err := s.CreateWorkspace(admin, pw[0], &labspace.WorkspaceCreate{Name: pw[1], Environment: "python-http", Compute: compute})
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, err = s.Admit(service.AsController(ctx), w.ID, host)
-		if err != nil {
+		if w, err = s.Admit(service.AsController(context.Background()), w.ID, host); err != nil {
 			t.Fatal(err)
 		}
-		reasons = append(reasons, string(w.Status.Phase)+"/"+w.Status.PhaseReason)
+		out = append(out, string(w.Status.Phase)+"/"+w.Status.PhaseReason)
 	}
-	if reasons[0] == reasons[1] || reasons[1] != "Pending/NonPreemptibleOverQuota" {
-		t.Errorf("two half-GPU workspaces under a 1-GPU quota: %v, want the second Pending over quota", reasons)
+	return out
+}
+
+// A department's quota holds across its projects (it was stored but not
+// enforced: two one-core workspaces ran under a one-core department).
+func TestDepartmentQuotaIsEnforced(t *testing.T) {
+	s, admin, mustDo := adminOf(t)
+	mustDo(s.Create(admin, &labspace.Department{Meta: labspace.Meta{Name: "research"},
+		Spec: labspace.DepartmentSpec{Quota: labspace.Quota{CPU: "1"}}}))
+	for _, p := range []string{"p1", "p2"} {
+		mustDo(s.Create(admin, &labspace.Project{Meta: labspace.Meta{Name: p, Scope: labspace.DepartmentScope("research")},
+			Spec: labspace.ProjectSpec{Quota: labspace.Quota{CPU: "1"}}}))
+	}
+	mustDo(s.Create(admin, &labspace.ComputeResource{Meta: labspace.Meta{Name: "core", Scope: labspace.Global},
+		Spec: labspace.ComputeSpec{CPURequest: "1"}}))
+	got := admitEach(t, s, admin, [][2]string{{"p1", "a"}, {"p2", "b"}}, "core")
+	if got[0] != "Initializing/Admitted" || got[1] != "Pending/DepartmentOverQuota" {
+		t.Errorf("two one-core workspaces in a one-core department: %v", got)
 	}
 }
