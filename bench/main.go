@@ -35,6 +35,8 @@ type config struct {
 	seedC      int           // concurrent clients while seeding
 	apiSeed    time.Duration // how long to seed workspaces through the API before SQL takes over
 	resync     time.Duration // the controller's resync period (0: the server's default)
+	loadC      int           // clients of the load phase (0: skip it)
+	loadD      time.Duration // its length
 	cpuprofile string
 	memprofile string
 	verbose    bool
@@ -54,6 +56,8 @@ func main() {
 	flag.IntVar(&cfg.seedC, "seed-c", 8, "concurrent clients while seeding")
 	flag.DurationVar(&cfg.apiSeed, "api-seed", time.Minute, "seed workspaces through the API for at most this long; SQL copies the rest")
 	flag.DurationVar(&cfg.resync, "resync", 0, "the controller's resync period (0: the server's default, 5s)")
+	flag.IntVar(&cfg.loadC, "load-c", 200, "clients of the load phase: reads and writes at once (0: skip it)")
+	flag.DurationVar(&cfg.loadD, "load-d", 20*time.Second, "how long the load phase runs, through the API and on the raw file each")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the measured phases (not the seeding) to this file")
 	flag.StringVar(&cfg.memprofile, "memprofile", "", "write allocation profiles to this file after measuring and to this file.before before (go tool pprof -sample_index=alloc_space -diff_base FILE.before FILE)")
 	flag.BoolVar(&cfg.verbose, "v", false, "show the server's log (warnings and up) on stderr")
@@ -88,7 +92,7 @@ func run(cfg config) error {
 		defer cancel()
 		_ = srv.Close(ctx)
 	}()
-	b := &bench{cfg: cfg, cl: newClient(srv.URL(), max(cfg.c, cfg.seedC)), dbPath: filepath.Join(dir, "labspace.db")}
+	b := &bench{cfg: cfg, cl: newClient(srv.URL(), max(cfg.c, cfg.seedC, cfg.loadC)), dbPath: filepath.Join(dir, "labspace.db")}
 	if err := b.seed(); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}

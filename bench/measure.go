@@ -66,6 +66,7 @@ type results struct {
 	total, rawListRows int // workspaces at the end; rows per raw query
 	sqliteVersion      string
 	dbBytes, walBytes  int64
+	load, rawLoad      loadResult // the load phase (load.go)
 }
 
 // cpuTime is the user and system CPU time this process has used.
@@ -163,6 +164,11 @@ func (b *bench) measure() error {
 		}
 		progress("raw insert: %d rows, %d clients", b.cfg.m, b.cfg.c)
 		if err := b.measureRawInsert(); err != nil {
+			return err
+		}
+	}
+	if b.cfg.loadC > 0 && b.cfg.loadD > 0 {
+		if err := b.measureLoad(); err != nil {
 			return err
 		}
 	}

@@ -79,6 +79,9 @@ func (b *bench) reportResults(w io.Writer) {
 		"(how many times slower the API is). CPU cores busy is this process's CPU time (server, controller and "+
 		"benchmark client together) over the wall time.")
 	fmt.Fprintf(w, "\nSQLite's plan for the list query: `%s`; without the index named: `%s`.\n", r.listPlan, r.indexedPlan)
+	if b.cfg.loadC > 0 && b.cfg.loadD > 0 {
+		reportLoad(func(format string, a ...any) { fmt.Fprintf(w, format, a...) }, r.load, r.rawLoad, b.cfg.loadC, b.cfg.loadD)
+	}
 }
 
 func x(a, b time.Duration) float64 {
