@@ -72,7 +72,7 @@ func New(svc *service.Service, targets Targets, opts Options, log *slog.Logger) 
 	t.ResponseHeaderTimeout = 0
 	svc.SetToolOrigins(opts.Domain != "")
 	p := &Proxy{svc: svc, targets: targets, opts: opts, log: log, transport: t, proxies: map[string]toolProxy{},
-		access: service.NewAccessCache[grant](svc)}
+		access: service.NewToolAccessCache[grant](svc)}
 	p.scheme, p.port = schemeAndPort(opts.PublicURL)
 	return p
 }

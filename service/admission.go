@@ -122,7 +122,7 @@ func (s *Service) Admit(ctx context.Context, id string, host HostCapacity) (*lab
 		return s.setStatus(tx, &w, rec.RV, st)
 	})
 	if len(preempted) > 0 {
-		s.accessGen.Add(1)
+		s.workspacesChanged()
 		for _, v := range preempted {
 			s.lifecycle.Notify(v)
 		}

@@ -277,7 +277,7 @@ func (s *Service) groupsOf(tx store.Tx, user string) ([]string, error) {
 
 // Logout revokes the token the caller used.
 func (s *Service) Logout(ctx context.Context, tk *labspace.Token) error {
-	defer s.accessGen.Add(1)
+	defer s.accessChanged()
 	if _, err := actor(ctx); err != nil {
 		return err
 	}
@@ -358,7 +358,7 @@ func (s *Service) ListTokens(ctx context.Context) ([]labspace.Token, error) {
 
 // RevokeToken deletes one of the caller's tokens; it stops working at once.
 func (s *Service) RevokeToken(ctx context.Context, id string) error {
-	defer s.accessGen.Add(1)
+	defer s.accessChanged()
 	a, err := actor(ctx)
 	if err != nil {
 		return err

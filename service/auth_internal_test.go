@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labspace/labspace"
+
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -65,5 +67,30 @@ func TestThrottle(t *testing.T) {
 	// Forgotten after a quiet while.
 	if _, _ = th.fail(now.Add(strikesForget+time.Second), "x", "y"); th.wait(now.Add(strikesForget+time.Second), "bob", "10.0.0.1") != 0 {
 		t.Error("old failures are never forgotten")
+	}
+}
+
+// Which changes empty which caches: workspace changes leave callers'
+// grants cached (they emptied them many times a second under load), and
+// reach the proxy's decisions; a change of access reaches both; a building
+// block neither.
+func TestCacheGenerations(t *testing.T) {
+	s := New(Options{BcryptCost: 4})
+	a, tools := s.accessGen.Load(), s.toolGen.Load()
+	s.workspacesChanged()
+	if s.accessGen.Load() != a || s.toolGen.Load() == tools {
+		t.Error("a workspace change: the actor cache emptied, or the tool cache kept")
+	}
+	a, tools = s.accessGen.Load(), s.toolGen.Load()
+	s.changed(labspace.KindEnvironment)
+	if s.accessGen.Load() != a || s.toolGen.Load() != tools {
+		t.Error("an environment change emptied a cache")
+	}
+	for _, k := range []labspace.Kind{labspace.KindAccessRule, labspace.KindUser, labspace.KindGroup, labspace.KindProject, labspace.KindDepartment} {
+		a, tools = s.accessGen.Load(), s.toolGen.Load()
+		s.changed(k)
+		if s.accessGen.Load() == a || s.toolGen.Load() == tools {
+			t.Errorf("a %s change left a cache", k)
+		}
 	}
 }

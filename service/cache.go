@@ -2,6 +2,7 @@ package service
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -11,6 +12,7 @@ import (
 // within that second.
 type AccessCache[V any] struct {
 	svc     *Service
+	gen     *atomic.Uint64 // the generation its entries are valid for
 	mu      sync.Mutex
 	entries map[string]accessEntry[V]
 }
@@ -28,14 +30,20 @@ const (
 
 // NewAccessCache returns an empty cache tied to svc's access generation.
 func NewAccessCache[V any](svc *Service) *AccessCache[V] {
-	return &AccessCache[V]{svc: svc, entries: map[string]accessEntry[V]{}}
+	return &AccessCache[V]{svc: svc, gen: &svc.accessGen, entries: map[string]accessEntry[V]{}}
+}
+
+// NewToolAccessCache is NewAccessCache for decisions about workspaces'
+// tools, which also go when a workspace changes.
+func NewToolAccessCache[V any](svc *Service) *AccessCache[V] {
+	return &AccessCache[V]{svc: svc, gen: &svc.toolGen, entries: map[string]accessEntry[V]{}}
 }
 
 // Get returns the value for key while it is valid, and the generation to
 // pass to Put when it is not (read before looking the value up, so that a
 // change during the look-up invalidates what it found).
 func (c *AccessCache[V]) Get(key string) (v V, gen uint64, ok bool) {
-	gen = c.svc.accessGen.Load()
+	gen = c.gen.Load()
 	c.mu.Lock()
 	e, found := c.entries[key]
 	c.mu.Unlock()

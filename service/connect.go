@@ -77,7 +77,7 @@ func (s *Service) Connect(ctx context.Context, project, name, tool string, origi
 // workspace's tools. Only the creator shares, and only where tools have
 // origins of their own.
 func (s *Service) ShareWorkspace(ctx context.Context, project, name string, sh labspace.Sharing) (*labspace.Workspace, error) {
-	defer s.accessGen.Add(1)
+	defer s.workspacesChanged()
 	a, err := actor(ctx)
 	if err != nil {
 		return nil, err

@@ -38,7 +38,7 @@ func (s *Service) CreateUser(ctx context.Context, u *labspace.User, password str
 // UpdateUser updates a user; a non-empty password replaces the old one and
 // signs the user out everywhere.
 func (s *Service) UpdateUser(ctx context.Context, name string, u *labspace.User, password string) (*labspace.User, error) {
-	defer s.accessGen.Add(1) // after its tokens are gone, not only after the update
+	defer s.accessChanged() // after its tokens are gone, not only after the update
 	if _, err := actor(ctx); err != nil {
 		return nil, err
 	}
@@ -171,7 +171,7 @@ func constantEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(
 // password or session leaked can act alone. keep is the token of this
 // request, which stays.
 func (s *Service) ChangePassword(ctx context.Context, current, next string, keep *labspace.Token) error {
-	defer s.accessGen.Add(1)
+	defer s.accessChanged()
 	a, err := actor(ctx)
 	if err != nil {
 		return err

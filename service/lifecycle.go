@@ -235,7 +235,7 @@ func conditions(st labspace.WorkspaceStatus, old []labspace.Condition, now time.
 // RemoveWorkspace deletes the record of a workspace whose runtime objects
 // are gone; its events go with it and the audit log keeps the deletion.
 func (s *Service) RemoveWorkspace(ctx context.Context, id string) error {
-	defer s.accessGen.Add(1)
+	defer s.workspacesChanged()
 	if err := controllerOnly(ctx); err != nil {
 		return err
 	}
@@ -307,7 +307,7 @@ func (s *Service) WorkspacePhases(ctx context.Context) (map[string]int, error) {
 // autoDeleteSeconds, with an event saying why. The controller calls it
 // when that time has come; a workspace started meanwhile is left alone.
 func (s *Service) AutoDelete(ctx context.Context, id string) (*labspace.Workspace, error) {
-	defer s.accessGen.Add(1)
+	defer s.workspacesChanged()
 	if err := controllerOnly(ctx); err != nil {
 		return nil, err
 	}

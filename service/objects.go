@@ -120,11 +120,11 @@ func (s *Service) Create(ctx context.Context, obj labspace.Validator) (labspace.
 // create is Create with a hook that sets the record's private parts (a
 // password hash, a client secret) before it is stored.
 func (s *Service) create(ctx context.Context, obj labspace.Validator, private func(*store.Record)) (labspace.Object, error) {
-	defer s.accessGen.Add(1)
 	a, err := actor(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer s.changed(obj.Kind())
 	k, m := obj.Kind(), obj.GetMeta()
 	if k == labspace.KindWorkspace {
 		return nil, labspace.Errorf(labspace.EINVALID, "Create workspaces in their project.")
@@ -329,11 +329,11 @@ func (s *Service) Update(ctx context.Context, key string, obj labspace.Validator
 }
 
 func (s *Service) update(ctx context.Context, key string, obj labspace.Validator, private func(*store.Record)) (labspace.Object, error) {
-	defer s.accessGen.Add(1)
 	a, err := actor(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer s.changed(obj.Kind())
 	k, m := obj.Kind(), obj.GetMeta()
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		old, err := find(tx, k, key)
@@ -389,7 +389,7 @@ func (s *Service) update(ctx context.Context, key string, obj labspace.Validator
 
 // Delete removes the object of kind k with key, unless something uses it.
 func (s *Service) Delete(ctx context.Context, k labspace.Kind, key string) error {
-	defer s.accessGen.Add(1)
+	defer s.changed(k)
 	a, err := actor(ctx)
 	if err != nil {
 		return err

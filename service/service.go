@@ -70,6 +70,9 @@ type Service struct {
 	// changed or deleted), so that caches of access decisions (the actor
 	// cache here, the tool proxy's) know to drop them.
 	accessGen atomic.Uint64
+	// toolGen moves with accessGen and whenever workspaces change: the
+	// proxy's cache of granted tool access follows it.
+	toolGen atomic.Uint64
 	actors    *AccessCache[cachedActor] // by token hash
 	// unisolated is why workloads cannot be isolated here (RestrictWorkloads).
 	unisolated atomic.Pointer[string]
@@ -82,6 +85,24 @@ type Service struct {
 // AccessGeneration changes whenever access may have been taken away on
 // this server. A cached access decision is valid while it stays the same.
 func (s *Service) AccessGeneration() uint64 { return s.accessGen.Load() }
+
+// accessChanged is called after a change that may alter who may do what
+// (a rule, a user, a group, an application, a project, a token): every
+// cached decision goes.
+func (s *Service) accessChanged() { s.accessGen.Add(1); s.toolGen.Add(1) }
+
+// workspacesChanged is called after a change of workspaces (stopped,
+// deleted, shared): decisions about their tools go, callers' grants stay
+// (under load, workspace writes emptied the actor cache many times a second).
+func (s *Service) workspacesChanged() { s.toolGen.Add(1) }
+
+// changed is accessChanged for a change of an object of kind k; building
+// blocks alter no access (workspaces keep resolved copies of them).
+func (s *Service) changed(k labspace.Kind) {
+	if labspace.ResourceOf(k) != labspace.ResAssets {
+		s.accessChanged()
+	}
+}
 
 // New returns a Service.
 func New(o Options) *Service {

@@ -319,7 +319,7 @@ func (s *Service) GetWorkspace(ctx context.Context, project, name string) (*labs
 // SetDesiredPhase records a start (Running), stop (Stopped) or delete
 // (Deleted) request, with an event, and tells the lifecycle.
 func (s *Service) SetDesiredPhase(ctx context.Context, project, name string, to labspace.Phase) (*labspace.Workspace, error) {
-	defer s.accessGen.Add(1)
+	defer s.workspacesChanged()
 	a, err := actor(ctx)
 	if err != nil {
 		return nil, err
