@@ -73,7 +73,7 @@ type Service struct {
 	// toolGen moves with accessGen and whenever workspaces change: the
 	// proxy's cache of granted tool access follows it.
 	toolGen atomic.Uint64
-	actors    *AccessCache[cachedActor] // by token hash
+	actors  *AccessCache[cachedActor] // by token hash
 	// unisolated is why workloads cannot be isolated here (RestrictWorkloads).
 	unisolated atomic.Pointer[string]
 	// ownOrigins is set when tools are served on origins of their own.
