@@ -37,7 +37,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (string,
 	switch {
 	case err == nil:
 		s.throttle.succeed(username, addr)
-		return raw, tk, s.auditAs(ctx, who, "sign-in", labspace.KindUser, m)
+		return raw, tk, nil
 	case labspace.ErrorCode(err) != labspace.EUNAUTHORIZED:
 		return "", nil, err
 	}
@@ -60,11 +60,7 @@ func clip(s string) string {
 
 // auditAs records action by who outside any other write.
 func (s *Service) auditAs(ctx context.Context, who, action string, kind labspace.Kind, m *labspace.Meta) error {
-	src, _ := ctx.Value(sourceKey).(string)
-	return s.store.Update(ctx, func(tx store.Tx) error {
-		return tx.AddAudit(&labspace.AuditEntry{Time: s.now().UTC(), Actor: who, Action: action, Kind: kind,
-			ObjectID: m.ID, ObjectName: m.Name, Scope: m.Scope, Source: src})
-	})
+	return s.store.Update(ctx, func(tx store.Tx) error { return s.auditBy(ctx, tx, who, action, m, kind) })
 }
 
 func (s *Service) login(ctx context.Context, username, password string) (string, *labspace.Token, string, error) {
@@ -89,7 +85,11 @@ func (s *Service) login(ctx context.Context, username, password string) (string,
 	if bcrypt.CompareHashAndPassword(rec.Secret, []byte(password)) != nil || u.Spec.Disabled {
 		return "", nil, rec.ID, badLogin()
 	}
-	raw, tk, err := s.issue(ctx, labspace.Subject{Type: labspace.SubjectUser, Name: username}, labspace.TokenSession, "", s.sessionTTL)
+	// The sign-in is audited with its session, in one transaction.
+	raw, tk, err := s.issue(ctx, labspace.Subject{Type: labspace.SubjectUser, Name: username}, labspace.TokenSession, "", s.sessionTTL,
+		func(tx store.Tx, _ *labspace.Token) error {
+			return s.auditBy(ctx, tx, "user:"+username, "sign-in", &labspace.Meta{ID: rec.ID, Name: username, Scope: labspace.Global}, labspace.KindUser)
+		})
 	return raw, tk, rec.ID, err
 }
 
@@ -109,10 +109,13 @@ func (s *Service) LoginApplication(ctx context.Context, clientID, clientSecret s
 	if err != nil {
 		return "", nil, err
 	}
-	return s.issue(ctx, labspace.Subject{Type: labspace.SubjectApplication, Name: app.Name}, labspace.TokenSession, "", s.sessionTTL)
+	return s.issue(ctx, labspace.Subject{Type: labspace.SubjectApplication, Name: app.Name}, labspace.TokenSession, "", s.sessionTTL, nil)
 }
 
-func (s *Service) issue(ctx context.Context, sub labspace.Subject, kind, name string, ttl time.Duration) (string, *labspace.Token, error) {
+// issue makes a token for sub; record, when set, writes in the same
+// transaction what the audit log says of it.
+func (s *Service) issue(ctx context.Context, sub labspace.Subject, kind, name string, ttl time.Duration,
+	record func(store.Tx, *labspace.Token) error) (string, *labspace.Token, error) {
 	prefix := sessionPrefix
 	if kind == labspace.TokenPersonal {
 		prefix = personalPrefix
@@ -121,7 +124,12 @@ func (s *Service) issue(ctx context.Context, sub labspace.Subject, kind, name st
 	now := s.now().UTC()
 	tk := &labspace.Token{ID: uuid.NewString(), Hash: secret.HashToken(raw), Subject: sub, Kind: kind, Name: name,
 		CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	err := s.store.Update(ctx, func(tx store.Tx) error { return tx.InsertToken(tk) })
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.InsertToken(tk); err != nil || record == nil {
+			return err
+		}
+		return record(tx, tk)
+	})
 	if err != nil {
 		return "", nil, err
 	}
@@ -303,11 +311,9 @@ func (s *Service) CreatePersonalToken(ctx context.Context, name string, ttl time
 	if err := v.Err(); err != nil {
 		return "", nil, err
 	}
-	raw, tk, err := s.issue(ctx, a.Subject, labspace.TokenPersonal, name, ttl)
-	if err != nil {
-		return "", nil, err
-	}
-	return raw, tk, s.auditAs(ctx, a.Subject.String(), "create-token", "token", &labspace.Meta{ID: tk.ID, Name: name, Scope: labspace.Global})
+	return s.issue(ctx, a.Subject, labspace.TokenPersonal, name, ttl, func(tx store.Tx, tk *labspace.Token) error {
+		return s.audit(ctx, tx, "create-token", &labspace.Meta{ID: tk.ID, Name: name, Scope: labspace.Global}, "token")
+	})
 }
 
 // confirm checks the caller's own password, or an application's client

@@ -109,7 +109,7 @@ func (s *Service) ToolTicket(ctx context.Context, w *labspace.Workspace, tool st
 	if err != nil {
 		return "", err
 	}
-	raw, _, err := s.issue(ctx, a.Subject, TokenTicket, w.ID+"/"+tool, ticketTTL)
+	raw, _, err := s.issue(ctx, a.Subject, TokenTicket, w.ID+"/"+tool, ticketTTL, nil)
 	return raw, err
 }
 
@@ -144,7 +144,7 @@ func (s *Service) RedeemTicket(ctx context.Context, ticket string) (string, *lab
 	if err != nil {
 		return "", nil, err
 	}
-	return s.issue(ctx, tk.Subject, TokenTool, tk.Name, s.sessionTTL)
+	return s.issue(ctx, tk.Subject, TokenTool, tk.Name, s.sessionTTL, nil)
 }
 
 // AuthenticateTool is Authenticate for a tool's own origin: only tool

@@ -170,6 +170,11 @@ func (s *Service) audit(ctx context.Context, tx store.Tx, action string, m *labs
 	if a := ActorFrom(ctx); a != nil {
 		who = a.Subject.String()
 	}
+	return s.auditBy(ctx, tx, who, action, m, kind)
+}
+
+// auditBy is audit for a caller named who (one signing in has no actor yet).
+func (s *Service) auditBy(ctx context.Context, tx store.Tx, who, action string, m *labspace.Meta, kind labspace.Kind) error {
 	src, _ := ctx.Value(sourceKey).(string)
 	return tx.AddAudit(&labspace.AuditEntry{Time: s.now().UTC(), Actor: who, Action: action, Kind: kind,
 		ObjectID: m.ID, ObjectName: m.Name, Scope: m.Scope, Source: src})
