@@ -93,7 +93,12 @@ func (r *Runtime) Observe(ctx context.Context, w *labspace.Workspace) (runtime.O
 		}
 		return r.readiness(w, st), nil
 	}
-	r.limits.remove(w.ID) // nothing runs: its cgroups go (a start makes them again)
+	if st != nil {
+		// A run ended: its cgroups go (a start makes them again). Without a
+		// state nothing ran since, and no look at a stopped workspace costs
+		// a system call for them.
+		r.limits.remove(w.ID)
+	}
 	if st == nil || stopping || st.PGID == 0 {
 		// Nothing runs, and whatever ran was stopped on purpose; or it
 		// never ran: labspace stopped between writing the state and
@@ -133,14 +138,11 @@ func exitReason(code string) (string, string) {
 // of a running workspace gets longer to answer (a loaded host is slow,
 // not starting), and one that stops answering makes it Degraded.
 func (r *Runtime) readiness(w *labspace.Workspace, st *state) runtime.Observation {
-	obs := runtime.Observation{State: runtime.Ready, Tools: map[string]string{}}
-	if st != nil {
-		obs.Warnings = st.Warnings
-	}
 	if st == nil {
 		// Adopted before its state was written: its ports are unknown.
 		return runtime.Observation{State: runtime.Starting, Reason: "Adopting", Message: "The process runs but its ports are not known yet."}
 	}
+	obs := runtime.Observation{State: runtime.Ready, Tools: map[string]string{}, Warnings: st.Warnings}
 	obs.StartedAt = st.StartedAt
 	var waiting []string
 	running := w.Status.Phase == labspace.PhaseRunning || w.Status.Phase == labspace.PhaseDegraded
