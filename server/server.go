@@ -335,9 +335,6 @@ func openRuntime(ctx context.Context, cfg Config, svc *service.Service, toolKey 
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	if cfg.PodSecurity != "" && cfg.PodSecurity != kube.LevelRestricted && cfg.PodSecurity != kube.LevelBaseline && cfg.PodSecurity != kube.LevelPrivileged {
-		return nil, 0, 0, fmt.Errorf("--pod-security must be restricted, baseline or privileged (got %q)", cfg.PodSecurity)
-	}
 	rt, err := kube.New(ctx, kube.Options{Config: rc, Logger: cfg.Logger, Instance: instance, ToolKey: toolKey,
 		PodSecurity: cfg.PodSecurity, ProxyNamespace: cfg.ProxyNamespace,
 		Inputs: func(ctx context.Context, w *labspace.Workspace) (*runtime.Inputs, error) {

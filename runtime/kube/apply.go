@@ -23,7 +23,7 @@ func (r *Runtime) Apply(ctx context.Context, w *labspace.Workspace) error {
 	if err != nil {
 		return err
 	}
-	if err := r.ensureNamespace(ctx, in.Namespace, w.Project(), higher(r.opts.level(), PodSecurityLevel(w))); err != nil {
+	if err := r.ensureNamespace(ctx, in.Namespace, w.Project(), higher(r.opts.PodSecurity, PodSecurityLevel(w))); err != nil {
 		return err
 	}
 	err = r.apply(ctx, w, in)

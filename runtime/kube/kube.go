@@ -68,6 +68,12 @@ const byWorkspace = "workspace"
 // New connects to the cluster and starts the informers; it returns once
 // their caches are filled.
 func New(ctx context.Context, opts Options) (*Runtime, error) {
+	if _, ok := levelRank[opts.PodSecurity]; opts.PodSecurity != "" && !ok {
+		return nil, fmt.Errorf("pod security level must be restricted, baseline or privileged (got %q)", opts.PodSecurity)
+	}
+	if opts.PodSecurity == "" {
+		opts.PodSecurity = LevelRestricted
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}

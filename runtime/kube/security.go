@@ -197,11 +197,3 @@ func podLabels(pod *corev1.Pod, w *labspace.Workspace) {
 		}
 	}
 }
-
-// level is the least level of labspace's namespaces.
-func (o *Options) level() string {
-	if _, ok := levelRank[o.PodSecurity]; ok {
-		return o.PodSecurity
-	}
-	return LevelRestricted
-}
