@@ -29,9 +29,11 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		writer.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	reader.SetMaxOpenConns(max(4, runtime.NumCPU()))
-	db := &DB{d: dialect{name: "sqlite", serial: "INTEGER PRIMARY KEY AUTOINCREMENT", blob: "BLOB", indexedBy: true,
+	readers := max(4, runtime.NumCPU())
+	reader.SetMaxOpenConns(readers)
+	db := &DB{writers: make(gate, 1), readers: make(gate, readers), d: dialect{name: "sqlite", serial: "INTEGER PRIMARY KEY AUTOINCREMENT", blob: "BLOB", indexedBy: true, rowKey: "rowid",
 		isUnique: sqliteUnique, isRetry: sqliteBusy}, writer: writer, reader: reader}
+	db.batch = newBatcher(writer, &db.d)
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

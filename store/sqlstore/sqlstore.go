@@ -22,6 +22,7 @@ type dialect struct {
 	blob      string
 	numbered  bool             // $1, $2... placeholders instead of ?
 	indexedBy bool             // supports SQLite's INDEXED BY
+	rowKey    string           // the cheapest key of an objects row (SQLite: rowid)
 	isUnique  func(error) bool // a unique constraint was violated
 	isRetry   func(error) bool // the transaction lost a race and may be retried
 }
@@ -33,12 +34,35 @@ type DB struct {
 	d      dialect
 	writer *sql.DB
 	reader *sql.DB
+	// Transactions wait for a connection in these queues, first come
+	// first served: database/sql hands a freed connection to a random
+	// waiter, which under load left some requests waiting seconds.
+	writers, readers gate
+	batch            *batcher // SQLite: group commit of writes (batch.go)
 }
+
+// gate admits as many holders as its capacity, in arrival order (a
+// channel's blocked senders are woken first in, first out).
+type gate chan struct{}
+
+func (g gate) enter(ctx context.Context) error {
+	select {
+	case g <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g gate) leave() { <-g }
 
 var _ store.Store = (*DB)(nil)
 
 // Close closes the pools.
 func (db *DB) Close() error {
+	if db.batch != nil {
+		db.batch.close()
+	}
 	err := db.writer.Close()
 	if db.reader != db.writer {
 		err = errors.Join(err, db.reader.Close())
@@ -78,7 +102,7 @@ func (db *DB) migrate(ctx context.Context) error {
 
 // View runs fn in a read-only transaction.
 func (db *DB) View(ctx context.Context, fn func(store.Tx) error) error {
-	return db.run(ctx, db.reader, &sql.TxOptions{ReadOnly: db.d.name == "postgres"}, fn)
+	return db.run(ctx, db.reader, db.readers, &sql.TxOptions{ReadOnly: db.d.name == "postgres"}, fn)
 }
 
 // Update runs fn in a read-write transaction.
@@ -89,10 +113,17 @@ func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
 		// across scopes) stay correct with several replicas.
 		opts.Isolation = sql.LevelSerializable
 	}
-	return db.run(ctx, db.writer, opts, fn)
+	if db.batch != nil {
+		return db.batch.update(ctx, fn)
+	}
+	return db.run(ctx, db.writer, db.writers, opts, fn)
 }
 
-func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(store.Tx) error) error {
+func (db *DB) run(ctx context.Context, pool *sql.DB, g gate, opts *sql.TxOptions, fn func(store.Tx) error) error {
+	if err := g.enter(ctx); err != nil {
+		return err
+	}
+	defer g.leave()
 	tx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
