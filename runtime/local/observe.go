@@ -55,11 +55,18 @@ func (r *Runtime) Stop(ctx context.Context, w *labspace.Workspace) error {
 func (r *Runtime) Delete(ctx context.Context, w *labspace.Workspace) error {
 	defer r.lock(w.ID)()
 	// The whole table: Delete also ends orphans whose files are gone.
-	for _, g := range scan(r.opts.Dir)[w.ID] {
+	// Scanning reads every process's environment, so not for a workspace
+	// that never started here (Start makes its directory before any
+	// process), and once more only when there was something to kill.
+	var groups []int
+	if _, err := os.Lstat(r.dir(w)); !errors.Is(err, os.ErrNotExist) {
+		groups = scan(r.opts.Dir)[w.ID]
+	}
+	for _, g := range groups {
 		_ = syscall.Kill(-g, syscall.SIGKILL)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for len(scan(r.opts.Dir)[w.ID]) > 0 {
+	for len(groups) > 0 && len(scan(r.opts.Dir)[w.ID]) > 0 {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("processes of workspace %s survive SIGKILL", w.ID)
 		}
