@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	goruntime "runtime"
 	"sort"
 	"sync"
 	"time"
@@ -128,7 +129,8 @@ func (b *bench) measureLoad() error {
 
 // rawLoad is the same mix as SQL on the server's file: the list query of
 // measureRawList, a workspace by name, a token by hash, and an insert and
-// a delete each in its own write transaction.
+// a delete each in its own write transaction. Like the server it prepares
+// each statement once and reads through as many connections.
 func (b *bench) rawLoad(c int, d time.Duration) (loadResult, error) {
 	ctx := context.Background()
 	reader, err := openDB(b.dbPath, false)
@@ -136,7 +138,7 @@ func (b *bench) rawLoad(c int, d time.Duration) (loadResult, error) {
 		return loadResult{}, err
 	}
 	defer reader.Close()
-	reader.SetMaxOpenConns(max(4, c/8)) // the server's readers are a pool too
+	reader.SetMaxOpenConns(max(4, goruntime.NumCPU())) // the server's reader pool (store/sqlstore)
 	writer, err := openDB(b.dbPath, true)
 	if err != nil {
 		return loadResult{}, err
@@ -150,6 +152,18 @@ func (b *bench) rawLoad(c int, d time.Duration) (loadResult, error) {
 	for i, p := range b.mine {
 		args[i] = p
 	}
+	var st [5]*sql.Stmt
+	for i, q := range []struct {
+		db  *sql.DB
+		sql string
+	}{{writer, insertRow}, {writer, `DELETE FROM objects WHERE id = ?`}, {reader, rawListQuery},
+		{reader, `SELECT ` + columns + ` FROM objects WHERE kind = 'workspace' AND scope_type = 'project' AND scope_name = ? AND name = ?`},
+		{reader, `SELECT count(*) FROM tokens WHERE hash = ?`}} {
+		if st[i], err = q.db.PrepareContext(ctx, q.sql); err != nil {
+			return loadResult{}, err
+		}
+		defer st[i].Close()
+	}
 	return runLoad(c, d, func(g, i int) (int, error) {
 		kind := kindOf(i)
 		switch kind {
@@ -158,15 +172,12 @@ func (b *bench) rawLoad(c int, d time.Duration) (loadResult, error) {
 			if err != nil {
 				return 0, err
 			}
-			if err := inTx(ctx, writer, func(tx *sql.Tx) error { _, err := tx.ExecContext(ctx, insertRow, r.args()...); return err }); err != nil {
+			if err := inTx(ctx, writer, func(tx *sql.Tx) error { _, err := tx.StmtContext(ctx, st[0]).ExecContext(ctx, r.args()...); return err }); err != nil {
 				return 0, err
 			}
-			return 0, inTx(ctx, writer, func(tx *sql.Tx) error {
-				_, err := tx.ExecContext(ctx, `DELETE FROM objects WHERE id = ?`, r.id)
-				return err
-			})
+			return 0, inTx(ctx, writer, func(tx *sql.Tx) error { _, err := tx.StmtContext(ctx, st[1]).ExecContext(ctx, r.id); return err })
 		case 1:
-			rows, err := reader.QueryContext(ctx, rawListQuery, args...)
+			rows, err := st[2].QueryContext(ctx, args...)
 			if err != nil {
 				return 1, err
 			}
@@ -181,11 +192,10 @@ func (b *bench) rawLoad(c int, d time.Duration) (loadResult, error) {
 			return 1, rows.Err()
 		case 2:
 			var r row
-			return 2, reader.QueryRowContext(ctx, `SELECT `+columns+` FROM objects WHERE kind = 'workspace' AND scope_type = 'project'
-				AND scope_name = ? AND name = ?`, projectName(0), "ws-000000").Scan(r.dest()...)
+			return 2, st[3].QueryRowContext(ctx, projectName(0), "ws-000000").Scan(r.dest()...)
 		}
 		var n int
-		return 3, reader.QueryRowContext(ctx, `SELECT count(*) FROM tokens WHERE hash = ?`, "no-such-hash").Scan(&n)
+		return 3, st[4].QueryRowContext(ctx, "no-such-hash").Scan(&n)
 	})
 }
 

@@ -11,10 +11,11 @@ import (
 
 // rawListQuery is the query the server runs for the list request, with
 // the researcher's 5 projects: newest first, one row more than the page,
-// on the index of (kind, scope_type, scope_name, created_at, id).
-const rawListQuery = `SELECT ` + columns + ` FROM objects INDEXED BY objects_created WHERE kind = 'workspace'
-	AND scope_type = 'project' AND scope_name IN (?,?,?,?,?)
-	ORDER BY created_at DESC, id DESC LIMIT 51`
+// the page's rowids first from the index of (kind, scope_type, scope_name,
+// created_at, id), then their rows.
+const rawListQuery = `SELECT ` + columns + ` FROM objects WHERE rowid IN (SELECT rowid FROM objects INDEXED BY objects_created
+	WHERE kind = 'workspace' AND scope_type = 'project' AND scope_name IN (?,?,?,?,?)
+	ORDER BY created_at DESC, id DESC LIMIT 51) ORDER BY created_at DESC, id DESC`
 
 // indexedListQuery is, for reference, the same query without the index
 // hint: without statistics SQLite then picks the index on (kind,
