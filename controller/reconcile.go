@@ -221,5 +221,15 @@ func (c *Controller) apply(ctx context.Context, w *labspace.Workspace) error {
 		}
 		return serr
 	}
+	if err != nil && ctx.Err() == nil {
+		// Anything else may heal (a service account not made yet, a
+		// throttled or restarting API server): tried again with backoff,
+		// and said on the workspace meanwhile.
+		o := observed(w.Status.Phase, "StartRetrying", "The runtime did not take the workspace yet; labspace tries again: "+err.Error())
+		o.Retrying, o.Tools = true, c.toolStatus(w, false)
+		if w2, serr := c.svc.SetObserved(ctx, w.ID, *o); serr == nil {
+			*w = *w2
+		}
+	}
 	return err
 }

@@ -55,8 +55,11 @@ type Capacity struct {
 	// (Kubernetes). Admission then checks project quotas only, and the
 	// totals above are used to decide preemption, not to refuse.
 	Scheduled bool
-	// Nodes are the machines a workspace can land on. A request that no
-	// node could ever hold is refused when the workspace is created.
+	// Nodes are the machines a workspace can land on, including those
+	// that cannot take work now (Node.Unavailable): a request that no node
+	// could ever hold is refused when the workspace is created, one that
+	// waits for a cordoned node is not. The totals above count available
+	// nodes only.
 	Nodes []Node
 }
 
@@ -67,6 +70,9 @@ type Node struct {
 	GPUs        int
 	MilliCPU    int64
 	MemoryBytes int64
+	// Unavailable says why the node takes no work for now ("cordoned",
+	// "not ready"); "" when it does.
+	Unavailable string
 }
 
 // Credential is a credential opened for a workload.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/runtime"
@@ -248,7 +249,7 @@ func fits(w *labspace.Workspace, q *labspace.Quota, inProject, onHost usage, hos
 		// to decide whether preemptible workspaces must give way.
 		if len(host.Nodes) > 0 && (onHost.gpus+need.gpus > totalGPUs(host) || onHost.milliCPU+need.milliCPU > host.MilliCPU ||
 			onHost.memory+need.memory > host.MemoryBytes) {
-			return "InsufficientCapacity", "The cluster is full.", nil
+			return "InsufficientCapacity", "The cluster is full" + unavailableNodes(host) + ".", nil
 		}
 		return "", "", nil
 	}
@@ -281,13 +282,30 @@ func fitsHost(w *labspace.Workspace, need, onHost usage, host HostCapacity) (str
 	return "", "", devices
 }
 
+// unavailableNodes names the nodes that take no work for now, for the
+// reason a workspace waits.
+func unavailableNodes(host HostCapacity) string {
+	var out []string
+	for _, n := range host.Nodes {
+		if n.Unavailable != "" {
+			out = append(out, n.Name+" is "+n.Unavailable)
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return " for now (" + strings.Join(out, ", ") + ")"
+}
+
 func totalGPUs(host HostCapacity) float64 {
 	if !host.Scheduled {
 		return float64(len(host.GPUs))
 	}
 	n := 0
 	for _, nd := range host.Nodes {
-		n += nd.GPUs
+		if nd.Unavailable == "" {
+			n += nd.GPUs
+		}
 	}
 	return float64(n)
 }

@@ -98,6 +98,9 @@ type Observed struct {
 	// Warnings name what the runtime does not enforce: each becomes a
 	// Warning event when the workspace starts running.
 	Warnings []string
+	// Retrying: a start failed for now and is tried again; a Warning event
+	// records the reason when it is new.
+	Retrying bool
 }
 
 // SetObserved writes what the controller observed, with an event when the
@@ -136,9 +139,13 @@ func (s *Service) SetObserved(ctx context.Context, id string, o Observed) (*labs
 		if err := store.Decode(rec, &w); err != nil {
 			return err
 		}
-		from := w.Status.Phase
+		from, fromReason := w.Status.Phase, w.Status.PhaseReason
 		if err := s.setStatus(tx, &w, rec.RV, apply(&w)); err != nil {
 			return err
+		}
+		if o.Retrying && fromReason != o.Reason {
+			return tx.AddEvent(&labspace.Event{WorkspaceID: w.ID, Time: w.UpdatedAt, Type: "Warning", Reason: o.Reason,
+				Message: o.Message, Actor: ControllerSubject.Name})
 		}
 		if w.Status.Phase != labspace.PhaseRunning || from == labspace.PhaseRunning || from == labspace.PhaseDegraded {
 			return nil

@@ -24,16 +24,16 @@ func (r *Runtime) Apply(ctx context.Context, w *labspace.Workspace) error {
 		return err
 	}
 	if err := r.ensureNamespace(ctx, in.Namespace, w.Project(), higher(r.opts.PodSecurity, PodSecurityLevel(w))); err != nil {
-		return err
+		return refusal(err)
 	}
 	err = r.apply(ctx, w, in)
-	if apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(err) || err != nil && strings.Contains(err.Error(), "is being terminated") {
 		// The namespace went away behind labspace's back: make it again next time.
 		r.mu.Lock()
 		delete(r.ensured, in.Namespace)
 		r.mu.Unlock()
 	}
-	return err
+	return refusal(err)
 }
 
 func (r *Runtime) apply(ctx context.Context, w *labspace.Workspace, in *runtime.Inputs) error {
@@ -87,11 +87,6 @@ func (r *Runtime) createPod(ctx context.Context, w *labspace.Workspace, pod *cor
 	}
 	pod.OwnerReferences = owner
 	_, err := r.client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
-	if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) && !strings.Contains(err.Error(), "is being terminated") {
-		// The cluster will never take this pod (a policy, a bad field):
-		// the workspace fails with the cluster's words.
-		return labspace.Errorf(labspace.EUNPROCESSABLE, "Kubernetes refused the pod: %s", err.Error())
-	}
 	return ignoreExists(err)
 }
 

@@ -245,21 +245,28 @@ func isOurClaim(w *labspace.Workspace, claim string) bool {
 	return false
 }
 
-// Capacity is what the cluster's ready, schedulable nodes can hold.
+// Capacity lists the cluster's nodes; its totals are what the ready,
+// schedulable ones can hold. A cordoned or NotReady node is maintenance,
+// not a smaller cluster: it still counts when deciding whether a request
+// could ever fit.
 func (r *Runtime) Capacity(ctx context.Context) (runtime.Capacity, error) {
 	c := runtime.Capacity{Scheduled: true}
 	for _, o := range r.nodes.GetStore().List() {
 		n := o.(*corev1.Node)
-		if n.Spec.Unschedulable || !nodeReady(n) {
-			continue
-		}
 		a := n.Status.Allocatable
 		gpus := a[GPUResource]
 		node := runtime.Node{Name: n.Name, Pool: n.Labels[LabelNodePool], GPUs: int(gpus.Value()),
 			MilliCPU: quantity(a, corev1.ResourceCPU, true), MemoryBytes: quantity(a, corev1.ResourceMemory, false)}
+		switch {
+		case n.Spec.Unschedulable:
+			node.Unavailable = "cordoned"
+		case !nodeReady(n):
+			node.Unavailable = "not ready"
+		default:
+			c.MilliCPU += node.MilliCPU
+			c.MemoryBytes += node.MemoryBytes
+		}
 		c.Nodes = append(c.Nodes, node)
-		c.MilliCPU += node.MilliCPU
-		c.MemoryBytes += node.MemoryBytes
 	}
 	return c, nil
 }

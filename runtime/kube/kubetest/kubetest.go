@@ -122,16 +122,35 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// Start runs a control plane in dir with nodes (DefaultNodes when nil).
+// Options change the test cluster from how clusters ship.
+type Options struct {
+	Nodes []Node // DefaultNodes when nil
+	// TunedRates raises the scheduler's and controller manager's client
+	// rates (default 50 and 20 requests/s) and the API server's requests in
+	// flight to what a benchmark of hundreds of starts wants. Tests leave it
+	// off: a real cluster's defaults are what labspace must live with.
+	TunedRates bool
+}
+
+// Start runs a control plane in dir with nodes (DefaultNodes when nil),
+// configured as clusters ship: default admission plugins (ServiceAccount
+// and PodSecurity among them) and default component rates. It returns once
+// every node is Ready and without the taints of a node not ready yet.
 func Start(ctx context.Context, dir string, nodes []Node) (*Cluster, error) {
+	return StartWith(ctx, dir, Options{Nodes: nodes})
+}
+
+// StartWith is Start with options.
+func StartWith(ctx context.Context, dir string, o Options) (*Cluster, error) {
 	if why := Available(); why != "" {
 		return nil, errors.New(why)
 	}
+	nodes := o.Nodes
 	if nodes == nil {
 		nodes = DefaultNodes
 	}
 	c := &Cluster{Dir: dir, procs: map[string]*exec.Cmd{}, exited: map[string]chan struct{}{}, bin: BinDir(), args: map[string][]string{}}
-	if err := c.prepare(); err != nil {
+	if err := c.prepare(o.TunedRates); err != nil {
 		return nil, err
 	}
 	for _, name := range []string{"etcd", "kube-apiserver"} {
@@ -154,11 +173,80 @@ func Start(ctx context.Context, dir string, nodes []Node) (*Cluster, error) {
 		c.Stop()
 		return nil, err
 	}
+	if err := c.WaitNodesReady(ctx, 3*time.Minute); err != nil {
+		c.Stop()
+		return nil, err
+	}
 	return c, nil
 }
 
+// notReadyTaints are put on a node until it reports Ready.
+var notReadyTaints = map[string]bool{"node.kubernetes.io/not-ready": true, "node.kubernetes.io/unreachable": true}
+
+// WaitNodesReady waits until every node is Ready, schedulable as far as
+// its taints go (none of notReadyTaints), and the namespace "default" has
+// its service account: until then the scheduler or admission refuses pods.
+func (c *Cluster) WaitNodesReady(ctx context.Context, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		why := c.notReady(ctx)
+		if why == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cluster not ready after %s: %s\n%s", within, why, c.Logs("kube-controller-manager"))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// notReady says what is not ready yet, or "".
+func (c *Cluster) notReady(ctx context.Context) string {
+	nodes, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	for _, n := range nodes.Items {
+		ready := false
+		for _, cd := range n.Status.Conditions {
+			ready = ready || cd.Type == corev1.NodeReady && cd.Status == corev1.ConditionTrue
+		}
+		if !ready {
+			return "node " + n.Name + " is not Ready"
+		}
+		for _, t := range n.Spec.Taints {
+			if notReadyTaints[t.Key] {
+				return "node " + n.Name + " has taint " + t.Key
+			}
+		}
+	}
+	if _, err := c.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{}); err != nil {
+		return "service account default/default: " + err.Error()
+	}
+	return ""
+}
+
+// PauseControllerManager stops kube-controller-manager in its tracks
+// (SIGSTOP), as a slow or restarting one is: new namespaces get no
+// service account, nothing is garbage collected. ResumeControllerManager
+// lets it go on.
+func (c *Cluster) PauseControllerManager() { c.signal("kube-controller-manager", syscall.SIGSTOP) }
+
+// ResumeControllerManager undoes PauseControllerManager.
+func (c *Cluster) ResumeControllerManager() { c.signal("kube-controller-manager", syscall.SIGCONT) }
+
+func (c *Cluster) signal(name string, sig syscall.Signal) {
+	if p := c.procs[name]; p != nil && p.Process != nil {
+		_ = syscall.Kill(-p.Process.Pid, sig)
+	}
+}
+
 // prepare writes keys, the token file and kubeconfig, and the command lines.
-func (c *Cluster) prepare() error {
+func (c *Cluster) prepare(tuned bool) error {
 	ports := map[string]int{}
 	for _, n := range []string{"etcd", "etcd-peer", "apiserver", "scheduler", "kcm", "kwok"} {
 		p, err := freePort()
@@ -211,15 +299,18 @@ current-context: test
 		"--cert-dir", filepath.Join(c.Dir, "certs"), "--token-auth-file", filepath.Join(c.Dir, "tokens.csv"),
 		"--authorization-mode", "RBAC", "--service-account-key-file", saKey, "--service-account-signing-key-file", saKey,
 		"--service-account-issuer", "https://kubernetes.default.svc", "--service-cluster-ip-range", "10.96.0.0/16",
-		"--disable-admission-plugins", "ServiceAccount", "--max-requests-inflight", "2000",
-		"--max-mutating-requests-inflight", "1000", "--endpoint-reconciler-type", "none", "-v", "0"}
+		"--endpoint-reconciler-type", "none", "-v", "0"}
 	common := []string{"--kubeconfig", c.Kubeconfig, "--leader-elect=false", "--bind-address", "127.0.0.1", "-v", "0"}
 	c.args["kube-controller-manager"] = append(append([]string{}, common...), "--secure-port", strconv.Itoa(ports["kcm"]),
 		"--service-account-private-key-file", saKey, "--use-service-account-credentials=false",
-		"--controllers", "*,-nodeipam",
-		"--kube-api-qps", "500", "--kube-api-burst", "1000", "--concurrent-gc-syncs", "20")
-	c.args["kube-scheduler"] = append(append([]string{}, common...), "--secure-port", strconv.Itoa(ports["scheduler"]),
-		"--kube-api-qps", "500", "--kube-api-burst", "1000")
+		"--controllers", "*,-nodeipam")
+	c.args["kube-scheduler"] = append(append([]string{}, common...), "--secure-port", strconv.Itoa(ports["scheduler"]))
+	if tuned {
+		c.args["kube-apiserver"] = append(c.args["kube-apiserver"], "--max-requests-inflight", "2000", "--max-mutating-requests-inflight", "1000")
+		for _, n := range []string{"kube-controller-manager", "kube-scheduler"} {
+			c.args[n] = append(c.args[n], "--kube-api-qps", "500", "--kube-api-burst", "1000")
+		}
+	}
 	stages, _ := filepath.Glob(filepath.Join(c.bin, "kwok-stages", "*.yaml"))
 	kwok := []string{"--kubeconfig", c.Kubeconfig, "--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake", "--server-address", "127.0.0.1:" + strconv.Itoa(ports["kwok"]),

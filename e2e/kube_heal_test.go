@@ -1,0 +1,174 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// events lists a workspace's events as the API gives them.
+func (s *server) events(project, name string) []struct{ Type, Reason, Message string } {
+	s.t.Helper()
+	var out struct {
+		Items []struct{ Type, Reason, Message string }
+	}
+	s.must(200, "GET", "/api/v1/projects/"+project+"/workspaces/"+name+"/events", s.admin, nil, &out)
+	return out.Items
+}
+
+// The first workspace of a new project, while the controller manager is
+// stalled: ServiceAccount admission refuses its pod ("error looking up
+// service account") until the namespace's default account exists. That
+// heals by itself: the workspace says it is retrying (its reason, a
+// Warning event) and runs once the account appears, instead of failing
+// for good.
+func TestKubeTransientRefusalHeals(t *testing.T) {
+	s, c := kubeServer(t, "fresh")
+	kubeBlocks(s, freePort(t))
+	s.project("fresh", map[string]any{"gpus": 0})
+	c.PauseControllerManager()
+	paused := true
+	defer func() {
+		if paused {
+			c.ResumeControllerManager()
+		}
+	}()
+	s.kubeCreate("fresh", "first", "one-cpu", nil)
+	var w workspace
+	waitFor(t, "the workspace to say it is retrying", converge, func() bool {
+		s.must(200, "GET", "/api/v1/projects/fresh/workspaces/first", s.admin, nil, &w)
+		if w.Status.Phase == "Failed" {
+			t.Fatalf("a refusal that heals failed the workspace: %s: %s", w.Status.PhaseReason, w.Status.PhaseMessage)
+		}
+		return w.Status.PhaseReason == "StartRetrying"
+	})
+	if !strings.Contains(w.Status.PhaseMessage, "service account") {
+		t.Errorf("the retry does not say why: %q", w.Status.PhaseMessage)
+	}
+	warned := 0
+	for _, e := range s.events("fresh", "first") {
+		if e.Type == "Warning" && e.Reason == "StartRetrying" {
+			warned++
+		}
+	}
+	time.Sleep(3 * time.Second) // several retries while the account is missing
+	if w := s.waitPhase("fresh", "first", w.Status.Phase, time.Second); w.Status.PhaseReason != "StartRetrying" {
+		t.Errorf("still retrying? %s: %s", w.Status.PhaseReason, w.Status.PhaseMessage)
+	}
+	again := 0
+	for _, e := range s.events("fresh", "first") {
+		if e.Type == "Warning" && e.Reason == "StartRetrying" {
+			again++
+		}
+	}
+	if warned != 1 || again != 1 {
+		t.Errorf("%d then %d StartRetrying warnings, want one while the reason holds", warned, again)
+	}
+	c.ResumeControllerManager()
+	paused = false
+	s.waitPhase("fresh", "first", "Running", converge)
+}
+
+// Maintenance is "not now", not "never": with both GPU nodes cordoned (or
+// one cordoned and the other NotReady), a two-GPU workspace is still
+// created, waits Pending or Initializing with the scheduler's reason, and
+// runs once a node is back. A request no node could ever hold is still 422.
+func TestKubeCordonedNodesAreNotNever(t *testing.T) {
+	s, c := kubeServer(t, "maint")
+	kubeBlocks(s, freePort(t))
+	s.project("maint", map[string]any{"gpus": 4})
+	ctx := context.Background()
+	nodes := c.Client.CoreV1().Nodes()
+	setNode := func(name string, change func(n *corev1.Node), status bool) {
+		t.Helper()
+		for try := 0; ; try++ {
+			n, err := nodes.Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			change(n)
+			if status {
+				_, err = nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{})
+			} else {
+				_, err = nodes.Update(ctx, n, metav1.UpdateOptions{})
+			}
+			if err == nil {
+				return
+			}
+			if try == 10 {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	cordon := func(name string, on bool) {
+		setNode(name, func(n *corev1.Node) { n.Spec.Unschedulable = on }, false)
+	}
+	// Whatever happens, the next test gets its nodes back.
+	t.Cleanup(func() {
+		setNode("gpu-2", func(n *corev1.Node) { n.Annotations["kwok.x-k8s.io/node"] = "fake" }, false)
+		cordon("gpu-1", false)
+		cordon("gpu-2", false)
+		if err := c.WaitNodesReady(ctx, converge); err != nil {
+			t.Error(err)
+		}
+	})
+	cordon("gpu-1", true)
+	cordon("gpu-2", true)
+	time.Sleep(1500 * time.Millisecond) // the service reads capacity at most once a second
+
+	s.kubeCreate("maint", "waits", "gpu-two", map[string]any{"nodePool": "a100"})
+	var w workspace
+	waitFor(t, "the workspace to wait for the scheduler", converge, func() bool {
+		s.must(200, "GET", "/api/v1/projects/maint/workspaces/waits", s.admin, nil, &w)
+		return strings.Contains(w.Status.PhaseMessage, "unschedulable") || strings.Contains(w.Status.PhaseMessage, "cordoned")
+	})
+	if w.Status.Phase == "Failed" || w.Status.Phase == "Running" {
+		t.Fatalf("with every GPU node cordoned: %s (%s: %s)", w.Status.Phase, w.Status.PhaseReason, w.Status.PhaseMessage)
+	}
+	// "Never" still answers 422 when the nodes are cordoned.
+	status, body := s.call("POST", "/api/v1/projects/maint/workspaces", s.admin, map[string]any{"name": "never", "environment": "tool", "compute": "gpu-four"}, nil)
+	if status != 422 || !strings.Contains(string(body), "largest node") {
+		t.Errorf("four GPUs with every GPU node cordoned: %d %s, want 422 naming the largest node", status, body)
+	}
+
+	// One node cordoned, the other NotReady: still not "never".
+	setNode("gpu-2", func(n *corev1.Node) {
+		delete(n.Annotations, "kwok.x-k8s.io/node") // kwok would mend it
+	}, false)
+	setNode("gpu-2", func(n *corev1.Node) {
+		for i := range n.Status.Conditions {
+			if n.Status.Conditions[i].Type == corev1.NodeReady {
+				n.Status.Conditions[i].Status = corev1.ConditionFalse
+				n.Status.Conditions[i].Reason = "KubeletDown"
+			}
+		}
+	}, true)
+	cordon("gpu-2", false)
+	time.Sleep(1500 * time.Millisecond)
+	s.kubeCreate("maint", "waits-too", "gpu-two", map[string]any{"nodePool": "a100"})
+	if w := s.waitPhase("maint", "waits-too", "Pending", converge); w.Status.Phase == "Failed" {
+		t.Fatalf("with gpu-1 cordoned and gpu-2 NotReady: %+v", w.Status)
+	}
+
+	// Back from maintenance: both run.
+	setNode("gpu-2", func(n *corev1.Node) { n.Annotations["kwok.x-k8s.io/node"] = "fake" }, false)
+	cordon("gpu-1", false)
+	if err := c.WaitNodesReady(ctx, converge); err != nil {
+		t.Fatal(err)
+	}
+	s.waitPhase("maint", "waits", "Running", converge)
+	s.waitPhase("maint", "waits-too", "Running", converge)
+	for _, n := range []string{"waits", "waits-too"} {
+		for _, e := range s.events("maint", n) {
+			if e.Type == "Warning" {
+				t.Errorf("%s: %s", n, fmt.Sprint(e))
+			}
+		}
+	}
+}
