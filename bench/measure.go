@@ -168,6 +168,10 @@ func (b *bench) measure() error {
 		}
 	}
 	if b.cfg.loadC > 0 && b.cfg.loadD > 0 {
+		// Not on top of the controller's first passes over the creates.
+		if _, err := b.settle(); err != nil {
+			return err
+		}
 		if err := b.measureLoad(); err != nil {
 			return err
 		}

@@ -46,7 +46,7 @@ func (b *bench) seed() error {
 	if err := b.seedWorkspacesAPI(); err != nil {
 		return err
 	}
-	if err := b.settle(); err != nil {
+	if b.res.settle, err = b.settle(); err != nil {
 		return err
 	}
 	return b.seedWorkspacesSQL()
@@ -136,30 +136,29 @@ func (c *client) do2xx(method, path, token string, body any) error {
 // workspace created through the API: its first pass writes the status
 // (resourceVersion 2). Then the measurements do not share the machine with
 // that backlog, and the SQL copies start from a reconciled row.
-func (b *bench) settle() error {
+func (b *bench) settle() (time.Duration, error) {
 	ctx := context.Background()
 	db, err := openDB(b.dbPath, false)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer db.Close()
 	start := time.Now()
 	for {
 		var n int
 		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM objects WHERE kind = 'workspace' AND rv = 1`).Scan(&n); err != nil {
-			return err
+			return 0, err
 		}
 		if n == 0 {
 			break
 		}
 		if since(start) > 10*time.Minute {
-			return fmt.Errorf("the controller has not reconciled %d workspaces after 10 minutes", n)
+			return 0, fmt.Errorf("the controller has not reconciled %d workspaces after 10 minutes", n)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	b.res.settle = since(start)
-	progress("the controller reconciled them %v later", b.res.settle.Round(time.Millisecond))
-	return nil
+	progress("the controller reconciled them %v later", since(start).Round(time.Millisecond))
+	return since(start), nil
 }
 
 // seedWorkspacesSQL seeds the workspaces the API did not, by copying the
