@@ -2,10 +2,20 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/labspace/labspace/runtime/kube/kubetest"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -170,5 +180,95 @@ func TestKubeCordonedNodesAreNotNever(t *testing.T) {
 				t.Errorf("%s: %s", n, fmt.Sprint(e))
 			}
 		}
+	}
+}
+
+// faultyAPI is a proxy in front of the test cluster's API server that
+// answers the first pod creations in namespace ns with faults, one each,
+// in order: the kinds of refusal a busy or restarting cluster gives.
+type faultyAPI struct {
+	mu       sync.Mutex
+	faults   []int // HTTP statuses still to give
+	injected []int
+}
+
+func (f *faultyAPI) next() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.faults) == 0 {
+		return 0
+	}
+	code := f.faults[0]
+	f.faults, f.injected = f.faults[1:], append(f.injected, code)
+	return code
+}
+
+// kubeconfig starts the proxy and writes a kubeconfig that goes through it.
+func (f *faultyAPI) kubeconfig(t *testing.T, c *kubetest.Cluster, ns string) string {
+	target, err := url.Parse(c.Config.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	rp.FlushInterval = -1 // watches stream
+	reasons := map[int]string{409: "Conflict", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "POST" && r.URL.Path == "/api/v1/namespaces/"+ns+"/pods" {
+			if code := f.next(); code != 0 {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(code)
+				fmt.Fprintf(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","message":"injected %d","reason":%q,"code":%d}`, code, reasons[code], code)
+				return
+			}
+		}
+		// client-go sends no bearer token over plain HTTP: the proxy
+		// signs the requests in.
+		r.Header.Set("Authorization", "Bearer "+c.Config.BearerToken)
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	kc := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters: [{name: p, cluster: {server: %q}}]\nusers: [{name: u, user: {}}]\n"+
+		"contexts: [{name: p, context: {cluster: p, user: u}}]\ncurrent-context: p\n", srv.URL)
+	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Conflicts, throttling, server errors and timeouts on pod creation are
+// tried again: every workspace runs, none is ever Failed, and the retries
+// show as StartRetrying warnings.
+func TestKubeInjectedFaultsAreRetried(t *testing.T) {
+	c := cluster(t)
+	cleanPods(t, c, "faulty")
+	f := &faultyAPI{faults: []int{409, 429, 500, 503, 504, 500, 504}}
+	s := startServer(t, freeAddr(t), t.TempDir(), "--kubeconfig", f.kubeconfig(t, c, "labspace-faulty"))
+	kubeBlocks(s, freePort(t))
+	s.project("faulty", map[string]any{"gpus": 0})
+	for i := range 4 {
+		s.kubeCreate("faulty", fmt.Sprintf("w%d", i), "one-cpu", nil)
+	}
+	converged(t, s, "faulty", converge)
+	f.mu.Lock()
+	injected, left := f.injected, len(f.faults)
+	f.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("only %v of the faults were met", injected)
+	}
+	warnings := 0
+	for i := range 4 {
+		for _, e := range s.events("faulty", fmt.Sprintf("w%d", i)) {
+			if strings.Contains(e.Message, "Failed") || e.Reason == "StartFailed" {
+				t.Errorf("w%d: %+v", i, e)
+			}
+			if e.Type == "Warning" && e.Reason == "StartRetrying" {
+				warnings++
+			}
+		}
+	}
+	if warnings == 0 {
+		t.Error("no StartRetrying warning after 7 refused pod creations")
 	}
 }
