@@ -183,19 +183,25 @@ func TestKubeCordonedNodesAreNotNever(t *testing.T) {
 	}
 }
 
-// faultyAPI is a proxy in front of the test cluster's API server that
-// answers the first pod creations in namespace ns with faults, one each,
-// in order: the kinds of refusal a busy or restarting cluster gives.
-type faultyAPI struct {
+// apiProxy stands in front of the test cluster's API server: it answers
+// the first pod creations in namespace ns with faults, one each, in order
+// (the refusals a busy or restarting cluster gives), and records every
+// request that is not a watch.
+type apiProxy struct {
+	ns       string
 	mu       sync.Mutex
 	faults   []int // HTTP statuses still to give
 	injected []int
+	requests []string // "POST /api/v1/namespaces/x/pods"
 }
 
-func (f *faultyAPI) next() int {
+func (f *apiProxy) fault(r *http.Request) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.faults) == 0 {
+	if r.URL.Query().Get("watch") != "true" {
+		f.requests = append(f.requests, r.Method+" "+r.URL.Path)
+	}
+	if len(f.faults) == 0 || r.Method != "POST" || r.URL.Path != "/api/v1/namespaces/"+f.ns+"/pods" {
 		return 0
 	}
 	code := f.faults[0]
@@ -203,8 +209,21 @@ func (f *faultyAPI) next() int {
 	return code
 }
 
+// since returns the requests recorded after the first n.
+func (f *apiProxy) since(n int) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.requests[n:]...)
+}
+
+func (f *apiProxy) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.requests)
+}
+
 // kubeconfig starts the proxy and writes a kubeconfig that goes through it.
-func (f *faultyAPI) kubeconfig(t *testing.T, c *kubetest.Cluster, ns string) string {
+func (f *apiProxy) kubeconfig(t *testing.T, c *kubetest.Cluster) string {
 	target, err := url.Parse(c.Config.Host)
 	if err != nil {
 		t.Fatal(err)
@@ -214,13 +233,11 @@ func (f *faultyAPI) kubeconfig(t *testing.T, c *kubetest.Cluster, ns string) str
 	rp.FlushInterval = -1 // watches stream
 	reasons := map[int]string{409: "Conflict", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == "POST" && r.URL.Path == "/api/v1/namespaces/"+ns+"/pods" {
-			if code := f.next(); code != 0 {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(code)
-				fmt.Fprintf(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","message":"injected %d","reason":%q,"code":%d}`, code, reasons[code], code)
-				return
-			}
+		if code := f.fault(r); code != 0 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(code)
+			fmt.Fprintf(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","message":"injected %d","reason":%q,"code":%d}`, code, reasons[code], code)
+			return
 		}
 		// client-go sends no bearer token over plain HTTP: the proxy
 		// signs the requests in.
@@ -243,8 +260,8 @@ func (f *faultyAPI) kubeconfig(t *testing.T, c *kubetest.Cluster, ns string) str
 func TestKubeInjectedFaultsAreRetried(t *testing.T) {
 	c := cluster(t)
 	cleanPods(t, c, "faulty")
-	f := &faultyAPI{faults: []int{409, 429, 500, 503, 504, 500, 504}}
-	s := startServer(t, freeAddr(t), t.TempDir(), "--kubeconfig", f.kubeconfig(t, c, "labspace-faulty"))
+	f := &apiProxy{ns: "labspace-faulty", faults: []int{409, 429, 500, 503, 504, 500, 504}}
+	s := startServer(t, freeAddr(t), t.TempDir(), "--kubeconfig", f.kubeconfig(t, c))
 	kubeBlocks(s, freePort(t))
 	s.project("faulty", map[string]any{"gpus": 0})
 	for i := range 4 {
@@ -271,4 +288,48 @@ func TestKubeInjectedFaultsAreRetried(t *testing.T) {
 	if warnings == 0 {
 		t.Error("no StartRetrying warning after 7 refused pod creations")
 	}
+}
+
+// Every call labspace makes to start a workspace has a reason: the start
+// of a workspace with one proxied tool and no credentials writes at most
+// three objects (its anchor, the Secret with its tool token, the pod), a
+// restart writes at most the Secret again and the pod, and neither reads
+// the pods of the whole cluster.
+func TestKubeStartRequestEconomy(t *testing.T) {
+	c := cluster(t)
+	cleanPods(t, c, "thrifty")
+	f := &apiProxy{ns: "labspace-thrifty"}
+	s := startServer(t, freeAddr(t), t.TempDir(), "--kubeconfig", f.kubeconfig(t, c))
+	kubeBlocks(s, freePort(t))
+	s.project("thrifty", map[string]any{"gpus": 0})
+	s.kubeCreate("thrifty", "first", "one-cpu", nil) // makes the namespace and its policies
+	s.waitPhase("thrifty", "first", "Running", converge)
+
+	check := func(what string, from, most int) {
+		t.Helper()
+		var writes []string
+		for _, r := range f.since(from) {
+			if !strings.HasPrefix(r, "GET ") {
+				writes = append(writes, r)
+			}
+			if r == "GET /api/v1/pods" {
+				t.Errorf("%s: a cluster-wide pod LIST", what)
+			}
+		}
+		t.Logf("%s: %d writes: %v", what, len(writes), writes)
+		if len(writes) > most {
+			t.Errorf("%s: %d writes, want at most %d", what, len(writes), most)
+		}
+	}
+	from := f.count()
+	s.kubeCreate("thrifty", "second", "one-cpu", nil)
+	s.waitPhase("thrifty", "second", "Running", converge)
+	check("first start", from, 3)
+
+	s.must(202, "POST", "/api/v1/projects/thrifty/workspaces/second/stop", s.admin, nil, nil)
+	s.waitPhase("thrifty", "second", "Stopped", converge)
+	from = f.count()
+	s.must(202, "POST", "/api/v1/projects/thrifty/workspaces/second/start", s.admin, nil, nil)
+	s.waitPhase("thrifty", "second", "Running", converge)
+	check("restart", from, 3) // the Secret's create (refused: it exists), its update, the pod
 }

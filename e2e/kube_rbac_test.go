@@ -56,7 +56,11 @@ func TestKubeRBACExampleSuffices(t *testing.T) {
 		"spec": map[string]any{"type": "generic-secret", "data": map[string]string{"TOKEN": "t"}}}, nil)
 	s.must(201, "POST", "/api/v1/data-sources", s.admin, map[string]any{"meta": map[string]any{"name": "scratch", "scope": proj},
 		"spec": map[string]any{"type": "pvc", "mountPath": "/scratch", "pvc": map[string]any{"new": map[string]any{"size": "1Gi"}}}}, nil)
-	w := s.kubeCreate("guarded", "ws", "one-cpu", map[string]any{"dataSources": []map[string]any{{"name": "scratch"}}})
+	// A tool reached by node port: the workspace then has a Service too.
+	s.must(201, "POST", "/api/v1/environments", s.admin, map[string]any{"meta": map[string]any{"name": "tool-np", "scope": proj},
+		"spec": map[string]any{"image": "example.com/tool:1", "command": []string{"serve"},
+			"tools": []map[string]any{{"name": "ssh", "type": "custom", "port": 2222, "connection": "node-port", "nodePort": 30223}}}}, nil)
+	w := s.kubeCreate("guarded", "ws", "one-cpu", map[string]any{"environment": "tool-np", "dataSources": []map[string]any{{"name": "scratch"}}})
 	// No volume is bound here (no provisioner): the pod waits to be
 	// scheduled, which is as far as labspace's rights matter.
 	waitFor(t, "the workspace's objects", converge, func() bool {

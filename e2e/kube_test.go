@@ -177,7 +177,8 @@ func TestKubeWorkspaceLifecycle(t *testing.T) {
 		"spec": map[string]any{"type": "pvc", "mountPath": "/scratch", "pvc": map[string]any{"new": map[string]any{"size": "1Gi"}}}}, nil)
 	s.must(201, "POST", "/api/v1/environments", s.admin, map[string]any{"meta": map[string]any{"name": "tool-cred", "scope": proj},
 		"spec": map[string]any{"image": "registry.example.com/team/tool:2", "command": []string{"serve"},
-			"tools": []map[string]any{{"name": "web", "type": "custom", "port": port}},
+			"tools": []map[string]any{{"name": "web", "type": "custom", "port": port},
+				{"name": "ssh", "type": "custom", "port": 2222, "connection": "node-port", "nodePort": 30222}},
 			"env":   []map[string]any{{"name": "API_TOKEN", "credential": map[string]any{"name": "api", "key": "TOKEN"}}, {"name": "MODE", "value": "train"}},
 			"runAs": map[string]any{"source": "custom", "uid": 1000, "gid": 100}, "capabilities": []string{"SYS_PTRACE"},
 			"security": map[string]any{"runAsNonRoot": true}}}, nil)
@@ -407,7 +408,9 @@ func checkObjects(t *testing.T, c *kubetest.Cluster, ns, base, id string, port i
 		t.Errorf("pull secret %s: %v %+v", pull.Type, err, cfg)
 	}
 	svc, err := core.Services(ns).Get(ctx, base, metav1.GetOptions{})
-	if err != nil || len(svc.Spec.Ports) != 1 || int(svc.Spec.Ports[0].Port) != port || svc.Spec.Selector[kube.LabelWorkspaceID] != id {
+	// The Service exposes the tool reached without the proxy only.
+	if err != nil || len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 2222 || svc.Spec.Ports[0].NodePort != 30222 ||
+		svc.Spec.Type != corev1.ServiceTypeNodePort || svc.Spec.Selector[kube.LabelWorkspaceID] != id {
 		t.Errorf("service: %v %+v", err, svc)
 	}
 	pvc, err := core.PersistentVolumeClaims(ns).Get(ctx, base+"-scratch", metav1.GetOptions{})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/runtime"
@@ -38,20 +39,24 @@ func (r *Runtime) Apply(ctx context.Context, w *labspace.Workspace) error {
 
 func (r *Runtime) apply(ctx context.Context, w *labspace.Workspace, in *runtime.Inputs) error {
 	wl := build(w, in, &r.opts)
-	anchor, err := r.anchor(ctx, wl.anchor)
-	if err != nil {
-		return err
+	var owner []metav1.OwnerReference
+	if wl.anchor != nil {
+		anchor, err := r.anchor(ctx, wl.anchor)
+		if err != nil {
+			return err
+		}
+		owner = []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: anchor.Name, UID: anchor.UID}}
 	}
-	owner := []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: anchor.Name, UID: anchor.UID}}
 	core := r.client.CoreV1()
 	for _, s := range wl.secrets {
+		// Created at a workspace's first start, updated at the next ones
+		// (credentials change between starts).
 		s.OwnerReferences = owner
-		if _, err := core.Secrets(s.Namespace).Update(ctx, s, metav1.UpdateOptions{}); apierrors.IsNotFound(err) {
-			_, err = core.Secrets(s.Namespace).Create(ctx, s, metav1.CreateOptions{})
-			if err := ignoreExists(err); err != nil {
-				return err
-			}
-		} else if err != nil {
+		_, err := core.Secrets(s.Namespace).Create(ctx, s, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			_, err = core.Secrets(s.Namespace).Update(ctx, s, metav1.UpdateOptions{})
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -87,6 +92,11 @@ func (r *Runtime) createPod(ctx context.Context, w *labspace.Workspace, pod *cor
 	}
 	pod.OwnerReferences = owner
 	_, err := r.client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	if err == nil {
+		r.mu.Lock()
+		r.made[w.ID] = madePod{namespace: pod.Namespace, name: pod.Name, at: time.Now()}
+		r.mu.Unlock()
+	}
 	return ignoreExists(err)
 }
 
@@ -167,6 +177,7 @@ func (r *Runtime) ensureNamespace(ctx context.Context, name, project, level stri
 
 // Stop deletes w's pod; its claims, Secrets and Service stay for the next start.
 func (r *Runtime) Stop(ctx context.Context, w *labspace.Workspace) error {
+	r.forget(w.ID)
 	for _, p := range of[*corev1.Pod](r.pods, w.ID) {
 		if p.DeletionTimestamp != nil {
 			continue
@@ -183,6 +194,7 @@ func (r *Runtime) Stop(ctx context.Context, w *labspace.Workspace) error {
 // objects follow through garbage collection) and, without waiting for
 // that, each kind of object by label.
 func (r *Runtime) Delete(ctx context.Context, w *labspace.Workspace) error {
+	r.forget(w.ID)
 	namespaces := map[string]bool{}
 	for _, c := range of[*corev1.ConfigMap](r.anchors, w.ID) {
 		namespaces[c.Namespace] = true
@@ -238,4 +250,11 @@ func (r *Runtime) Logs(ctx context.Context, w *labspace.Workspace, follow bool) 
 		}
 	}
 	return io.NopCloser(strings.NewReader("")), nil
+}
+
+// forget drops what this process remembers of w's pod.
+func (r *Runtime) forget(id string) {
+	r.mu.Lock()
+	delete(r.made, id)
+	r.mu.Unlock()
 }

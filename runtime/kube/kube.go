@@ -61,7 +61,20 @@ type Runtime struct {
 	mu       sync.Mutex
 	watchers []func(string)
 	ensured  map[string]string // namespaces known to exist, with the level set
+	// made are the pods this process created lately, by workspace id,
+	// until the informer shows them: a pass right after a start then
+	// needs no LIST to learn that the pod exists.
+	made map[string]madePod
 }
+
+type madePod struct {
+	namespace, name string
+	at              time.Time
+}
+
+// informerLag is how long a pod just made may be missing from the
+// informer's cache before the API server is asked.
+const informerLag = 10 * time.Second
 
 const byWorkspace = "workspace"
 
@@ -90,7 +103,7 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		return nil, err
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	r := &Runtime{opts: opts, client: client, log: opts.Logger, stop: stop, ensured: map[string]string{}}
+	r := &Runtime{opts: opts, client: client, log: opts.Logger, stop: stop, ensured: map[string]string{}, made: map[string]madePod{}}
 	ours := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = opts.selector("") }))
 	r.pods = ours.Core().V1().Pods().Informer()
@@ -170,11 +183,26 @@ func of[T any](inf cache.SharedIndexInformer, id string) []T {
 // Observe reports w's pod as the informers last saw it.
 func (r *Runtime) Observe(ctx context.Context, w *labspace.Workspace) (runtime.Observation, error) {
 	pod := current(of[*corev1.Pod](r.pods, w.ID))
+	r.mu.Lock()
+	made, isMade := r.made[w.ID]
+	if pod != nil || !w.Holds() {
+		delete(r.made, w.ID)
+	}
+	r.mu.Unlock()
+	if pod == nil && w.Holds() && isMade && time.Since(made.at) < informerLag {
+		// Made a moment ago; the informer has not shown it yet.
+		pod = &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: made.name, Namespace: made.namespace, CreationTimestamp: metav1.NewTime(made.at)}}
+		return observe(w, pod, ""), nil
+	}
 	if pod == nil && w.Holds() {
 		// An admitted workspace should have a pod: ask the API server
 		// before believing the cache, which can lag for up to a minute
 		// after an outage (the informers' back-off).
-		list, err := r.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: r.opts.selector(w.ID), ResourceVersion: "0"})
+		ns := ""
+		if isMade {
+			ns = made.namespace
+		}
+		list, err := r.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: r.opts.selector(w.ID), ResourceVersion: "0"})
 		if err == nil {
 			pods := make([]*corev1.Pod, len(list.Items))
 			for i := range list.Items {

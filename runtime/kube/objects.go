@@ -96,8 +96,16 @@ func build(w *labspace.Workspace, in *runtime.Inputs, opts *Options) *workload {
 	}
 	wl.pod = pod
 	wl.service = service(w, in.Namespace, base)
+	if len(wl.secrets) == 0 && len(wl.claims) == 0 && wl.service == nil {
+		// Nothing outlives the pod: no anchor to hold it (one write less
+		// per start, and a stopped workspace leaves nothing in the cluster).
+		wl.anchor = nil
+	}
 	if opts.Instance != "" {
-		metas := []*metav1.ObjectMeta{&wl.anchor.ObjectMeta, &wl.pod.ObjectMeta}
+		metas := []*metav1.ObjectMeta{&wl.pod.ObjectMeta}
+		if wl.anchor != nil {
+			metas = append(metas, &wl.anchor.ObjectMeta)
+		}
 		for _, s := range wl.secrets {
 			metas = append(metas, &s.ObjectMeta)
 		}
@@ -283,32 +291,26 @@ func placement(spec *corev1.PodSpec, w *labspace.Workspace) {
 
 // service exposes the tools that listen; its type follows the tools'
 // connections (a node port or load balancer tool makes it one).
+// service exposes the tools reached without labspace's proxy (node port,
+// load balancer); nil when every tool goes through the proxy, which
+// reaches the pod at its own address and needs no Service.
 func service(w *labspace.Workspace, ns, base string) *corev1.Service {
-	svc := &corev1.Service{ObjectMeta: meta(w, ns, base), Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP,
+	svc := &corev1.Service{ObjectMeta: meta(w, ns, base), Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort,
 		Selector: map[string]string{LabelWorkspaceID: w.ID}}}
 	for _, t := range w.Spec.Environment.Spec.Tools {
-		if t.Port == 0 {
+		if t.Port == 0 || t.Connection != labspace.ConnNodePort && t.Connection != labspace.ConnLoadBalancer {
 			continue
 		}
 		p := corev1.ServicePort{Name: portName(t.Name), Port: int32(t.Port), TargetPort: intstr.FromInt32(int32(t.Port)), Protocol: corev1.ProtocolTCP}
-		switch t.Connection {
-		case labspace.ConnNodePort:
-			if svc.Spec.Type == corev1.ServiceTypeClusterIP {
-				svc.Spec.Type = corev1.ServiceTypeNodePort
-			}
+		if t.Connection == labspace.ConnNodePort {
 			p.NodePort = int32(t.NodePort)
-		case labspace.ConnLoadBalancer:
-			svc.Spec.Type = corev1.ServiceTypeLoadBalancer
+		} else {
+			svc.Spec.Type = corev1.ServiceTypeLoadBalancer // which gives node ports too
 		}
 		svc.Spec.Ports = append(svc.Spec.Ports, p)
 	}
 	if len(svc.Spec.Ports) == 0 {
 		return nil
-	}
-	if svc.Spec.Type == corev1.ServiceTypeClusterIP {
-		// labspace's proxy reaches the pod at its own address: a headless
-		// service names it in DNS without allocating a cluster address.
-		svc.Spec.ClusterIP = corev1.ClusterIPNone
 	}
 	return svc
 }

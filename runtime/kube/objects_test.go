@@ -107,8 +107,22 @@ func TestDataSourcesAndConnections(t *testing.T) {
 	if fpga.String() != "2" {
 		t.Errorf("extended resource %v", pod.Spec.Containers[0].Resources.Limits)
 	}
-	if wl.service.Spec.Type != corev1.ServiceTypeNodePort || wl.service.Spec.Ports[1].NodePort != 30022 {
+	// Only the tool reached without the proxy has a Service port.
+	if wl.service.Spec.Type != corev1.ServiceTypeNodePort || len(wl.service.Spec.Ports) != 1 || wl.service.Spec.Ports[0].NodePort != 30022 {
 		t.Errorf("service %s %+v", wl.service.Spec.Type, wl.service.Spec.Ports)
+	}
+}
+
+// A workspace whose tools all go through the proxy, with no credentials
+// and no new claims, is three objects: the Secret with its tool token, the
+// anchor that keeps that Secret between starts, and the pod. No Service.
+func TestAPlainWorkspaceIsThreeObjects(t *testing.T) {
+	w := &labspace.Workspace{Meta: labspace.Meta{ID: "0f3c2a1b-aaaa-bbbb-cccc-000000000001", Name: "plain",
+		Scope: labspace.ProjectScope("p")}}
+	w.Spec.Environment.Spec = labspace.EnvironmentSpec{Image: "img:1", Tools: []labspace.Tool{{Name: "web", Type: "custom", Port: 8080}}}
+	wl := build(w, &runtime.Inputs{Namespace: "labspace-p"}, &Options{})
+	if wl.anchor == nil || wl.service != nil || len(wl.secrets) != 1 || len(wl.claims) != 0 || wl.pod == nil {
+		t.Errorf("anchor %v, service %v, %d secrets, %d claims; want anchor, one Secret and the pod", wl.anchor != nil, wl.service != nil, len(wl.secrets), len(wl.claims))
 	}
 }
 
