@@ -169,7 +169,7 @@ func (b *bench) measure() error {
 	}
 	if b.cfg.loadC > 0 && b.cfg.loadD > 0 {
 		// Not on top of the controller's first passes over the creates.
-		if _, err := b.settle(); err != nil {
+		if _, err := b.settle("bench-"); err != nil {
 			return err
 		}
 		if err := b.measureLoad(); err != nil {
