@@ -50,10 +50,11 @@ const (
 	ResAccessRules Resource = "access-rules"
 	ResIdentities  Resource = "users-groups-applications"
 	ResAudit       Resource = "audit"
+	ResPolicies    Resource = "policies"
 )
 
 // Resources in matrix order.
-var Resources = []Resource{ResWorkspaces, ResAssets, ResProjects, ResDepartments, ResAccessRules, ResIdentities, ResAudit}
+var Resources = []Resource{ResWorkspaces, ResAssets, ResProjects, ResDepartments, ResAccessRules, ResIdentities, ResAudit, ResPolicies}
 
 // ResourceOf maps a kind to the resource its permissions are checked on.
 func ResourceOf(k Kind) Resource {
@@ -68,6 +69,8 @@ func ResourceOf(k Kind) Resource {
 		return ResAccessRules
 	case KindUser, KindGroup, KindApplication:
 		return ResIdentities
+	case KindPolicy:
+		return ResPolicies
 	}
 	return ResAssets
 }
@@ -78,16 +81,16 @@ type perms map[Resource]string // letters of "rcudx" (x: connect)
 // it (a test keeps the two equal).
 var rolePermissions = map[Role]perms{
 	RoleSystemAdministrator: {ResWorkspaces: "rcudx", ResAssets: "rcud", ResProjects: "rcud",
-		ResDepartments: "rcud", ResAccessRules: "rcud", ResIdentities: "rcud", ResAudit: "r"},
+		ResDepartments: "rcud", ResAccessRules: "rcud", ResIdentities: "rcud", ResAudit: "r", ResPolicies: "rcud"},
 	RoleDepartmentAdministrator: {ResWorkspaces: "rcudx", ResAssets: "rcud", ResProjects: "rcud",
-		ResDepartments: "ru", ResAccessRules: "rcud", ResIdentities: "r"},
+		ResDepartments: "ru", ResAccessRules: "rcud", ResIdentities: "r", ResPolicies: "rcud"},
 	RoleEditor: {ResWorkspaces: "r", ResAssets: "rcud", ResProjects: "rcud",
-		ResDepartments: "rcud", ResAccessRules: "rcud", ResIdentities: "r"},
+		ResDepartments: "rcud", ResAccessRules: "rcud", ResIdentities: "r", ResPolicies: "r"},
 	RoleResearchManager: {ResWorkspaces: "rux", ResAssets: "rcud", ResProjects: "r",
-		ResDepartments: "r", ResAccessRules: "r"},
-	RoleViewer:       {ResWorkspaces: "r", ResAssets: "r", ResProjects: "r", ResDepartments: "r", ResAccessRules: "r"},
-	RoleL1Researcher: {ResWorkspaces: "rcudx", ResAssets: "rcud", ResProjects: "r", ResDepartments: "r"},
-	RoleL2Researcher: {ResWorkspaces: "rcudx", ResAssets: "r", ResProjects: "r", ResDepartments: "r"},
+		ResDepartments: "r", ResAccessRules: "r", ResPolicies: "r"},
+	RoleViewer:       {ResWorkspaces: "r", ResAssets: "r", ResProjects: "r", ResDepartments: "r", ResAccessRules: "r", ResPolicies: "r"},
+	RoleL1Researcher: {ResWorkspaces: "rcudx", ResAssets: "rcud", ResProjects: "r", ResDepartments: "r", ResPolicies: "r"},
+	RoleL2Researcher: {ResWorkspaces: "rcudx", ResAssets: "r", ResProjects: "r", ResDepartments: "r", ResPolicies: "r"},
 }
 
 var verbLetter = map[Verb]byte{VerbRead: 'r', VerbCreate: 'c', VerbUpdate: 'u', VerbDelete: 'd', VerbConnect: 'x'}

@@ -21,6 +21,7 @@ const (
 	KindCredential      Kind = "credential"
 	KindTemplate        Kind = "template"
 	KindWorkspace       Kind = "workspace"
+	KindPolicy          Kind = "policy"
 )
 
 // AssetKinds are the building blocks a workspace is made from.
@@ -66,6 +67,15 @@ func (s Scope) String() string {
 		return "global"
 	}
 	return string(s.Type) + "/" + s.Name
+}
+
+// Words names the scope for people: "global", "department vision",
+// "project cv".
+func (s Scope) Words() string {
+	if s.Type == ScopeGlobal {
+		return "global"
+	}
+	return string(s.Type) + " " + s.Name
 }
 
 // Validate checks the scope's shape (not that its department or project exists).
@@ -158,6 +168,8 @@ func New(k Kind) Object {
 		return &Template{}
 	case KindWorkspace:
 		return &Workspace{}
+	case KindPolicy:
+		return &Policy{}
 	}
 	return nil
 }

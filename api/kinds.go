@@ -28,6 +28,7 @@ var kinds = []kindPath{
 	{labspace.KindDataSource, "data-sources", "id"},
 	{labspace.KindCredential, "credentials", "id"},
 	{labspace.KindTemplate, "templates", "id"},
+	{labspace.KindPolicy, "policies", "id"},
 }
 
 // List is a page of objects.

@@ -35,6 +35,13 @@ func (s *Server) workspaceRoutes() []route {
 				r.URL.RawQuery = q.Encode()
 				return listAll(w, r)
 			}},
+		{method: "GET", path: "/api/v1/projects/{project}/policy", summary: "The policy in force for a project's workspaces: " +
+			"the strictest of its own, its department's and the global policy, each rule with the scope it comes from",
+			tag: "policies", out: &labspace.EffectivePolicy{}, status: 200,
+			handle: func(w http.ResponseWriter, r *http.Request) error {
+				out, err := s.svc.EffectivePolicy(r.Context(), r.PathValue("project"))
+				return reply(w, 200, out, err)
+			}},
 		{method: "POST", path: base, summary: "Create a workspace from a template or building blocks, started unless desiredPhase is Stopped",
 			tag: "workspaces", in: labspace.WorkspaceCreate{}, out: ws, status: 201,
 			handle: func(w http.ResponseWriter, r *http.Request) error {

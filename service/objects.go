@@ -37,6 +37,18 @@ func canSee(a *labspace.Actor, k labspace.Kind, s labspace.Scope) bool {
 		}
 		return false
 	}
+	if k == labspace.KindPolicy && a.CanSee(res, s) {
+		return true
+	}
+	if k == labspace.KindPolicy && s.Type != labspace.ScopeProject {
+		// Whoever works in a project reads the policies above it: they
+		// are the rules its workspaces live by.
+		for p, d := range a.Departments {
+			if (s.Type == labspace.ScopeGlobal || d == s.Name) && a.CanSee(labspace.ResProjects, labspace.ProjectScope(p)) {
+				return true
+			}
+		}
+	}
 	if k == labspace.KindDepartment && s.Type == labspace.ScopeDepartment {
 		// A project's members see the department it belongs to.
 		for p, d := range a.Departments {

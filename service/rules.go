@@ -77,6 +77,9 @@ func (s *Service) prepare(tx store.Tx, a *labspace.Actor, obj labspace.Object, o
 		}
 		p.secret = s.box.Seal(plain, []byte(o.ID))
 		o.Spec.Redact()
+	case *labspace.Policy:
+		p.refs, err = preparePolicy(tx, a, o, chain)
+		return p, err
 	case *labspace.Template:
 		var v labspace.Invalid
 		r := s.resolveBlocks(tx, a, blocks{environment: o.Spec.Environment, compute: o.Spec.Compute,

@@ -99,6 +99,20 @@ func (s *Service) CreateWorkspace(ctx context.Context, project string, req *labs
 	if !canSee(a, labspace.KindWorkspace, scope) && !a.Can(labspace.VerbCreate, labspace.ResWorkspaces, scope) {
 		return nil, labspace.Errorf(labspace.ENOTFOUND, "Project %q not found.", project)
 	}
+	// The policy's defaults fill the request before it is checked.
+	var policy *labspace.EffectivePolicy
+	err = s.store.View(ctx, func(tx store.Tx) error {
+		chain, err := scopeChain(tx, scope)
+		if err != nil {
+			return labspace.Errorf(labspace.ENOTFOUND, "Project %q not found.", project)
+		}
+		policy, err = effectivePolicy(tx, chain)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	policy.DefaultRequest(req)
 	var v labspace.Invalid
 	req.Validate(&v)
 	if err := v.Err(); err != nil {
@@ -107,7 +121,7 @@ func (s *Service) CreateWorkspace(ctx context.Context, project string, req *labs
 	if !a.Can(labspace.VerbCreate, labspace.ResWorkspaces, scope) {
 		return nil, labspace.Errorf(labspace.EFORBIDDEN, "Your role does not allow you to create workspaces in project %q.", project)
 	}
-	if err := a.CheckPrivileges(req.PrivilegeUses(), scope); err != nil {
+	if err := a.CheckPrivileges(granted(req.PrivilegeUses(), policy), scope); err != nil {
 		return nil, err
 	}
 	if req.DesiredPhase != labspace.PhaseStopped {
@@ -126,8 +140,14 @@ func (s *Service) CreateWorkspace(ctx context.Context, project string, req *labs
 		if err != nil {
 			return labspace.Errorf(labspace.ENOTFOUND, "Project %q not found.", project)
 		}
-		refs, err := s.buildSpec(tx, a, w, req, chain)
+		if policy, err = effectivePolicy(tx, chain); err != nil {
+			return err
+		}
+		refs, err := s.buildSpec(tx, a, w, req, chain, policy)
 		if err != nil {
+			return err
+		}
+		if err := policy.Apply(w); err != nil {
 			return err
 		}
 		if known {
@@ -171,7 +191,8 @@ func (s *Service) CreateWorkspace(ctx context.Context, project string, req *labs
 
 // buildSpec fills w.Spec from the request: template first, then the
 // request's own blocks and overrides. It returns the ids w uses.
-func (s *Service) buildSpec(tx store.Tx, a *labspace.Actor, w *labspace.Workspace, req *labspace.WorkspaceCreate, chain []labspace.Scope) ([]string, error) {
+func (s *Service) buildSpec(tx store.Tx, a *labspace.Actor, w *labspace.Workspace, req *labspace.WorkspaceCreate, chain []labspace.Scope,
+	policy *labspace.EffectivePolicy) ([]string, error) {
 	var v labspace.Invalid
 	b := blocks{environment: req.Environment, compute: req.Compute, dataSources: req.DataSources}
 	var tmpl labspace.Template
@@ -197,6 +218,7 @@ func (s *Service) buildSpec(tx store.Tx, a *labspace.Actor, w *labspace.Workspac
 		}
 		w.Spec.General = tmpl.Spec.General
 	}
+	b.dataSources = policy.Impose(b.dataSources)
 	r := s.resolveBlocks(tx, a, b, chain, "", &v)
 	if err := v.ErrCode(labspace.EUNPROCESSABLE); err != nil {
 		return nil, err
@@ -341,6 +363,11 @@ func (s *Service) SetDesiredPhase(ctx context.Context, project, name string, to 
 		eventType, err := w.RequestDesired(to)
 		if err != nil {
 			return nil, err
+		}
+		if to == labspace.PhaseRunning {
+			if err := s.checkStart(ctx, w); err != nil {
+				return nil, err
+			}
 		}
 		w.DesiredPhase = to
 		if to == labspace.PhaseRunning && (w.Status.Phase == labspace.PhaseFailed || w.Status.Phase == labspace.PhaseStopped) {

@@ -1,0 +1,107 @@
+package service
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/store"
+)
+
+// Policies (labspace.Policy) are stored like building blocks, one per
+// scope; what applies to a workspace is the merge of its chain's.
+
+// effectivePolicy merges the policies of chain (a scope, then those above it).
+func effectivePolicy(tx store.Tx, chain []labspace.Scope) (*labspace.EffectivePolicy, error) {
+	var outerFirst []*labspace.Policy
+	for i := len(chain) - 1; i >= 0; i-- {
+		rec, err := tx.GetByName(labspace.KindPolicy, chain[i], labspace.PolicyName)
+		if labspace.ErrorCode(err) == labspace.ENOTFOUND {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var p labspace.Policy
+		if err := store.Decode(rec, &p); err != nil {
+			return nil, err
+		}
+		outerFirst = append(outerFirst, &p)
+	}
+	return labspace.Merge(chain[0], outerFirst), nil
+}
+
+// EffectivePolicy returns what applies to the workspaces of project: the
+// new-workspace page shows it before anything is submitted.
+func (s *Service) EffectivePolicy(ctx context.Context, project string) (*labspace.EffectivePolicy, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	scope := labspace.ProjectScope(project)
+	if !a.CanSee(labspace.ResProjects, scope) && !canSee(a, labspace.KindWorkspace, scope) {
+		return nil, labspace.Errorf(labspace.ENOTFOUND, "Project %q not found.", project)
+	}
+	var e *labspace.EffectivePolicy
+	err = s.store.View(ctx, func(tx store.Tx) error {
+		chain, err := scopeChain(tx, scope)
+		if err != nil {
+			return labspace.Errorf(labspace.ENOTFOUND, "Project %q not found.", project)
+		}
+		e, err = effectivePolicy(tx, chain)
+		return err
+	})
+	return e, err
+}
+
+// preparePolicy checks what a policy names: the privileges it grants are
+// the author's to give, and its imposed data sources exist in its scope.
+func preparePolicy(tx store.Tx, a *labspace.Actor, p *labspace.Policy, chain []labspace.Scope) ([]string, error) {
+	uses := make([]labspace.PrivilegeUse, len(p.Spec.Allow))
+	for i, pr := range p.Spec.Allow {
+		uses[i] = labspace.PrivilegeUse{Field: "spec.allow[" + strconv.Itoa(i) + "]", Privilege: pr}
+	}
+	if err := a.CheckPrivileges(uses, p.Scope); err != nil {
+		return nil, err
+	}
+	var v labspace.Invalid
+	var refs []string
+	for i, name := range p.Spec.ImposedDataSources {
+		if r := resolveAsset(tx, a, labspace.KindDataSource, name, chain, "spec.imposedDataSources["+strconv.Itoa(i)+"]", &v); r != nil {
+			refs = append(refs, r.ID)
+		}
+	}
+	return refs, v.ErrCode(labspace.EUNPROCESSABLE)
+}
+
+// granted drops the uses of privileges that the policy grants.
+func granted(uses []labspace.PrivilegeUse, e *labspace.EffectivePolicy) []labspace.PrivilegeUse {
+	var out []labspace.PrivilegeUse
+	for _, u := range uses {
+		if !e.Has(u.Privilege) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// checkStart applies the policy in force now to a workspace about to
+// start: one tightened since its creation stops it here, with the reason.
+func (s *Service) checkStart(ctx context.Context, w *labspace.Workspace) error {
+	var e *labspace.EffectivePolicy
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		chain, err := scopeChain(tx, w.Scope)
+		if err != nil {
+			return err
+		}
+		e, err = effectivePolicy(tx, chain)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	probe := *w
+	probe.Spec.Compute.Spec = w.Spec.Compute.Spec // Apply fills defaults: not into w
+	probe.Spec.General = w.Spec.General
+	return e.Apply(&probe)
+}
