@@ -32,6 +32,8 @@ type PolicySpec struct {
 	// Allow grants privileges (Privileges) in the scope to everyone who
 	// may create workspaces there; only those who hold them may grant them.
 	Allow []Privilege `json:"allow,omitempty"`
+	// Lifecycle frees what nobody uses (lifecycle.go).
+	Lifecycle LifecycleRules `json:"lifecycle"`
 }
 
 // FieldRule is a policy's say on one field.
@@ -127,6 +129,7 @@ func (p *Policy) Validate(v *Invalid) {
 			v.Add("spec.allow["+strconv.Itoa(i)+"]", "is not a privilege; one of %s", privilegeNames())
 		}
 	}
+	p.Spec.Lifecycle.Validate("spec.lifecycle", v)
 }
 
 func (r FieldRule) validate(f string, t FieldType, v *Invalid) {

@@ -16,6 +16,8 @@ type EffectivePolicy struct {
 	ImposedDataSources []Imposed `json:"imposedDataSources"`
 	// Allow are the privileges granted there, with the scope granting each.
 	Allow []Granted `json:"allow"`
+	// Lifecycle are the idle and running-time rules.
+	Lifecycle EffectiveLifecycle `json:"lifecycle"`
 }
 
 // EffectiveRule is a field's merged rule; From names, for each of default,
@@ -43,8 +45,10 @@ type Granted struct {
 // policy allows, required if any requires, locked by the outermost lock.
 // An inner default that breaks an outer rule is dropped.
 func Merge(scope Scope, chain []*Policy) *EffectivePolicy {
-	e := &EffectivePolicy{Scope: scope, Fields: map[string]EffectiveRule{}, ImposedDataSources: []Imposed{}, Allow: []Granted{}}
+	e := &EffectivePolicy{Scope: scope, Fields: map[string]EffectiveRule{}, ImposedDataSources: []Imposed{}, Allow: []Granted{},
+		Lifecycle: EffectiveLifecycle{From: map[string]Scope{}}}
 	for _, p := range chain {
+		e.Lifecycle.narrow(p.Spec.Lifecycle, p.Scope)
 		for _, name := range sortedKeys(p.Spec.Fields) {
 			e.narrow(name, p.Spec.Fields[name], p.Scope)
 		}

@@ -30,8 +30,11 @@ type Workspace struct {
 	Spec         WorkspaceSpec `json:"spec"`
 	DesiredPhase Phase         `json:"desiredPhase"`
 	// Sharing says who besides the creator may connect to its tools.
-	Sharing Sharing         `json:"sharing"`
-	Status  WorkspaceStatus `json:"status"`
+	Sharing Sharing `json:"sharing"`
+	// StopCause says why the desired phase became Stopped when no person
+	// asked (a policy's idle or running-time rule); cleared at the next start.
+	StopCause *StopCause      `json:"stopCause,omitempty"`
+	Status    WorkspaceStatus `json:"status"`
 }
 
 func (*Workspace) Kind() Kind { return KindWorkspace }
@@ -125,6 +128,11 @@ type WorkspaceStatus struct {
 	// Tools lists how to reach each tool of the environment.
 	Tools     []ToolStatus `json:"tools,omitempty"`
 	StartedAt *time.Time   `json:"startedAt,omitempty"`
+	// Activity is the last activity recorded (at most a minute behind:
+	// the running server holds the newest in memory).
+	Activity *Activity `json:"activity,omitempty"`
+	// StopNotice is set while a policy's rule is about to stop the workspace.
+	StopNotice *StopNotice `json:"stopNotice,omitempty"`
 }
 
 // Admission records what an admitted workspace holds.

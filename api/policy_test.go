@@ -119,6 +119,16 @@ func TestPoliciesNarrowAndRefuse(t *testing.T) {
 	violation(t, e.do("POST", "/api/v1/projects/cv/workspaces/fine/start", alice, nil), "compute.gpuDevices", "above the maximum of 0", "department vision")
 	e.must(204, "DELETE", "/api/v1/policies/"+id, e.admin, nil)
 	e.must(202, "POST", "/api/v1/projects/cv/workspaces/fine/start", alice, nil)
+
+	// Keeping a workspace running: its creator may; someone of another
+	// project does not even see it.
+	e.must(200, "POST", "/api/v1/projects/cv/workspaces/fine/keep-running", alice, nil)
+	e.project("other", "")
+	bob := e.user("bob")
+	e.grant("user", "bob", "l1-researcher", "project/other")
+	if r := e.do("POST", "/api/v1/projects/cv/workspaces/fine/keep-running", bob, nil); r.status != 404 {
+		t.Errorf("keep-running from another project: %d %s", r.status, r.raw)
+	}
 }
 
 // Who may write policies, and what a policy may not do.

@@ -59,6 +59,12 @@ func (s *Server) workspaceRoutes() []route {
 			}},
 		{method: "POST", path: one + "/start", summary: "Ask for the workspace to run", tag: "workspaces", out: ws, status: 202,
 			handle: desired(labspace.PhaseRunning)},
+		{method: "POST", path: one + "/keep-running", summary: "Count as activity: a running workspace that a policy would stop " +
+			"for being idle runs on (its maximum running time still holds)", tag: "workspaces", out: ws, status: 200,
+			handle: func(w http.ResponseWriter, r *http.Request) error {
+				out, err := s.svc.KeepRunning(r.Context(), r.PathValue("project"), r.PathValue("name"))
+				return reply(w, 200, out, err)
+			}},
 		{method: "POST", path: one + "/stop", summary: "Ask for the workspace to stop (keeps its storage)", tag: "workspaces",
 			out: ws, status: 202, handle: desired(labspace.PhaseStopped)},
 		{method: "DELETE", path: one, summary: "Ask for the workspace to be deleted", tag: "workspaces", out: ws, status: 202,

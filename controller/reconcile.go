@@ -43,12 +43,19 @@ func plan(w *labspace.Workspace, obs runtime.Observation) step {
 		}
 		return step{act: actStop, observed: observed(labspace.PhaseDeleting, "Deleting", "Stopping the processes."), poll: true}
 	case labspace.PhaseStopped:
+		reason, msg := "Stopped", ""
+		if c := w.StopCause; c != nil {
+			reason, msg = c.Reason, c.Message // said in plain words, where the user looks
+		}
 		if gone {
-			o := observed(labspace.PhaseStopped, "Stopped", "")
+			o := observed(labspace.PhaseStopped, reason, msg)
 			o.Release = true
 			return step{observed: o}
 		}
-		return step{act: actStop, observed: observed(labspace.PhaseStopping, "Stopping", obs.Message), poll: true}
+		if msg == "" {
+			msg = obs.Message
+		}
+		return step{act: actStop, observed: observed(labspace.PhaseStopping, "Stopping", msg), poll: true}
 	}
 	switch obs.State {
 	case runtime.Stopping:
@@ -162,6 +169,15 @@ func (c *Controller) reconcile(ctx context.Context, id string) (time.Duration, e
 	if s.poll {
 		after = c.pollAfter(obs.StartedAt)
 	}
+	if w.Status.Phase == labspace.PhaseRunning && w.DesiredPhase == labspace.PhaseRunning {
+		next, err := c.idle(ctx, w)
+		if err != nil {
+			return 0, err
+		}
+		if next > 0 && (after == 0 || next < after) {
+			after = next
+		}
+	}
 	// A stopped workspace with autoDeleteSeconds comes back when it is due.
 	if due, ok := autoDeleteDue(w, time.Now()); ok && (after == 0 || due < after) {
 		after = max(due, time.Millisecond)
@@ -232,4 +248,26 @@ func (c *Controller) apply(ctx context.Context, w *labspace.Workspace) error {
 		}
 	}
 	return err
+}
+
+// idle applies the project's idle and running-time rules to running w:
+// stops it when due, warns before, and keeps its stored activity recent.
+// It returns when to look again for the rules' sake (0: no need).
+func (c *Controller) idle(ctx context.Context, w *labspace.Workspace) (time.Duration, error) {
+	p, err := c.svc.PlanIdle(ctx, w)
+	if err != nil {
+		return 0, err
+	}
+	if p.Due {
+		return 0, c.svc.AutoStop(ctx, w.ID, p.Cause)
+	}
+	if p.Activity != nil || (p.Notice == nil) != (w.Status.StopNotice == nil) || p.Notice != nil && *p.Notice != *w.Status.StopNotice {
+		if err := c.svc.SetIdle(ctx, w.ID, p.Activity, p.Notice); err != nil {
+			return 0, err
+		}
+	}
+	if p.Next == 0 {
+		return 0, nil
+	}
+	return p.Next + 10*time.Millisecond, nil
 }

@@ -7,6 +7,7 @@ package proxy
 
 import (
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -307,6 +308,7 @@ func (p *Proxy) reverse(target, prefix string, strip bool, workspaceID string) *
 	u, _ := url.Parse(target)
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
+			p.svc.Touch(workspaceID, labspace.SignalToolTraffic)
 			clean(pr.Out)
 			if token != "" {
 				pr.Out.Header.Set("Authorization", "token "+token)
@@ -327,6 +329,10 @@ func (p *Proxy) reverse(target, prefix string, strip bool, workspaceID string) *
 		BufferPool: copyBuffers, // see bufferPool
 		ModifyResponse: func(res *http.Response) error {
 			confineCookies(res, prefix)
+			if rwc, ok := res.Body.(io.ReadWriteCloser); ok && res.StatusCode == http.StatusSwitchingProtocols {
+				// A WebSocket: its frames are activity too.
+				res.Body = &touching{ReadWriteCloser: rwc, touch: func() { p.svc.Touch(workspaceID, labspace.SignalToolTraffic) }}
+			}
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -390,4 +396,24 @@ func (b *bufferPool) Put(buf []byte) {
 	if len(buf) == copyBufferSize {
 		b.pool.Put((*[copyBufferSize]byte)(buf))
 	}
+}
+
+// touching notes activity at every read and write of an upgraded
+// connection (the tool's side of a WebSocket).
+type touching struct {
+	io.ReadWriteCloser
+	touch func()
+}
+
+func (t *touching) Read(b []byte) (int, error) {
+	n, err := t.ReadWriteCloser.Read(b)
+	if n > 0 {
+		t.touch()
+	}
+	return n, err
+}
+
+func (t *touching) Write(b []byte) (int, error) {
+	t.touch()
+	return t.ReadWriteCloser.Write(b)
 }

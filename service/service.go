@@ -11,6 +11,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -80,6 +81,8 @@ type Service struct {
 	ownOrigins atomic.Bool
 	dummyHash  []byte // a hash at bcryptCost, compared when the user is unknown
 	throttle   throttle
+	activity   activity // idle.go
+	policies   sync.Map // project -> cachedPolicy
 }
 
 // AccessGeneration changes whenever access may have been taken away on

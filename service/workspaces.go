@@ -369,7 +369,7 @@ func (s *Service) SetDesiredPhase(ctx context.Context, project, name string, to 
 				return nil, err
 			}
 		}
-		w.DesiredPhase = to
+		w.DesiredPhase, w.StopCause, w.Status.StopNotice = to, nil, nil
 		if to == labspace.PhaseRunning && (w.Status.Phase == labspace.PhaseFailed || w.Status.Phase == labspace.PhaseStopped) {
 			// Queued again: a failed workspace is retried, a stopped one restarted.
 			w.Status.Phase, w.Status.PhaseReason, w.Status.PhaseMessage = labspace.PhasePending, "StartRequested", "Waiting for admission."

@@ -1,0 +1,132 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// idlePolicy sets the global policy's lifecycle rules.
+func (s *server) idlePolicy(rules map[string]any) {
+	s.t.Helper()
+	s.must(201, "POST", "/api/v1/policies", s.admin, map[string]any{
+		"meta": map[string]any{"name": "workspaces", "scope": map[string]any{"type": "global"}},
+		"spec": map[string]any{"lifecycle": rules}}, nil)
+}
+
+type stopped struct {
+	DesiredPhase string
+	Status       struct {
+		Phase, PhaseReason, PhaseMessage string
+		StopNotice                       *struct{ At, Message string }
+	}
+}
+
+func (s *server) get(project, name string) stopped {
+	s.t.Helper()
+	var w stopped
+	s.must(200, "GET", "/api/v1/projects/"+project+"/workspaces/"+name, s.admin, nil, &w)
+	return w
+}
+
+// Real workloads with short rules: a workspace left alone is told it will
+// stop, then stopped with the reason in plain words; one whose tool is
+// used through the proxy is not; "keep running" counts as use.
+func TestIdleWorkspacesStop(t *testing.T) {
+	requireTools(t, "python3")
+	s := startServer(t, freeAddr(t), t.TempDir())
+	s.project("lab", map[string]any{"gpus": 0})
+	s.idlePolicy(map[string]any{"idleStopSeconds": 6, "warnBeforeSeconds": 3})
+	// Small enough for three at once on a 2-core machine.
+	s.must(201, "POST", "/api/v1/compute-resources", s.admin, map[string]any{
+		"meta": map[string]any{"name": "tiny", "scope": map[string]any{"type": "global"}},
+		"spec": map[string]any{"cpuRequest": "100m", "memoryRequest": "64Mi"}}, nil)
+	for _, n := range []string{"alone", "used", "kept"} {
+		s.must(201, "POST", "/api/v1/projects/lab/workspaces", s.admin,
+			map[string]any{"name": n, "environment": "python-http", "compute": "tiny"}, nil)
+	}
+	for _, n := range []string{"alone", "used", "kept"} {
+		s.waitPhase("lab", n, "Running", toolStart)
+	}
+	// Traffic through the proxy keeps "used" alive; keep-running "kept".
+	use := func() {
+		if code, _ := s.call("GET", "/ws/lab/used/web/", s.admin, nil, nil); code != 200 {
+			t.Fatalf("the tool through the proxy: %d", code)
+		}
+		s.must(200, "POST", "/api/v1/projects/lab/workspaces/kept/keep-running", s.admin, nil, nil)
+	}
+	// A notice comes before the stop, with the time and why.
+	var notice string
+	waitFor(t, "a stop notice on the idle workspace", 20*time.Second, func() bool {
+		use()
+		w := s.get("lab", "alone")
+		if w.Status.StopNotice != nil {
+			notice = w.Status.StopNotice.Message
+		}
+		return notice != "" || w.Status.Phase == "Stopped"
+	})
+	if !strings.Contains(notice, "unless used") || !strings.Contains(notice, "without tool traffic") {
+		_, raw := s.call("GET", "/api/v1/projects/lab/workspaces/alone/events", s.admin, nil, nil)
+		t.Errorf("stop notice %q; events %s", notice, raw)
+	}
+	deadline := time.Now().Add(25 * time.Second)
+	for time.Now().Before(deadline) && s.get("lab", "alone").Status.Phase != "Stopped" {
+		use()
+		time.Sleep(time.Second)
+	}
+	w := s.get("lab", "alone")
+	if w.Status.Phase != "Stopped" || w.Status.PhaseReason != "IdleTimeout" ||
+		!strings.Contains(w.Status.PhaseMessage, "Stopped after 6 s without tool traffic") || !strings.Contains(w.Status.PhaseMessage, "global policy") {
+		t.Fatalf("the idle workspace: %+v", w)
+	}
+	for _, n := range []string{"used", "kept"} {
+		if w := s.get("lab", n); w.Status.Phase != "Running" {
+			t.Errorf("%s, active all along, is %s (%s)", n, w.Status.Phase, w.Status.PhaseMessage)
+		}
+	}
+	var events struct {
+		Items []struct{ Type, Reason, Message string }
+	}
+	s.must(200, "GET", "/api/v1/projects/lab/workspaces/alone/events", s.admin, nil, &events)
+	var types []string
+	for _, e := range events.Items {
+		types = append(types, e.Type+"/"+e.Reason)
+	}
+	if got := strings.Join(types, " "); !strings.Contains(got, "Warning/StopComing") || !strings.Contains(got, "AutoStopped/IdleTimeout") {
+		t.Errorf("events %s: want a StopComing warning and AutoStopped", got)
+	}
+	// Started again, it runs without the old reason.
+	s.must(202, "POST", "/api/v1/projects/lab/workspaces/alone/start", s.admin, nil, nil)
+	if w := s.waitPhase("lab", "alone", "Running", toolStart); w.Status.PhaseReason == "IdleTimeout" {
+		t.Errorf("restarted with the old reason: %+v", w)
+	}
+}
+
+// A maximum running time stops a busy workspace, and a restart of
+// labspace does not reset the clock.
+func TestMaximumRunningTimeSurvivesARestart(t *testing.T) {
+	requireTools(t, "python3")
+	addr, dir := freeAddr(t), t.TempDir()
+	s := startServer(t, addr, dir)
+	s.project("lab", map[string]any{"gpus": 0})
+	s.idlePolicy(map[string]any{"maxRunningSeconds": 8})
+	s.must(201, "POST", "/api/v1/projects/lab/workspaces", s.admin,
+		map[string]any{"name": "busy", "environment": "python-http", "compute": "cpu-small"}, nil)
+	s.waitPhase("lab", "busy", "Running", toolStart)
+	started := time.Now()
+	time.Sleep(3 * time.Second)
+	s.kill()
+	s = startServer(t, addr, dir)
+	for time.Since(started) < 30*time.Second && s.get("lab", "busy").Status.Phase != "Stopped" {
+		s.call("GET", "/ws/lab/busy/web/", s.admin, nil, nil) // busy: it does not matter
+		time.Sleep(500 * time.Millisecond)
+	}
+	took := time.Since(started)
+	w := s.get("lab", "busy")
+	if w.Status.Phase != "Stopped" || w.Status.PhaseReason != "MaxDurationReached" || !strings.Contains(w.Status.PhaseMessage, "running 8 s") {
+		t.Fatalf("after %s: %+v", took.Round(time.Second), w)
+	}
+	if took > 20*time.Second {
+		t.Errorf("stopped %s after it started, for a maximum of 8 s: the restart reset the clock", took.Round(time.Second))
+	}
+}
