@@ -173,10 +173,20 @@ func TestPolicyWritersAndBadPolicies(t *testing.T) {
 	if r := e.do("POST", "/api/v1/policies", e.admin, policy("project/cv", map[string]any{}, nil)); r.status != 409 {
 		t.Errorf("a second policy for cv: %d %s", r.status, r.raw)
 	}
-	// The privilege dora's policy grants lets alice override the command in cv.
+	// The privilege dora's policy grants lets alice override the command in
+	// cv, and nothing else: a host path is still refused.
 	body := wsBody("custom")
 	body["command"] = []string{"python", "-m", "http.server"}
 	e.must(201, "POST", "/api/v1/projects/cv/workspaces", alice, body)
+	hostPath := obj("root", "project/cv", map[string]any{"type": "host-path", "hostPath": map[string]any{"path": "/"}, "mountPath": "/host"})
+	if r := e.do("POST", "/api/v1/data-sources", alice, hostPath); r.status != 403 {
+		t.Errorf("a host path without the grant: %d %s", r.status, r.raw)
+	}
+	pol := e.must(200, "GET", "/api/v1/policies"+q("scope", "project/cv"), dora, nil)
+	e.must(200, "PUT", "/api/v1/policies/"+pol.str("items.0.meta.id"), dora, map[string]any{
+		"meta": map[string]any{"resourceVersion": pol.field("items.0.meta.resourceVersion")},
+		"spec": map[string]any{"allow": []string{"override-command", "host-path"}}})
+	e.must(201, "POST", "/api/v1/data-sources", alice, hostPath)
 }
 
 // An imposed data source is mounted by every workspace of the scope.

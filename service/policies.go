@@ -74,6 +74,19 @@ func preparePolicy(tx store.Tx, a *labspace.Actor, p *labspace.Policy, chain []l
 	return refs, v.ErrCode(labspace.EUNPROCESSABLE)
 }
 
+// checkPrivileges checks the privileges a building block in chain[0]
+// uses: held by the actor there, or granted by the scope's policy.
+func checkPrivileges(tx store.Tx, a *labspace.Actor, uses []labspace.PrivilegeUse, chain []labspace.Scope) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	e, err := effectivePolicy(tx, chain)
+	if err != nil {
+		return err
+	}
+	return a.CheckPrivileges(granted(uses, e), chain[0])
+}
+
 // granted drops the uses of privileges that the policy grants.
 func granted(uses []labspace.PrivilegeUse, e *labspace.EffectivePolicy) []labspace.PrivilegeUse {
 	var out []labspace.PrivilegeUse

@@ -53,14 +53,14 @@ func (s *Service) prepare(tx store.Tx, a *labspace.Actor, obj labspace.Object, o
 		}
 		return p, v.ErrCode(labspace.EUNPROCESSABLE)
 	case *labspace.Environment:
-		if err := a.CheckPrivileges(o.Spec.PrivilegeUses("spec"), m.Scope); err != nil {
+		if err := checkPrivileges(tx, a, o.Spec.PrivilegeUses("spec"), chain); err != nil {
 			return p, err
 		}
 		var v labspace.Invalid
 		p.refs = resolveEnvCredentials(tx, a, "spec.env", o.Spec.Env, chain, &v)
 		return p, v.ErrCode(labspace.EUNPROCESSABLE)
 	case *labspace.DataSource:
-		if err := a.CheckPrivileges(o.Spec.PrivilegeUses("spec"), m.Scope); err != nil {
+		if err := checkPrivileges(tx, a, o.Spec.PrivilegeUses("spec"), chain); err != nil {
 			return p, err
 		}
 		var v labspace.Invalid
