@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // idlePolicy sets the global policy's lifecycle rules.
@@ -128,5 +130,39 @@ func TestMaximumRunningTimeSurvivesARestart(t *testing.T) {
 	}
 	if took > 20*time.Second {
 		t.Errorf("stopped %s after it started, for a maximum of 8 s: the restart reset the clock", took.Round(time.Second))
+	}
+}
+
+// In the browser: the workspace page says a stop is coming, and why, and
+// "Keep running" puts it off; the grid says it too.
+func TestUIStopNoticeAndKeepRunning(t *testing.T) {
+	requireTools(t, "python3")
+	requireChromium(t)
+	s := startServer(t, freeAddr(t), t.TempDir())
+	team(t, s)
+	s.idlePolicy(map[string]any{"idleStopSeconds": 20, "warnBeforeSeconds": 15})
+	s.must(201, "POST", "/api/v1/projects/vision/workspaces", s.admin,
+		map[string]any{"name": "quiet", "environment": "python-http", "compute": "cpu-small"}, nil)
+	s.waitPhase("vision", "quiet", "Running", toolStart)
+	b := newBrowser(t, s)
+	b.signIn("admin", adminPassword, "/")
+	b.open("/projects/vision/workspaces/quiet")
+	b.waitFor("the stop notice", `#keep-running-form:not([hidden]) #keep-running`, 20*time.Second)
+	if why := b.text("#why"); !strings.Contains(why, "StopComing") || !strings.Contains(why, "unless used") {
+		t.Errorf("the page says %q", why)
+	}
+	b.open("/")
+	b.waitFor("the grid's row", `tr[data-id]`, uiStep)
+	if row := eval[string](b, "the row's phase details", `document.querySelector("tr[data-id] details.phase").textContent`); !strings.Contains(row, "Will stop at") {
+		t.Errorf("the grid's row says %q", row)
+	}
+	b.open("/projects/vision/workspaces/quiet")
+	b.waitFor("the keep-running button", `#keep-running-form:not([hidden]) #keep-running`, uiStep)
+	b.click("#keep-running")
+	// The page's polling hides the button once the notice is gone.
+	run(b, "the notice to go", chromedp.Poll[bool](`document.getElementById("keep-running-form").hidden && !document.getElementById("why").textContent.includes("StopComing")`,
+		chromedp.WithPollingTimeout(20*time.Second)))
+	if w := s.get("vision", "quiet"); w.Status.Phase != "Running" || w.Status.StopNotice != nil {
+		t.Errorf("after keep running: %+v", w)
 	}
 }

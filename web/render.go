@@ -67,6 +67,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 var funcs = template.FuncMap{
 	"phaseClass": phaseClass,
+	"phaseOf":    phaseOf,
 	"when":       when,
 	"whenSec":    whenSec,
 	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },

@@ -23,6 +23,7 @@ func (h *Handler) detailRoutes() {
 	h.mux.Handle("GET "+one+"/delete", h.auth(h.confirmDelete))
 	h.mux.Handle("POST "+one+"/delete", h.auth(h.desired(labspace.PhaseDeleted)))
 	h.mux.Handle("POST "+one+"/sharing", h.auth(h.share))
+	h.mux.Handle("POST "+one+"/keep-running", h.auth(h.keepRunning))
 }
 
 // detailView is the workspace page.
@@ -141,6 +142,16 @@ func (h *Handler) desired(to labspace.Phase) handlerFunc {
 		http.Redirect(w, r, workspacePath(p, n), http.StatusSeeOther)
 		return nil
 	}
+}
+
+// keepRunning answers a stop notice: it counts as activity.
+func (h *Handler) keepRunning(w http.ResponseWriter, r *http.Request) error {
+	p, n := r.PathValue("project"), r.PathValue("name")
+	if _, err := h.svc.KeepRunning(r.Context(), p, n); err != nil {
+		return err
+	}
+	http.Redirect(w, r, workspacePath(p, n), http.StatusSeeOther)
+	return nil
 }
 
 // share sets who besides its creator may connect to the workspace's tools.

@@ -146,8 +146,9 @@ func workspacePath(project, name string) string {
 
 func toRow(w *labspace.Workspace) row {
 	c := w.Spec.Compute.Spec
+	p := phaseOf(w) // a stop to come shows in place of the phase's reason
 	r := row{ID: w.ID, Name: w.Name, Project: w.Project(), Environment: w.Spec.Environment.From.Name, CreatedBy: w.CreatedBy,
-		Phase: w.Status.Phase, Reason: w.Status.PhaseReason, Message: w.Status.PhaseMessage, Tools: tools(w),
+		Phase: w.Status.Phase, Reason: p.Reason, Message: p.Message, Tools: p.Tools,
 		GPUs: gpusOf(c), CPU: orDash(c.CPURequest), Memory: orDash(c.MemoryRequest), Created: w.CreatedAt, Started: startedAt(w)}
 	return r
 }
@@ -275,11 +276,19 @@ type phaseJSON struct {
 	Message string         `json:"message"`
 	Tools   []toolLink     `json:"tools"`
 	Started string         `json:"started"` // as the grid shows it, "—" before the first start
+	// Idle is true while a policy's idle rule is about to stop it: the
+	// reason and message then say when, and "keep running" is offered.
+	Idle bool `json:"idle,omitempty"`
 }
 
 func phaseOf(w *labspace.Workspace) phaseJSON {
-	return phaseJSON{ID: w.ID, Phase: w.Status.Phase, Class: phaseClass(w.Status.Phase), Reason: w.Status.PhaseReason,
+	p := phaseJSON{ID: w.ID, Phase: w.Status.Phase, Class: phaseClass(w.Status.Phase), Reason: w.Status.PhaseReason,
 		Message: w.Status.PhaseMessage, Tools: tools(w), Started: when(startedAt(w))}
+	if n := w.Status.StopNotice; n != nil && w.Status.Phase == labspace.PhaseRunning {
+		// What the user must know now: the stop to come, in the grid and on the page.
+		p.Reason, p.Message, p.Idle = "StopComing", n.Message, n.Reason == "IdleTimeout"
+	}
+	return p
 }
 
 func startedAt(w *labspace.Workspace) time.Time {

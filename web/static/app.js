@@ -90,6 +90,7 @@
       const data = await getJSON(section.dataset.poll);
       const it = data.workspace;
       setBadge(section.querySelector(".badge"), it, document.getElementById("why"));
+      document.getElementById("keep-running-form").hidden = !it.idle;
       const tools = document.getElementById("tools");
       if (JSON.stringify(it.tools) !== tools.dataset.last) {
         tools.dataset.last = JSON.stringify(it.tools);
