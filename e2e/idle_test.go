@@ -166,3 +166,39 @@ func TestUIStopNoticeAndKeepRunning(t *testing.T) {
 		t.Errorf("after keep running: %+v", w)
 	}
 }
+
+// The new-workspace page shows the project's rules before anything is
+// submitted, and a compute resource the policy refuses is disabled with
+// the reason.
+func TestUINewWorkspaceShowsThePolicy(t *testing.T) {
+	requireChromium(t)
+	s := startServer(t, freeAddr(t), t.TempDir())
+	team(t, s)
+	s.must(201, "POST", "/api/v1/policies", s.admin, map[string]any{
+		"meta": map[string]any{"name": "workspaces", "scope": map[string]any{"type": "global"}},
+		"spec": map[string]any{"fields": map[string]any{"compute.gpuDevices": map[string]any{"max": "1"},
+			"general.preemptible": map[string]any{"default": "false", "canEdit": false}},
+			"lifecycle": map[string]any{"idleStopSeconds": 3600}}}, nil)
+	s.must(201, "POST", "/api/v1/compute-resources", s.admin, map[string]any{
+		"meta": map[string]any{"name": "two-gpus", "scope": map[string]any{"type": "global"}},
+		"spec": map[string]any{"gpuDevices": 2, "cpuRequest": "1", "memoryRequest": "1Gi"}}, nil)
+	b := newBrowser(t, s)
+	b.signIn("rita", "rita-password", "/workspaces/new?project=vision")
+	b.waitFor("the project's rules", "#policy", uiStep)
+	rules := b.text("#policy")
+	for _, want := range []string{"GPUs: at most 1 (global)", "Preemptible: fixed at false (global)", "Stops after 1 h without activity (global)"} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("the rules say %q, want %q in them", rules, want)
+		}
+	}
+	if !eval[bool](b, "two-gpus is disabled", `document.getElementById("compute-two-gpus").disabled`) {
+		t.Error("a compute resource the policy refuses can be chosen")
+	}
+	if why := b.text("#compute-two-gpus-no"); !strings.Contains(why, "above the maximum of 1") {
+		t.Errorf("the refusal says %q", why)
+	}
+	if eval[bool](b, "cpu-small is disabled", `document.getElementById("compute-cpu-small").disabled`) {
+		t.Error("a compute resource within the rules is disabled")
+	}
+	b.shot("new-workspace-policy")
+}

@@ -56,7 +56,15 @@ type newView struct {
 	Restriction string
 	// CanOverride: the caller may replace the arguments (override-command).
 	CanOverride bool
+	// Policy is what the project's policies allow (policy.go).
+	Policy *labspace.EffectivePolicy
 }
+
+// PolicyLines are the project's rules in words.
+func (v *newView) PolicyLines() []string { return policyLines(v.Policy) }
+
+// Refused says why the policy refuses compute resource c ("" if it does not).
+func (v *newView) Refused(c *labspace.ComputeResource) string { return computeRefused(v.Policy, c) }
 
 // shownError is a field error in the summary above the form, with the id
 // of the place beside its input where it also shows.
@@ -115,6 +123,9 @@ func (h *Handler) newView(ctx context.Context, f newForm) (*newView, error) {
 		}
 		v.addErrors(err)
 		return v, nil
+	}
+	if v.Policy, err = h.svc.EffectivePolicy(ctx, v.Form.Project); err != nil {
+		return nil, err
 	}
 	return v, h.galleries(ctx, v)
 }
