@@ -68,3 +68,20 @@ func TestIdlePassDecides(t *testing.T) {
 		}
 	}
 }
+
+// What the tool proxy pays per request (and per WebSocket read or write)
+// to note activity: `go test ./service -run XXX -bench Touch`.
+func BenchmarkTouch(b *testing.B) {
+	s := New(Options{})
+	ids := make([]string, 1000)
+	for i := range ids {
+		ids[i] = fmt.Sprint("ws-", i)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			s.Touch(ids[i%len(ids)], labspace.SignalToolTraffic)
+			i++
+		}
+	})
+}
