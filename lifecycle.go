@@ -29,15 +29,18 @@ type Signal string
 const (
 	// SignalToolTraffic: requests and WebSocket frames through the proxy.
 	SignalToolTraffic Signal = "tool-traffic"
+	// SignalKernel: a Jupyter kernel computing, or its last activity.
+	SignalKernel Signal = "kernel"
 	// SignalKeepRunning: the user asked to keep the workspace running.
 	SignalKeepRunning Signal = "keep-running"
 )
 
 // Signals are the signals rules may name, in docs order.
-var Signals = [...]Signal{SignalToolTraffic, SignalKeepRunning}
+var Signals = [...]Signal{SignalToolTraffic, SignalKernel, SignalKeepRunning}
 
 // signalWords name signals for people.
-var signalWords = map[Signal]string{SignalToolTraffic: "tool traffic", SignalKeepRunning: "a request to keep it running"}
+var signalWords = map[Signal]string{SignalToolTraffic: "tool traffic", SignalKernel: "notebook kernel activity",
+	SignalKeepRunning: "a request to keep it running"}
 
 // Validate checks the rules' own fields.
 func (l *LifecycleRules) Validate(field string, v *Invalid) {

@@ -38,6 +38,8 @@ type Options struct {
 	Poll time.Duration
 	// Metrics, when set, counts passes and transitions.
 	Metrics *metrics.Metrics
+	// ToolKey derives workspaces' tool tokens, to read Jupyter's kernels.
+	ToolKey []byte
 }
 
 // Controller reconciles workspaces.
@@ -50,6 +52,7 @@ type Controller struct {
 
 	mu      sync.RWMutex
 	targets map[string]map[string]string // workspace id -> tool -> address
+	kernels *kernelReader
 }
 
 // New returns a controller; Run starts it.
@@ -70,6 +73,7 @@ func New(o Options) *Controller {
 	// server down), everything is tried again within seconds of its return.
 	rl := workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 10*time.Second)
 	c := &Controller{opts: o, svc: o.Service, rt: o.Runtime, log: o.Logger, targets: map[string]map[string]string{},
+		kernels: newKernelReader(o.ToolKey),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(rl, workqueue.TypedRateLimitingQueueConfig[string]{Name: "workspaces"})}
 	if o.Metrics != nil {
 		o.Metrics.QueueDepth(c.queue.Len)
@@ -193,6 +197,7 @@ func (c *Controller) setTargets(id string, t map[string]string) {
 	defer c.mu.Unlock()
 	if t == nil {
 		delete(c.targets, id)
+		c.kernels.forget(id)
 		return
 	}
 	c.targets[id] = t

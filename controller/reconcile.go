@@ -258,6 +258,15 @@ func (c *Controller) idle(ctx context.Context, w *labspace.Workspace) (time.Dura
 	if err != nil {
 		return 0, err
 	}
+	if now := time.Now(); p.Kernels && c.kernels.due(w.ID, now) {
+		target := func(tool string) (string, bool) { return c.Target(w.ID, tool) }
+		if at := c.kernels.activity(ctx, w, target, now); !at.IsZero() {
+			c.svc.TouchAt(w.ID, labspace.SignalKernel, at)
+			if p, err = c.svc.PlanIdle(ctx, w); err != nil {
+				return 0, err
+			}
+		}
+	}
 	if p.Due {
 		return 0, c.svc.AutoStop(ctx, w.ID, p.Cause)
 	}
@@ -268,6 +277,9 @@ func (c *Controller) idle(ctx context.Context, w *labspace.Workspace) (time.Dura
 	}
 	if p.Next == 0 {
 		return 0, nil
+	}
+	if p.Kernels {
+		p.Next = min(p.Next, kernelPoll) // a kernel may go quiet at any time
 	}
 	return p.Next + 10*time.Millisecond, nil
 }

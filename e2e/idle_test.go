@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 )
 
 // idlePolicy sets the global policy's lifecycle rules.
@@ -201,4 +205,60 @@ func TestUINewWorkspaceShowsThePolicy(t *testing.T) {
 		t.Error("a compute resource within the rules is disabled")
 	}
 	b.shot("new-workspace-policy")
+}
+
+// A notebook whose kernel keeps computing is not idle, though nothing
+// goes through the proxy; one left alone is stopped. Only kernels count
+// here, so the traffic that starts them does not.
+func TestIdleKernelKeepsANotebook(t *testing.T) {
+	requireTools(t, "jupyter-notebook")
+	s := startServer(t, freeAddr(t), t.TempDir())
+	s.project("lab", map[string]any{"gpus": 0})
+	s.idlePolicy(map[string]any{"idleStopSeconds": 10, "warnBeforeSeconds": 4, "idleSignals": []string{"kernel"}})
+	for _, n := range []string{"calm", "busy"} {
+		s.must(201, "POST", "/api/v1/projects/lab/workspaces", s.admin,
+			map[string]any{"name": n, "environment": "jupyter", "compute": "cpu-small"}, nil)
+	}
+	for _, n := range []string{"calm", "busy"} {
+		s.waitPhase("lab", n, "Running", toolStart)
+	}
+	base := "/ws/lab/busy/jupyter"
+	var kernel struct{ ID string }
+	s.must(201, "POST", base+"/api/kernels", s.admin, map[string]any{"name": "python3"}, &kernel)
+	if got := execute(t, s, base, kernel.ID, "import threading, time\nstarted = time.time()\n1"); got != "1" {
+		t.Fatalf("the kernel answered %q", got)
+	}
+	send(t, s, base, kernel.ID, "time.sleep(40)") // busy, and silent, for 40 s
+	w := s.waitPhase("lab", "calm", "Stopped", 40*time.Second)
+	if w.Status.PhaseReason != "IdleTimeout" || !strings.Contains(w.Status.PhaseMessage, "without notebook kernel activity") {
+		t.Errorf("the calm notebook: %+v", w.Status)
+	}
+	time.Sleep(5 * time.Second) // past when busy would have stopped too
+	if w := s.get("lab", "busy"); w.Status.Phase != "Running" {
+		t.Errorf("the computing notebook is %s: %s", w.Status.Phase, w.Status.PhaseMessage)
+	}
+}
+
+// send asks a kernel to run code and leaves without waiting (the kernel
+// goes on computing after its WebSocket closes).
+func send(t *testing.T, s *server, base, kernel, code string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), toolStart)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws://"+s.addr+base+"/api/kernels/"+kernel+"/channels",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + s.admin}}})
+	if err != nil {
+		t.Fatalf("kernel WebSocket through the proxy: %v", err)
+	}
+	defer conn.Close(websocket.StatusNormalClosure, "")
+	msg := map[string]any{
+		"header": map[string]any{"msg_id": "e2e-send", "username": "e2e", "session": "e2e", "msg_type": "execute_request",
+			"version": "5.3", "date": time.Now().UTC().Format(time.RFC3339)},
+		"parent_header": map[string]any{}, "metadata": map[string]any{}, "channel": "shell", "buffers": []any{},
+		"content": map[string]any{"code": code, "silent": false, "store_history": false, "user_expressions": map[string]any{},
+			"allow_stdin": false, "stop_on_error": true},
+	}
+	if err := wsjson.Write(ctx, conn, msg); err != nil {
+		t.Fatal(err)
+	}
 }

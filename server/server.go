@@ -177,7 +177,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	origins := proxy.Options{Domain: cfg.ProxyDomain, NoPaths: cfg.NoToolPaths, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/")}
 	s.Controller = controller.New(controller.Options{Service: svc, Runtime: rt, Logger: cfg.Logger, Metrics: m,
-		PublicURL: origins.PublicURL, Resync: cfg.Resync, Poll: poll, Workers: workers,
+		PublicURL: origins.PublicURL, Resync: cfg.Resync, Poll: poll, Workers: workers, ToolKey: toolKey,
 		ToolURL: func(w *labspace.Workspace, tool string) string { return proxy.ToolURL(origins, w, tool) }})
 	svc.SetLifecycle(s.Controller, rt)
 	tools := proxy.New(svc, s.Controller, origins, cfg.Logger)

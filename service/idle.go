@@ -56,6 +56,22 @@ func (s *Service) Touch(id string, sig labspace.Signal) {
 	}
 }
 
+// TouchAt notes activity of workspace id at t, when it is newer than what
+// is noted (a kernel's last activity, read from Jupyter).
+func (s *Service) TouchAt(id string, sig labspace.Signal, t time.Time) {
+	i := signalIndex(sig)
+	if i < 0 {
+		return
+	}
+	slot := &s.activity.of(id)[i]
+	for {
+		old := slot.Load()
+		if t.Unix() <= old || slot.CompareAndSwap(old, t.Unix()) {
+			return
+		}
+	}
+}
+
 // lastActivity is w's last activity that its rules count: the newest of
 // memory and its status.
 func (s *Service) lastActivity(w *labspace.Workspace, rules *labspace.EffectiveLifecycle) labspace.Activity {
@@ -104,6 +120,9 @@ func (s *Service) policyOf(ctx context.Context, project string) (*labspace.Effec
 
 // IdlePlan is what the rules have in store for a running workspace.
 type IdlePlan struct {
+	// Kernels: an idle rule counts Jupyter kernels, so the controller
+	// should read them (then plan again).
+	Kernels  bool
 	Due      bool // stop it now, for Cause
 	Cause    labspace.StopCause
 	Notice   *labspace.StopNotice // what status.stopNotice should say (nil: nothing)
@@ -122,6 +141,7 @@ func (s *Service) PlanIdle(ctx context.Context, w *labspace.Workspace) (IdlePlan
 		return p, err
 	}
 	rules := &e.Lifecycle
+	p.Kernels = rules.IdleStopSeconds > 0 && rules.Counts(labspace.SignalKernel)
 	last := s.lastActivity(w, rules)
 	if stored := w.Status.Activity; last.Last.After(time.Time{}) && (stored == nil || last.Last.Sub(stored.Last) >= activitySaveEvery) {
 		p.Activity = &last
