@@ -74,7 +74,7 @@ func New(o Options) *Controller {
 	rl := workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 10*time.Second)
 	c := &Controller{opts: o, svc: o.Service, rt: o.Runtime, log: o.Logger, targets: map[string]map[string]string{},
 		kernels: newKernelReader(o.ToolKey),
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(rl, workqueue.TypedRateLimitingQueueConfig[string]{Name: "workspaces"})}
+		queue:   workqueue.NewTypedRateLimitingQueueWithConfig(rl, workqueue.TypedRateLimitingQueueConfig[string]{Name: "workspaces"})}
 	if o.Metrics != nil {
 		o.Metrics.QueueDepth(c.queue.Len)
 	}
