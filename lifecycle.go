@@ -14,6 +14,8 @@ type LifecycleRules struct {
 	IdleStopSeconds int64 `json:"idleStopSeconds,omitempty"`
 	// IdleSignals are what counts as activity; empty: all of them.
 	IdleSignals []Signal `json:"idleSignals,omitempty"`
+	// GPUIdleBelowPercent: GPUs busy under this (default 5) are idle.
+	GPUIdleBelowPercent int `json:"gpuIdleBelowPercent,omitempty"`
 	// MaxRunningSeconds stops a workspace this long after it started,
 	// busy or not; MaxPreemptibleRunningSeconds does for preemptible ones.
 	MaxRunningSeconds            int64 `json:"maxRunningSeconds,omitempty"`
@@ -31,15 +33,17 @@ const (
 	SignalToolTraffic Signal = "tool-traffic"
 	// SignalKernel: a Jupyter kernel computing, or its last activity.
 	SignalKernel Signal = "kernel"
+	// SignalGPU: the workspace's GPUs busy at or above the rule's threshold.
+	SignalGPU Signal = "gpu"
 	// SignalKeepRunning: the user asked to keep the workspace running.
 	SignalKeepRunning Signal = "keep-running"
 )
 
 // Signals are the signals rules may name, in docs order.
-var Signals = [...]Signal{SignalToolTraffic, SignalKernel, SignalKeepRunning}
+var Signals = [...]Signal{SignalToolTraffic, SignalKernel, SignalGPU, SignalKeepRunning}
 
 // signalWords name signals for people.
-var signalWords = map[Signal]string{SignalToolTraffic: "tool traffic", SignalKernel: "notebook kernel activity",
+var signalWords = map[Signal]string{SignalToolTraffic: "tool traffic", SignalKernel: "notebook kernel activity", SignalGPU: "GPU use",
 	SignalKeepRunning: "a request to keep it running"}
 
 // Validate checks the rules' own fields.
@@ -49,6 +53,9 @@ func (l *LifecycleRules) Validate(field string, v *Invalid) {
 		if secs < 0 || secs > 366*24*3600 {
 			v.Add(field+"."+name, "must be between 0 and a year in seconds")
 		}
+	}
+	if l.GPUIdleBelowPercent < 0 || l.GPUIdleBelowPercent > 100 {
+		v.Add(field+".gpuIdleBelowPercent", "must be between 0 and 100")
 	}
 	for i, s := range l.IdleSignals {
 		known := false
@@ -90,6 +97,9 @@ func (e *EffectiveLifecycle) narrow(r LifecycleRules, from Scope) {
 	shorter("maxRunningSeconds", &e.MaxRunningSeconds, r.MaxRunningSeconds)
 	shorter("maxPreemptibleRunningSeconds", &e.MaxPreemptibleRunningSeconds, r.MaxPreemptibleRunningSeconds)
 	shorter("warnBeforeSeconds", &e.WarnBeforeSeconds, r.WarnBeforeSeconds)
+	if r.GPUIdleBelowPercent > e.GPUIdleBelowPercent { // more use counts as idle: stricter
+		e.GPUIdleBelowPercent, e.From["gpuIdleBelowPercent"] = r.GPUIdleBelowPercent, from
+	}
 	if len(r.IdleSignals) > 0 {
 		if e.IdleSignals == nil {
 			e.IdleSignals = append([]Signal(nil), r.IdleSignals...)
@@ -119,6 +129,15 @@ func (e *EffectiveLifecycle) Counts(s Signal) bool {
 		}
 	}
 	return false
+}
+
+// GPUThreshold is the utilisation (percent) at and above which GPUs count
+// as used.
+func (e *EffectiveLifecycle) GPUThreshold() int {
+	if e.GPUIdleBelowPercent == 0 {
+		return 5
+	}
+	return e.GPUIdleBelowPercent
 }
 
 // StopCause says why a workspace was stopped other than by a person.

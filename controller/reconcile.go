@@ -258,6 +258,14 @@ func (c *Controller) idle(ctx context.Context, w *labspace.Workspace) (time.Dura
 	if err != nil {
 		return 0, err
 	}
+	if m, ok := c.rt.(runtime.GPUMeter); ok && p.GPUAt > 0 {
+		if busy, ok := m.GPUBusy(ctx, w); ok && busy >= p.GPUAt {
+			c.svc.Touch(w.ID, labspace.SignalGPU)
+			if p, err = c.svc.PlanIdle(ctx, w); err != nil {
+				return 0, err
+			}
+		}
+	}
 	if now := time.Now(); p.Kernels && c.kernels.due(w.ID, now) {
 		target := func(tool string) (string, bool) { return c.Target(w.ID, tool) }
 		if at := c.kernels.activity(ctx, w, target, now); !at.IsZero() {
@@ -278,8 +286,8 @@ func (c *Controller) idle(ctx context.Context, w *labspace.Workspace) (time.Dura
 	if p.Next == 0 {
 		return 0, nil
 	}
-	if p.Kernels {
-		p.Next = min(p.Next, kernelPoll) // a kernel may go quiet at any time
+	if p.Kernels || p.GPUAt > 0 {
+		p.Next = min(p.Next, kernelPoll) // a kernel or a GPU may go quiet at any time
 	}
 	return p.Next + 10*time.Millisecond, nil
 }

@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -260,5 +263,55 @@ func send(t *testing.T, s *server, base, kernel, code string) {
 	}
 	if err := wsjson.Write(ctx, conn, msg); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// GPU use as activity, from nvidia-smi (a stand-in on PATH that reports
+// the utilisation the test writes): the workspace whose GPU goes to 90%
+// runs on; the one whose GPU stays at 0% is stopped.
+func TestIdleGPUUse(t *testing.T) {
+	requireTools(t, "python3")
+	bin := t.TempDir()
+	util := filepath.Join(bin, "util.csv")
+	if err := os.WriteFile(util, []byte("0, 0\n1, 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\ncase \"$*\" in\n*utilization*) cat " + util + " ;;\n*) printf '0\\n1\\n' ;;\nesac\n"
+	if err := os.WriteFile(filepath.Join(bin, "nvidia-smi"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	s := startServer(t, freeAddr(t), t.TempDir())
+	s.project("lab", map[string]any{"gpus": 2})
+	s.idlePolicy(map[string]any{"idleStopSeconds": 10, "warnBeforeSeconds": 4, "idleSignals": []string{"gpu"}, "gpuIdleBelowPercent": 20})
+	s.must(201, "POST", "/api/v1/compute-resources", s.admin, map[string]any{
+		"meta": map[string]any{"name": "one-gpu-small", "scope": map[string]any{"type": "global"}},
+		"spec": map[string]any{"gpuDevices": 1, "cpuRequest": "100m", "memoryRequest": "64Mi"}}, nil)
+	device := map[string]int{}
+	for _, n := range []string{"training", "parked"} {
+		s.must(201, "POST", "/api/v1/projects/lab/workspaces", s.admin,
+			map[string]any{"name": n, "environment": "python-http", "compute": "one-gpu-small"}, nil)
+		s.waitPhase("lab", n, "Running", toolStart)
+		var w struct {
+			Status struct{ Admission struct{ GPUDevices []int } }
+		}
+		s.must(200, "GET", "/api/v1/projects/lab/workspaces/"+n, s.admin, nil, &w)
+		if len(w.Status.Admission.GPUDevices) != 1 {
+			t.Fatalf("%s holds GPUs %v, want one", n, w.Status.Admission.GPUDevices)
+		}
+		device[n] = w.Status.Admission.GPUDevices[0]
+	}
+	time.Sleep(2 * time.Second) // both idle for a while, then training starts
+	busy := fmt.Sprintf("%d, 90\n%d, 3\n", device["training"], device["parked"])
+	if err := os.WriteFile(util, []byte(busy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := s.waitPhase("lab", "parked", "Stopped", 40*time.Second)
+	if w.Status.PhaseReason != "IdleTimeout" || !strings.Contains(w.Status.PhaseMessage, "without GPU use") {
+		t.Errorf("the parked workspace: %+v", w.Status)
+	}
+	time.Sleep(5 * time.Second)
+	if w := s.get("lab", "training"); w.Status.Phase != "Running" {
+		t.Errorf("the training workspace is %s: %s", w.Status.Phase, w.Status.PhaseMessage)
 	}
 }

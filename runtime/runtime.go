@@ -126,6 +126,13 @@ type Runtime interface {
 	Logs(ctx context.Context, w *labspace.Workspace, follow bool) (io.ReadCloser, error)
 }
 
+// GPUMeter is a runtime that can tell how busy a workspace's GPUs are.
+type GPUMeter interface {
+	// GPUBusy returns the highest utilisation (percent) of w's GPUs over
+	// the last sample; ok is false when it cannot tell.
+	GPUBusy(ctx context.Context, w *labspace.Workspace) (percent int, ok bool)
+}
+
 // ToolTokenVar carries a secret the workload's tools may require (the
 // seeded Jupyter does): labspace's proxy sends it to them as
 // "Authorization: token <value>", so that only requests through the

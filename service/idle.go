@@ -122,7 +122,9 @@ func (s *Service) policyOf(ctx context.Context, project string) (*labspace.Effec
 type IdlePlan struct {
 	// Kernels: an idle rule counts Jupyter kernels, so the controller
 	// should read them (then plan again).
-	Kernels  bool
+	Kernels bool
+	// GPUAt: an idle rule counts GPU use at or above this percent (0: no).
+	GPUAt    int
 	Due      bool // stop it now, for Cause
 	Cause    labspace.StopCause
 	Notice   *labspace.StopNotice // what status.stopNotice should say (nil: nothing)
@@ -142,6 +144,9 @@ func (s *Service) PlanIdle(ctx context.Context, w *labspace.Workspace) (IdlePlan
 	}
 	rules := &e.Lifecycle
 	p.Kernels = rules.IdleStopSeconds > 0 && rules.Counts(labspace.SignalKernel)
+	if rules.IdleStopSeconds > 0 && rules.Counts(labspace.SignalGPU) {
+		p.GPUAt = rules.GPUThreshold()
+	}
 	last := s.lastActivity(w, rules)
 	if stored := w.Status.Activity; last.Last.After(time.Time{}) && (stored == nil || last.Last.Sub(stored.Last) >= activitySaveEvery) {
 		p.Activity = &last

@@ -62,6 +62,7 @@ type Runtime struct {
 	limits       *limits
 	hide         []string
 	uidMu        sync.Mutex // uid allocation
+	gpuUse       gpuUse     // nvidia-smi's utilisation, sampled
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
