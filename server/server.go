@@ -82,6 +82,9 @@ type Config struct {
 	// creates on Kubernetes (default restricted); ProxyNamespace is the
 	// namespace labspace runs in, whose pods alone reach workspaces.
 	PodSecurity, ProxyNamespace string
+	// GPUMetricsURL and GPUMetricsQuery: where GPU use is read on
+	// Kubernetes (kube.Options).
+	GPUMetricsURL, GPUMetricsQuery string
 	// FirstWorkloadUID and WorkloadUIDs bound the uids local workloads get
 	// when labspace runs as root (defaults in runtime/local).
 	FirstWorkloadUID, WorkloadUIDs int
@@ -336,7 +339,7 @@ func openRuntime(ctx context.Context, cfg Config, svc *service.Service, toolKey 
 		return nil, 0, 0, err
 	}
 	rt, err := kube.New(ctx, kube.Options{Config: rc, Logger: cfg.Logger, Instance: instance, ToolKey: toolKey,
-		PodSecurity: cfg.PodSecurity, ProxyNamespace: cfg.ProxyNamespace,
+		PodSecurity: cfg.PodSecurity, ProxyNamespace: cfg.ProxyNamespace, GPUMetricsURL: cfg.GPUMetricsURL, GPUMetricsQuery: cfg.GPUMetricsQuery,
 		Inputs: func(ctx context.Context, w *labspace.Workspace) (*runtime.Inputs, error) {
 			return svc.WorkloadInputs(service.AsController(ctx), w)
 		}})

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labspace/labspace/runtime/kube"
 	"github.com/labspace/labspace/runtime/local"
 	"github.com/labspace/labspace/server"
 	"github.com/spf13/cobra"
@@ -51,6 +52,8 @@ func serveCmd() *cobra.Command {
 	f.BoolVar(&cfg.SingleUser, "single-user", false, "on a host where the local runtime cannot isolate workloads (neither root nor user namespaces), let every user run workspaces as labspace's own user")
 	f.IntVar(&cfg.FirstWorkloadUID, "workload-uid-first", local.DefaultFirstUID, "when labspace runs as root, the first uid (and gid) of the range given to local workloads, one per workspace")
 	f.IntVar(&cfg.WorkloadUIDs, "workload-uids", local.DefaultUIDCount, "how many uids the range of --workload-uid-first holds")
+	f.StringVar(&cfg.GPUMetricsURL, "gpu-metrics-url", "", "on Kubernetes, a Prometheus API with NVIDIA's DCGM exporter's series, so that GPU use counts as activity for idle rules")
+	f.StringVar(&cfg.GPUMetricsQuery, "gpu-metrics-query", kube.DefaultGPUQuery, "the PromQL query giving each pod's GPU utilisation in percent, labelled by namespace and pod")
 	f.StringVar(&cfg.PodSecurity, "pod-security", "restricted", "on Kubernetes, the Pod Security level project namespaces enforce at least (restricted, baseline or privileged); settings an administrator permits raise a namespace as they need")
 	f.StringVar(&cfg.ProxyNamespace, "proxy-namespace", "", "on Kubernetes, the namespace labspace runs in: network policies let only its pods reach workspaces (default: labspace's own pod's namespace, else labspace)")
 	f.StringVar(&cfg.Instance, "instance", "", "this installation's name on the cluster, labelling its objects (default: a random name kept in --data-dir)")

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -47,6 +48,10 @@ type Options struct {
 	// ProxyPeers, when set, replaces that rule (labspace outside the cluster).
 	ProxyNamespace string
 	ProxyPeers     []networkingv1.NetworkPolicyPeer
+	// GPUMetricsURL is a Prometheus (or compatible) API that has NVIDIA's
+	// DCGM exporter's series, for GPU use as a sign of activity;
+	// GPUMetricsQuery gives each pod's utilisation (DefaultGPUQuery).
+	GPUMetricsURL, GPUMetricsQuery string
 }
 
 // Runtime is the Kubernetes runtime.
@@ -65,6 +70,8 @@ type Runtime struct {
 	// until the informer shows them: a pass right after a start then
 	// needs no LIST to learn that the pod exists.
 	made map[string]madePod
+	// gpuUse reads GPU utilisation from Prometheus (gpuuse.go); nil without one.
+	gpuUse *gpuUse
 }
 
 type madePod struct {
@@ -104,6 +111,13 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	r := &Runtime{opts: opts, client: client, log: opts.Logger, stop: stop, ensured: map[string]string{}, made: map[string]madePod{}}
+	if opts.GPUMetricsURL != "" {
+		q := opts.GPUMetricsQuery
+		if q == "" {
+			q = DefaultGPUQuery
+		}
+		r.gpuUse = &gpuUse{url: opts.GPUMetricsURL, query: q, client: &http.Client{Timeout: 3 * time.Second}}
+	}
 	ours := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = opts.selector("") }))
 	r.pods = ours.Core().V1().Pods().Informer()
