@@ -173,7 +173,9 @@ func StartWith(ctx context.Context, dir string, o Options) (*Cluster, error) {
 		c.Stop()
 		return nil, err
 	}
-	if err := c.WaitNodesReady(ctx, 3*time.Minute); err != nil {
+	// The node lifecycle controller untaints at its default 20 requests/s
+	// while kwok's heartbeats conflict: 1,000 nodes took nearly 4 minutes.
+	if err := c.WaitNodesReady(ctx, max(3*time.Minute, time.Duration(len(nodes))*400*time.Millisecond)); err != nil {
 		c.Stop()
 		return nil, err
 	}
