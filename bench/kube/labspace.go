@@ -2,21 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/bench/benchkit"
+	"github.com/labspace/labspace/bench/kubebench"
 	"github.com/labspace/labspace/runtime/kube/kubetest"
 )
 
@@ -24,17 +18,6 @@ import (
 // it has no watch, so the answer is up to this late, and each ask is
 // labspace CPU time counted in its round.
 const pollEvery = 50 * time.Millisecond
-
-// buildLabspace builds the shipped binary into dir, once for every round.
-func buildLabspace(dir string) (string, error) {
-	exe := filepath.Join(dir, "labspace")
-	cmd := exec.Command("go", "build", "-o", exe, "github.com/labspace/labspace/cmd/labspace")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/labspace: %w", err)
-	}
-	return exe, nil
-}
 
 // labspaceRound starts `labspace serve` on the cluster with a fresh data
 // folder, creates a new project's building blocks, and times n workspaces
@@ -48,16 +31,16 @@ func labspaceRound(ctx context.Context, c *kubetest.Cluster, exe, dir string, ro
 	}
 	defer p.stop()
 	project := "bench-" + strconv.Itoa(round)
-	err = p.api.CreateToolBlocks(benchkit.ToolBlocks{Project: project, Compute: "tiny", Environment: "tool", Tool: "web",
+	err = p.API.CreateToolBlocks(benchkit.ToolBlocks{Project: project, Compute: "tiny", Environment: "tool", Tool: "web",
 		Command: []string{"serve"}})
 	if err != nil {
 		return sample{}, err
 	}
 	quiet(c)
-	s, err := measure(c.Pids(), p.cmd.Process.Pid, func() error {
+	s, err := measure(c, p.Pid(), func() error {
 		t0 := time.Now()
-		err := parallel(n, clients, func(i int) error {
-			return p.api.Do("POST", "/api/v1/projects/"+project+"/workspaces", map[string]any{"name": "w" + strconv.Itoa(i),
+		err := kubebench.Parallel(n, clients, func(i int) error {
+			return p.API.Do("POST", "/api/v1/projects/"+project+"/workspaces", map[string]any{"name": "w" + strconv.Itoa(i),
 				"environment": "tool", "compute": "tiny"}, 201, nil)
 		})
 		if err != nil {
@@ -67,7 +50,7 @@ func labspaceRound(ctx context.Context, c *kubetest.Cluster, exe, dir string, ro
 		return p.awaitRunning(project, n)
 	})
 	if err != nil {
-		return s, fmt.Errorf("%w\nlabspace's log ends:\n%s", err, p.logTail())
+		return s, fmt.Errorf("%w\nlabspace's log ends:\n%s", err, p.LogTail())
 	}
 	// Stopped first: it would start again the pods the clean-up deletes.
 	if err := p.stop(); err != nil {
@@ -76,81 +59,21 @@ func labspaceRound(ctx context.Context, c *kubetest.Cluster, exe, dir string, ro
 	return s, dropNamespace(ctx, c, labspace.DefaultNamespace(project))
 }
 
-// labspaceProc is a `labspace serve` process and a client signed in as admin.
-type labspaceProc struct {
-	cmd    *exec.Cmd
-	api    *benchkit.Client
-	log    string
-	exited chan struct{}
-}
+// labspaceProc is labspace as a round runs it: a fresh data folder each
+// round, so each start begins a new log.
+type labspaceProc struct{ *kubebench.Labspace }
 
-// startLabspace runs the binary as e2e/harness_test.go does: serve on a
-// free loopback address with a data folder in dir, the admin's password
-// from LABSPACE_ADMIN_PASSWORD; it returns once the admin is signed in.
-func startLabspace(exe, dir, kubeconfig string, clients int) (*labspaceProc, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	p := &labspaceProc{log: filepath.Join(dir, "labspace.log"), exited: make(chan struct{})}
-	logf, err := os.Create(p.log)
-	if err != nil {
-		return nil, err
-	}
-	p.cmd = exec.Command(exe, "serve", "--addr", addr, "--data-dir", filepath.Join(dir, "data"), "--kubeconfig", kubeconfig)
-	p.cmd.Env = append(os.Environ(), "LABSPACE_ADMIN_PASSWORD="+benchkit.AdminPassword)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		logf.Close()
-		return nil, err
-	}
-	go func() { _ = p.cmd.Wait(); logf.Close(); close(p.exited) }()
-	p.api = benchkit.NewClient("http://" + addr)
-	// As many kept connections as clients (Go keeps 2 by default): the
-	// clients should not open a connection per request.
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = clients
-	p.api.HC = &http.Client{Timeout: time.Minute, Transport: tr}
-	if err := p.awaitHealthy(30 * time.Second); err != nil {
-		p.stop()
-		return nil, fmt.Errorf("labspace did not start: %w\n%s", err, p.logTail())
-	}
-	if p.api.Token, err = p.api.Login("admin", benchkit.AdminPassword); err != nil {
-		p.stop()
-		return nil, err
-	}
-	return p, nil
-}
-
-func (p *labspaceProc) awaitHealthy(within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		res, err := p.api.HC.Get(p.api.Base + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return nil
-			}
-			err = errors.New(res.Status)
-		}
-		select {
-		case <-p.exited:
-			return errors.New("it exited")
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-	}
+// startLabspace starts labspace with the clients' kept connections (see
+// kubebench.StartLabspace) and returns once the admin is signed in.
+func startLabspace(exe, dir, kubeconfig string, clients int) (labspaceProc, error) {
+	p, err := kubebench.StartLabspace(exe, dir, kubeconfig, kubebench.LabspaceOptions{Clients: clients,
+		Timeout: time.Minute, Healthy: 30 * time.Second, StopGrace: 20 * time.Second})
+	return labspaceProc{p}, err
 }
 
 // awaitRunning asks labspace every pollEvery until n workspaces of project
 // are Running, saying every second how many are.
-func (p *labspaceProc) awaitRunning(project string, n int) error {
+func (p labspaceProc) awaitRunning(project string, n int) error {
 	deadline := time.Now().Add(5 * time.Minute)
 	said := time.Now()
 	for {
@@ -170,7 +93,7 @@ func (p *labspaceProc) awaitRunning(project string, n int) error {
 }
 
 // countRunning lists project's Running workspaces, 1000 (the most) a page.
-func (p *labspaceProc) countRunning(project string) (int, error) {
+func (p labspaceProc) countRunning(project string) (int, error) {
 	count, next := 0, ""
 	for {
 		var page struct {
@@ -181,7 +104,7 @@ func (p *labspaceProc) countRunning(project string) (int, error) {
 		if next != "" {
 			path += "&continue=" + url.QueryEscape(next)
 		}
-		if err := p.api.Do("GET", path, nil, 200, &page); err != nil {
+		if err := p.API.Do("GET", path, nil, 200, &page); err != nil {
 			return 0, err
 		}
 		count += len(page.Items)
@@ -193,37 +116,7 @@ func (p *labspaceProc) countRunning(project string) (int, error) {
 }
 
 // stop ends labspace with SIGTERM (SIGKILL after 20s), as an operator would.
-func (p *labspaceProc) stop() error {
-	select {
-	case <-p.exited:
-		return nil
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-		return nil
-	case <-time.After(20 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-		return errors.New("labspace did not stop within 20s of SIGTERM")
-	}
-}
-
-func (p *labspaceProc) logTail() string {
-	raw, _ := os.ReadFile(p.log)
-	s := strings.TrimSpace(string(raw))
-	if len(s) > 3000 {
-		s = s[len(s)-3000:]
-	}
-	return s
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
+func (p labspaceProc) stop() error {
+	_, err := p.Stop()
+	return err
 }

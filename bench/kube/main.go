@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/labspace/labspace/bench/benchkit"
+	"github.com/labspace/labspace/bench/kubebench"
 	"github.com/labspace/labspace/runtime/kube/kubetest"
 )
 
@@ -37,6 +38,9 @@ import (
 // pair alternates, so that a slow drift (a cluster warming up, the
 // machine's load) falls on both sides about equally.
 const schedule = "ABBAAB"
+
+// sample is what one round measured.
+type sample = kubebench.Usage
 
 // round is one measured round.
 type round struct {
@@ -72,16 +76,11 @@ func main() {
 
 func run(settings []rates, n, clients int) error {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "labspace-bench-kube")
+	dir, exe, remove, err := kubebench.Workdir("labspace-bench-kube")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	benchkit.Progress("building labspace")
-	exe, err := buildLabspace(dir)
-	if err != nil {
-		return err
-	}
+	defer remove()
 	start := time.Now()
 	var results []result
 	for _, r := range settings {
@@ -117,29 +116,11 @@ func runCluster(ctx context.Context, dir, exe string, r rates, n, clients int) (
 		if err != nil {
 			return res, fmt.Errorf("round %d: %w", index, err)
 		}
-		benchkit.Progress("round %d: all ready in %s", index, s.wall.Round(10*time.Millisecond))
+		benchkit.Progress("round %d: all ready in %s", index, s.Wall.Round(10*time.Millisecond))
 		res.rounds = append(res.rounds, round{index: index, side: side, sample: s})
 	}
 	res.load = benchkit.LoadAvg()
 	return res, nil
-}
-
-// quiet waits, up to 20s, until the control plane has used under a tenth
-// of a core for a second, so that no round starts while the last one's
-// clean-up (or the cluster's start) still keeps it busy.
-func quiet(c *kubetest.Cluster) {
-	for range 20 {
-		before := cpuByProc(c.Pids())
-		time.Sleep(time.Second)
-		var used time.Duration
-		for name, t := range cpuByProc(c.Pids()) {
-			used += t - before[name]
-		}
-		if used < 100*time.Millisecond {
-			return
-		}
-	}
-	benchkit.Progress("the control plane is still busy; going on")
 }
 
 // sideName is how the report names a side.

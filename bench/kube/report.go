@@ -27,7 +27,7 @@ func report(w io.Writer, n, clients int, start time.Time, results []result) {
 		fmt.Fprintln(w, "| component rates | client-go, median | labspace, median | × floor, median of pairs |")
 		fmt.Fprintln(w, "|---|--:|--:|--:|")
 		for _, res := range results {
-			fmt.Fprintf(w, "| %s | %s | %s | %.2fx |\n", res.rates.name, ms(res.median('A').wall), ms(res.median('B').wall),
+			fmt.Fprintf(w, "| %s | %s | %s | %.2fx |\n", res.rates.name, ms(res.median('A').Wall), ms(res.median('B').Wall),
 				median(res.ratios()))
 		}
 		fmt.Fprintln(w)
@@ -62,7 +62,7 @@ func section(w io.Writer, res result) {
 	}
 	fmt.Fprintf(w, "× floor is labspace's time over the floor's in the same pair of rounds (1-2, 3-4, 5-6): %s; "+
 		"its median is above. The ratio of the medians is %.2fx.\n\n", strings.Join(strs, ", "),
-		float64(res.median('B').wall)/float64(res.median('A').wall))
+		float64(res.median('B').Wall)/float64(res.median('A').Wall))
 	perProgram(w, res)
 }
 
@@ -70,9 +70,9 @@ func section(w io.Writer, res result) {
 func row(side byte, s sample, ratio string) string {
 	lsCPU, lsPeak := "-", "-"
 	if side == 'B' {
-		lsCPU, lsPeak = ms(s.lsCPU), mib(s.lsPeak)
+		lsCPU, lsPeak = ms(s.LsCPU), mib(s.LsPeak)
 	}
-	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s |", ms(s.wall), ratio, ms(s.cpCPU), mib(s.cpPeak), lsCPU, lsPeak, ms(s.client))
+	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s |", ms(s.Wall), ratio, ms(s.CPCPU), mib(s.CPPeak), lsCPU, lsPeak, ms(s.Self))
 }
 
 // perProgram lists the control plane's CPU time by program, by round and
@@ -85,16 +85,16 @@ func perProgram(w io.Writer, res result) {
 	fmt.Fprintln(w, " client-go, median | labspace, median |")
 	fmt.Fprintln(w, "|---|"+strings.Repeat("--:|", len(res.rounds)+2))
 	var names []string
-	for name := range res.rounds[0].sample.perProc {
+	for name := range res.rounds[0].sample.PerProc {
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	for _, name := range names {
 		fmt.Fprintf(w, "| %s |", name)
 		for _, r := range res.rounds {
-			fmt.Fprintf(w, " %s |", ms(r.sample.perProc[name]))
+			fmt.Fprintf(w, " %s |", ms(r.sample.PerProc[name]))
 		}
-		fmt.Fprintf(w, " %s | %s |\n", ms(res.median('A').perProc[name]), ms(res.median('B').perProc[name]))
+		fmt.Fprintf(w, " %s | %s |\n", ms(res.median('A').PerProc[name]), ms(res.median('B').PerProc[name]))
 	}
 	fmt.Fprintln(w)
 }
@@ -134,16 +134,16 @@ func (res result) median(side byte) sample {
 	}
 	dur := func(f func(sample) time.Duration) time.Duration { return medianOf(ss, f) }
 	m := sample{
-		wall:    dur(func(s sample) time.Duration { return s.wall }),
-		cpCPU:   dur(func(s sample) time.Duration { return s.cpCPU }),
-		lsCPU:   dur(func(s sample) time.Duration { return s.lsCPU }),
-		client:  dur(func(s sample) time.Duration { return s.client }),
-		cpPeak:  medianOf(ss, func(s sample) int64 { return s.cpPeak }),
-		lsPeak:  medianOf(ss, func(s sample) int64 { return s.lsPeak }),
-		perProc: map[string]time.Duration{},
+		Wall:    dur(func(s sample) time.Duration { return s.Wall }),
+		CPCPU:   dur(func(s sample) time.Duration { return s.CPCPU }),
+		LsCPU:   dur(func(s sample) time.Duration { return s.LsCPU }),
+		Self:    dur(func(s sample) time.Duration { return s.Self }),
+		CPPeak:  medianOf(ss, func(s sample) int64 { return s.CPPeak }),
+		LsPeak:  medianOf(ss, func(s sample) int64 { return s.LsPeak }),
+		PerProc: map[string]time.Duration{},
 	}
-	for name := range ss[0].perProc {
-		m.perProc[name] = dur(func(s sample) time.Duration { return s.perProc[name] })
+	for name := range ss[0].PerProc {
+		m.PerProc[name] = dur(func(s sample) time.Duration { return s.PerProc[name] })
 	}
 	return m
 }
@@ -156,7 +156,7 @@ func (res result) ratios() []float64 {
 		if a.side == 'B' {
 			a, b = b, a
 		}
-		out = append(out, float64(b.sample.wall)/float64(a.sample.wall))
+		out = append(out, float64(b.sample.Wall)/float64(a.sample.Wall))
 	}
 	return out
 }

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labspace/labspace/bench/benchkit"
+	"github.com/labspace/labspace/bench/kubebench"
+)
+
+// createBlocks creates the global compute resource and environment, and
+// the projects, each with a quota far above what its workspaces ask for
+// (so that admission runs its checks but never refuses).
+func createBlocks(api *benchkit.Client, projects, clients int) error {
+	global := map[string]any{"type": "global"}
+	if err := api.Do("POST", "/api/v1/compute-resources", map[string]any{"meta": map[string]any{"name": "tiny", "scope": global},
+		"spec": map[string]any{"cpuRequest": "10m", "memoryRequest": "16Mi"}}, 201, nil); err != nil {
+		return err
+	}
+	env := map[string]any{"meta": map[string]any{"name": "tool", "scope": global},
+		"spec": map[string]any{"image": "local/tool", "command": []string{"serve"},
+			"tools": []map[string]any{{"name": "web", "type": "custom", "port": 8000, "connection": "external-url"}}}}
+	if err := api.Do("POST", "/api/v1/environments", env, 201, nil); err != nil {
+		return err
+	}
+	return kubebench.Parallel(projects, clients, func(i int) error {
+		return api.Do("POST", "/api/v1/projects", map[string]any{"meta": map[string]any{"name": projectName(i), "scope": global},
+			"spec": map[string]any{"quota": map[string]any{"gpus": 0, "cpu": "1000", "memory": "4Ti"}}}, 201, nil)
+	})
+}
+
+// createWorkspaces creates workspaces [from, to) spread over the projects,
+// named so that each name is unique within its project.
+func createWorkspaces(api *benchkit.Client, prefix string, from, to, projects, clients int, desired string) error {
+	return kubebench.Parallel(to-from, clients, func(k int) error {
+		i := from + k
+		body := map[string]any{"name": prefix + strconv.Itoa(i), "environment": "tool", "compute": "tiny", "desiredPhase": desired}
+		return api.Do("POST", "/api/v1/projects/"+projectName(i%projects)+"/workspaces", body, 201, nil)
+	})
+}
+
+// countPhase lists every visible workspace in phase, 1000 (the most) a
+// page, as an admin would page through the API.
+func countPhase(api *benchkit.Client, phase string) (int, error) {
+	count, next := 0, ""
+	for {
+		var page struct {
+			Items    []struct{} `json:"items"`
+			Continue string     `json:"continue"`
+		}
+		path := "/api/v1/workspaces?limit=1000&phase=" + phase
+		if next != "" {
+			path += "&continue=" + url.QueryEscape(next)
+		}
+		if err := api.Do("GET", path, nil, 200, &page); err != nil {
+			return 0, err
+		}
+		count += len(page.Items)
+		if page.Continue == "" {
+			return count, nil
+		}
+		next = page.Continue
+	}
+}
+
+// awaitPhase asks every second (not more often: each ask is ten pages of
+// labspace's work at 10,000) until n workspaces are in phase. each, when
+// not nil, runs at every ask; what it returns goes on the progress lines.
+func awaitPhase(api *benchkit.Client, phase string, n int, each func() string) error {
+	deadline := time.Now().Add(phaseLimit)
+	said := time.Now()
+	for {
+		got, err := countPhase(api, phase)
+		if err != nil || got >= n {
+			return err
+		}
+		extra := ""
+		if each != nil {
+			extra = each()
+		}
+		if time.Since(said) >= 10*time.Second {
+			benchkit.Progress("labspace: %d of %d workspaces %s%s", got, n, phase, extra)
+			said = time.Now()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d workspaces %s after %s", got, n, phase, phaseLimit)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// metric sums the samples of a metric in /metrics, over all its labels.
+func metric(api *benchkit.Client, name string) (float64, error) {
+	res, err := api.HC.Get(api.Base + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	sum, found := 0.0, false
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), name)
+		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
+			continue
+		}
+		v, err := strconv.ParseFloat(rest[strings.LastIndexByte(rest, ' ')+1:], 64)
+		if err != nil {
+			return 0, err
+		}
+		sum, found = sum+v, true
+	}
+	if !found {
+		return 0, fmt.Errorf("no %s in /metrics", name)
+	}
+	return sum, sc.Err()
+}
+
+// latencies times n sequential requests of fn; it returns p50 and p99.
+func latencies(n int, fn func() error) (p50, p99 time.Duration, err error) {
+	ds := make([]time.Duration, n)
+	for i := range ds {
+		t0 := time.Now()
+		if err := fn(); err != nil {
+			return 0, 0, err
+		}
+		ds[i] = time.Since(t0)
+	}
+	slices.Sort(ds)
+	return ds[n/2], ds[min(n-1, n*99/100)], nil
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// webSession signs in as admin through the web form, as a browser does:
+// the form's CSRF token in a cookie and in the form, then the session cookie.
+func webSession(base string) (*http.Client, error) {
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: time.Minute}
+	res, err := hc.Get(base + "/login")
+	if err != nil {
+		return nil, err
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	m := csrfField.FindSubmatch(raw)
+	if m == nil {
+		return nil, fmt.Errorf("GET /login: %s, no csrf field", res.Status)
+	}
+	res, err = hc.PostForm(base+"/login", url.Values{"csrf": {string(m[1])}, "username": {"admin"},
+		"password": {benchkit.AdminPassword}, "next": {"/"}})
+	if err != nil {
+		return nil, err
+	}
+	res.Body.Close()
+	if u, _ := url.Parse(base); !slices.ContainsFunc(jar.Cookies(u), func(c *http.Cookie) bool { return c.Name == "labspace_session" }) {
+		return nil, fmt.Errorf("POST /login: %s, no session cookie", res.Status)
+	}
+	return hc, nil
+}
+
+// getPage fetches path with hc, reading the whole body; it returns its size.
+func getPage(hc *http.Client, u string) (int, error) {
+	res, err := hc.Get(u)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	n, err := io.Copy(io.Discard, res.Body)
+	if err == nil && res.StatusCode != 200 {
+		err = fmt.Errorf("GET %s: %s", u, res.Status)
+	}
+	return int(n), err
+}
