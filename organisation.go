@@ -2,6 +2,7 @@ package labspace
 
 import (
 	"net/mail"
+	"net/url"
 	"strings"
 )
 
@@ -116,6 +117,9 @@ type ProjectSpec struct {
 	// Namespace defaults to "labspace-<name>".
 	Namespace string `json:"namespace,omitempty"`
 	Quota     Quota  `json:"quota"`
+	// Webhook receives a JSON notice when a workspace of the project fails,
+	// is preempted, is stopped by a policy's rule or is about to be.
+	Webhook string `json:"webhook,omitempty"`
 }
 
 func (*Project) Kind() Kind { return KindProject }
@@ -134,6 +138,12 @@ func (p *Project) Validate(v *Invalid) {
 		v.Add("spec.namespace", "%q belongs to the cluster itself (default, kube-*); choose another", p.Spec.Namespace)
 	}
 	p.Spec.Quota.Validate("spec.quota", v)
+	if w := p.Spec.Webhook; w != "" {
+		u, err := url.Parse(w)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || len(w) > 2048 {
+			v.Add("spec.webhook", "must be an http or https URL without credentials, at most 2048 characters")
+		}
+	}
 }
 
 // Quota is what a project (or department) deserves. Workspaces that are not

@@ -85,6 +85,8 @@ type Config struct {
 	// GPUMetricsURL and GPUMetricsQuery: where GPU use is read on
 	// Kubernetes (kube.Options).
 	GPUMetricsURL, GPUMetricsQuery string
+	// WebhooksToPrivate lets project webhooks reach loopback and private networks.
+	WebhooksToPrivate bool
 	// FirstWorkloadUID and WorkloadUIDs bound the uids local workloads get
 	// when labspace runs as root (defaults in runtime/local).
 	FirstWorkloadUID, WorkloadUIDs int
@@ -142,7 +144,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("data dir: %w", err)
 		}
 	}
-	svc := service.New(service.Options{Store: withReserve(db, filepath.Join(cfg.DataDir, "reserve"), cfg.Logger), Box: box, BcryptCost: cfg.BcryptCost, Logger: cfg.Logger})
+	svc := service.New(service.Options{Store: withReserve(db, filepath.Join(cfg.DataDir, "reserve"), cfg.Logger), Box: box, BcryptCost: cfg.BcryptCost, Logger: cfg.Logger,
+		WebhooksToPrivate: cfg.WebhooksToPrivate})
 	s := &Server{Service: svc, API: api.New(svc, cfg.Logger), closeStore: db.Close}
 	toolKey := derivedKey(key, "labspace tool tokens")
 	rt, poll, workers, err := openRuntime(ctx, cfg, svc, toolKey)

@@ -122,10 +122,11 @@ func (s *Service) Admit(ctx context.Context, id string, host HostCapacity) (*lab
 		st.Phase, st.PhaseReason, st.PhaseMessage = labspace.PhaseInitializing, "Admitted", "Starting."
 		return s.setStatus(tx, &w, rec.RV, st)
 	})
-	if len(preempted) > 0 {
+	if len(preempted) > 0 && err == nil {
 		s.workspacesChanged()
 		for _, v := range preempted {
 			s.lifecycle.Notify(v)
+			s.notify(ctx, v, "Preempted", "Preempted", "Stopped to give project "+w.Project()+" its deserved share back.")
 		}
 	}
 	return &w, err

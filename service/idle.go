@@ -178,7 +178,14 @@ func (s *Service) SetIdle(ctx context.Context, id string, act *labspace.Activity
 	if err := controllerOnly(ctx); err != nil {
 		return err
 	}
+	warned := false
+	defer func() {
+		if warned {
+			s.notify(ctx, id, "StopComing", notice.Reason, notice.Message)
+		}
+	}()
 	return s.store.Update(ctx, func(tx store.Tx) error {
+		warned = false
 		rec, err := tx.Get(labspace.KindWorkspace, id)
 		if err != nil {
 			return err
@@ -204,6 +211,7 @@ func (s *Service) SetIdle(ctx context.Context, id string, act *labspace.Activity
 		if notice == nil || old != nil && old.At == notice.At {
 			return nil
 		}
+		warned = true
 		return tx.AddEvent(&labspace.Event{WorkspaceID: id, Time: s.now().UTC(), Type: "Warning", Reason: "StopComing",
 			Message: notice.Message, Actor: ControllerSubject.Name})
 	})
@@ -242,6 +250,7 @@ func (s *Service) AutoStop(ctx context.Context, id string, cause labspace.StopCa
 	})
 	if err == nil {
 		s.lifecycle.Notify(id)
+		s.notify(ctx, id, "AutoStopped", cause.Reason, cause.Message)
 	}
 	return err
 }

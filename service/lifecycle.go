@@ -131,6 +131,7 @@ func (s *Service) SetObserved(ctx context.Context, id string, o Observed) (*labs
 	if err != nil || same(apply(&w), w.Status) {
 		return &w, err
 	}
+	failed := false
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		rec, err := tx.Get(labspace.KindWorkspace, id)
 		if err != nil {
@@ -140,6 +141,7 @@ func (s *Service) SetObserved(ctx context.Context, id string, o Observed) (*labs
 			return err
 		}
 		from, fromReason := w.Status.Phase, w.Status.PhaseReason
+		failed = from != labspace.PhaseFailed && o.Phase == labspace.PhaseFailed
 		if err := s.setStatus(tx, &w, rec.RV, apply(&w)); err != nil {
 			return err
 		}
@@ -158,6 +160,9 @@ func (s *Service) SetObserved(ctx context.Context, id string, o Observed) (*labs
 		}
 		return nil
 	})
+	if err == nil && failed {
+		s.notify(ctx, id, "Failed", w.Status.PhaseReason, w.Status.PhaseMessage)
+	}
 	return &w, err
 }
 

@@ -9,6 +9,9 @@ import (
 // of its own that only administrators choose, and a quota within its
 // department's.
 func (s *Service) prepareProject(tx store.Tx, a *labspace.Actor, o *labspace.Project, old *store.Record) error {
+	if err := s.checkWebhook(o.Spec.Webhook); err != nil {
+		return err
+	}
 	var v labspace.Invalid
 	oldNS := labspace.DefaultNamespace(o.Name)
 	if old != nil {

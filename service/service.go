@@ -53,6 +53,9 @@ type Options struct {
 	// BcryptCost defaults to bcrypt.DefaultCost.
 	BcryptCost int
 	Logger     *slog.Logger
+	// WebhooksToPrivate lets project webhooks reach loopback and private
+	// networks (never link-local ones).
+	WebhooksToPrivate bool
 }
 
 // Service is the one place business rules live.
@@ -83,6 +86,7 @@ type Service struct {
 	throttle   throttle
 	activity   activity // idle.go
 	policies   sync.Map // project -> cachedPolicy
+	notes      *notifier
 }
 
 // AccessGeneration changes whenever access may have been taken away on
@@ -128,6 +132,8 @@ func New(o Options) *Service {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.notes = newNotifier(o.WebhooksToPrivate)
+	go s.notes.run(s.log.Warn)
 	s.actors = NewAccessCache[cachedActor](s)
 	return s
 }

@@ -52,6 +52,7 @@ func serveCmd() *cobra.Command {
 	f.BoolVar(&cfg.SingleUser, "single-user", false, "on a host where the local runtime cannot isolate workloads (neither root nor user namespaces), let every user run workspaces as labspace's own user")
 	f.IntVar(&cfg.FirstWorkloadUID, "workload-uid-first", local.DefaultFirstUID, "when labspace runs as root, the first uid (and gid) of the range given to local workloads, one per workspace")
 	f.IntVar(&cfg.WorkloadUIDs, "workload-uids", local.DefaultUIDCount, "how many uids the range of --workload-uid-first holds")
+	f.BoolVar(&cfg.WebhooksToPrivate, "webhooks-to-private-networks", false, "let projects' webhooks reach loopback and private network addresses (link-local ones, where clouds serve instance metadata, never)")
 	f.StringVar(&cfg.GPUMetricsURL, "gpu-metrics-url", "", "on Kubernetes, a Prometheus API with NVIDIA's DCGM exporter's series, so that GPU use counts as activity for idle rules")
 	f.StringVar(&cfg.GPUMetricsQuery, "gpu-metrics-query", kube.DefaultGPUQuery, "the PromQL query giving each pod's GPU utilisation in percent, labelled by namespace and pod")
 	f.StringVar(&cfg.PodSecurity, "pod-security", "restricted", "on Kubernetes, the Pod Security level project namespaces enforce at least (restricted, baseline or privileged); settings an administrator permits raise a namespace as they need")
