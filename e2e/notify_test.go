@@ -3,12 +3,15 @@ package e2e
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 )
 
 // receiver is a webhook endpoint that keeps what it is sent.
@@ -98,5 +101,75 @@ func TestWebhookCannotReachInside(t *testing.T) {
 	})
 	if got := rec.types("broken"); got != "" {
 		t.Errorf("labspace posted to loopback through a name: %s", got)
+	}
+}
+
+// mailbox is an SMTP server (go-smtp) that keeps the mails it receives.
+type mailbox struct {
+	mu    sync.Mutex
+	mails []string // "to\ndata"
+}
+
+func (m *mailbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &mailSession{box: m}, nil }
+
+type mailSession struct {
+	box *mailbox
+	to  string
+}
+
+func (s *mailSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.to = to
+	return nil
+}
+func (s *mailSession) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	s.box.mu.Lock()
+	s.box.mails = append(s.box.mails, s.to+"\n"+string(raw))
+	s.box.mu.Unlock()
+	return err
+}
+func (s *mailSession) Reset()        {}
+func (s *mailSession) Logout() error { return nil }
+
+// The creator of a workspace stopped by a policy's rule gets a mail
+// through the SMTP server labspace is given.
+func TestMailNotices(t *testing.T) {
+	requireTools(t, "python3")
+	box := &mailbox{}
+	srv := smtp.NewServer(box)
+	srv.Domain, srv.AllowInsecureAuth = "localhost", true
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { srv.Close() })
+	s := startServer(t, freeAddr(t), t.TempDir(), "--smtp-addr", l.Addr().String(), "--smtp-from", "labspace@example.org")
+	s.must(201, "POST", "/api/v1/users", s.admin, map[string]any{"meta": map[string]any{"name": "rita"},
+		"spec": map[string]any{"email": "rita@example.org"}, "password": "rita-password"}, nil)
+	s.project("lab", map[string]any{"gpus": 0})
+	s.must(201, "POST", "/api/v1/access-rules", s.admin, map[string]any{
+		"meta": map[string]any{"scope": map[string]any{"type": "project", "name": "lab"}},
+		"spec": map[string]any{"subject": map[string]any{"type": "user", "name": "rita"}, "role": "l1-researcher"}}, nil)
+	var tok struct{ AccessToken string }
+	s.must(200, "POST", "/api/v1/token", "", map[string]any{"username": "rita", "password": "rita-password"}, &tok)
+	s.idlePolicy(map[string]any{"idleStopSeconds": 6, "warnBeforeSeconds": 3})
+	s.must(201, "POST", "/api/v1/projects/lab/workspaces", tok.AccessToken,
+		map[string]any{"name": "quiet", "environment": "python-http", "compute": "cpu-small"}, nil)
+	waitFor(t, "the mails", 40*time.Second, func() bool {
+		box.mu.Lock()
+		defer box.mu.Unlock()
+		return len(box.mails) >= 2
+	})
+	box.mu.Lock()
+	defer box.mu.Unlock()
+	for _, m := range box.mails {
+		if !strings.HasPrefix(m, "rita@example.org\n") || !strings.Contains(m, "Subject: [labspace] quiet in lab:") || !strings.Contains(m, "From: labspace@example.org") {
+			t.Errorf("mail:\n%s", m)
+		}
+	}
+	if !strings.Contains(box.mails[len(box.mails)-1], "AutoStopped") {
+		t.Errorf("the last mail is not the stop:\n%s", box.mails[len(box.mails)-1])
 	}
 }

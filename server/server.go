@@ -87,6 +87,8 @@ type Config struct {
 	GPUMetricsURL, GPUMetricsQuery string
 	// WebhooksToPrivate lets project webhooks reach loopback and private networks.
 	WebhooksToPrivate bool
+	// SMTP mails notices to workspaces' creators (service.SMTP).
+	SMTP service.SMTP
 	// FirstWorkloadUID and WorkloadUIDs bound the uids local workloads get
 	// when labspace runs as root (defaults in runtime/local).
 	FirstWorkloadUID, WorkloadUIDs int
@@ -145,7 +147,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	svc := service.New(service.Options{Store: withReserve(db, filepath.Join(cfg.DataDir, "reserve"), cfg.Logger), Box: box, BcryptCost: cfg.BcryptCost, Logger: cfg.Logger,
-		WebhooksToPrivate: cfg.WebhooksToPrivate})
+		WebhooksToPrivate: cfg.WebhooksToPrivate, SMTP: cfg.SMTP})
 	s := &Server{Service: svc, API: api.New(svc, cfg.Logger), closeStore: db.Close}
 	toolKey := derivedKey(key, "labspace tool tokens")
 	rt, poll, workers, err := openRuntime(ctx, cfg, svc, toolKey)

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/smtp"
 	"net/url"
+	"strings"
 	"syscall"
 	"time"
 
@@ -37,20 +39,25 @@ type Notice struct {
 	Time        time.Time `json:"time"`
 }
 
+// delivery is a notice to post to url, or to mail to to.
 type delivery struct {
-	url  string
-	body []byte
+	url     string
+	body    []byte
+	to      string
+	subject string
+	text    string
 }
 
-// notifier posts notices, one at a time.
+// notifier posts and mails notices, one at a time.
 type notifier struct {
 	ch      chan delivery
 	client  *http.Client
 	private bool
+	smtp    SMTP
 }
 
-func newNotifier(private bool) *notifier {
-	n := &notifier{ch: make(chan delivery, 1024), private: private}
+func newNotifier(private bool, mail SMTP) *notifier {
+	n := &notifier{ch: make(chan delivery, 1024), private: private, smtp: mail}
 	n.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: webhookDialer(private).DialContext},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return n
@@ -102,14 +109,18 @@ func (s *Service) checkWebhook(raw string) error {
 func (n *notifier) run(log func(msg string, args ...any)) {
 	for d := range n.ch {
 		var err error
+		send, what := n.post, "webhook not delivered"
+		if d.to != "" {
+			send, what = n.mail, "mail not delivered"
+		}
 		for try, wait := 0, time.Second; try < 3; try, wait = try+1, wait*2 {
-			if err = n.post(d); err == nil {
+			if err = send(d); err == nil {
 				break
 			}
 			time.Sleep(wait)
 		}
 		if err != nil {
-			log("webhook not delivered", "url", d.url, "err", err)
+			log(what, "url", d.url, "to", d.to, "err", err)
 		}
 	}
 }
@@ -132,11 +143,27 @@ func (n *notifier) post(d delivery) error {
 	return nil
 }
 
-// notify queues a notice about workspace id for its project's webhook, if
-// it has one. It never blocks the change that caused it.
+// mail sends d through the SMTP server (STARTTLS when it offers it).
+func (n *notifier) mail(d delivery) error {
+	var auth smtp.Auth
+	if n.smtp.Username != "" {
+		host, _, _ := net.SplitHostPort(n.smtp.Addr)
+		auth = smtp.PlainAuth("", n.smtp.Username, n.smtp.Password, host)
+	}
+	msg := "From: " + n.smtp.From + "\r\nTo: " + d.to + "\r\nSubject: " + d.subject +
+		"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + d.text + "\r\n"
+	return smtp.SendMail(n.smtp.Addr, auth, n.smtp.From, []string{d.to}, []byte(msg))
+}
+
+// oneLine keeps a header value on its line.
+func oneLine(s string) string { return strings.NewReplacer("\r", " ", "\n", " ").Replace(s) }
+
+// notify queues a notice about workspace id for its project's webhook and
+// its creator's mailbox, where there are. It never blocks the change that
+// caused it.
 func (s *Service) notify(ctx context.Context, id, typ, reason, message string) {
 	var n Notice
-	var hook string
+	var hook, to string
 	err := s.store.View(ctx, func(tx store.Tx) error {
 		var w labspace.Workspace
 		rec, err := tx.Get(labspace.KindWorkspace, id)
@@ -155,17 +182,35 @@ func (s *Service) notify(ctx context.Context, id, typ, reason, message string) {
 			return err
 		}
 		hook = p.Spec.Webhook
+		if s.notes.smtp.Addr != "" {
+			if urec, err := tx.GetByName(labspace.KindUser, labspace.Global, w.CreatedBy); err == nil {
+				var u labspace.User
+				if store.Decode(urec, &u) == nil {
+					to = u.Spec.Email
+				}
+			}
+		}
 		n = Notice{Type: typ, Project: w.Project(), Workspace: w.Name, WorkspaceID: w.ID, CreatedBy: w.CreatedBy,
 			Reason: reason, Message: message, Time: s.now().UTC()}
 		return nil
 	})
-	if err != nil || hook == "" {
+	if err != nil {
 		return
 	}
-	body, _ := json.Marshal(n)
-	select {
-	case s.notes.ch <- delivery{url: hook, body: body}:
-	default:
-		s.log.Warn("webhook queue full: notice dropped", "project", n.Project, "workspace", n.Workspace, "type", typ)
+	var out []delivery
+	if hook != "" {
+		body, _ := json.Marshal(n)
+		out = append(out, delivery{url: hook, body: body})
+	}
+	if to != "" && !strings.ContainsAny(to, "\r\n") {
+		out = append(out, delivery{to: to, subject: oneLine(fmt.Sprintf("[labspace] %s in %s: %s", n.Workspace, n.Project, typ)),
+			text: fmt.Sprintf("Workspace %s of project %s: %s.\n\n%s (%s)\n", n.Workspace, n.Project, typ, n.Message, n.Reason)})
+	}
+	for _, d := range out {
+		select {
+		case s.notes.ch <- d:
+		default:
+			s.log.Warn("notice queue full: notice dropped", "project", n.Project, "workspace", n.Workspace, "type", typ)
+		}
 	}
 }

@@ -56,6 +56,16 @@ type Options struct {
 	// WebhooksToPrivate lets project webhooks reach loopback and private
 	// networks (never link-local ones).
 	WebhooksToPrivate bool
+	// SMTP, when its Addr is set, also mails each notice to the
+	// workspace's creator (when the user has an e-mail address).
+	SMTP SMTP
+}
+
+// SMTP is the mail server notices go through.
+type SMTP struct {
+	Addr               string // host:port
+	From               string
+	Username, Password string // PLAIN authentication, when set (over TLS, or to localhost)
 }
 
 // Service is the one place business rules live.
@@ -132,7 +142,7 @@ func New(o Options) *Service {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.notes = newNotifier(o.WebhooksToPrivate)
+	s.notes = newNotifier(o.WebhooksToPrivate, o.SMTP)
 	go s.notes.run(s.log.Warn)
 	s.actors = NewAccessCache[cachedActor](s)
 	return s

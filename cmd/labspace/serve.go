@@ -27,6 +27,7 @@ func serveCmd() *cobra.Command {
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.AdminPassword = os.Getenv("LABSPACE_ADMIN_PASSWORD")
+			cfg.SMTP.Password = os.Getenv("LABSPACE_SMTP_PASSWORD")
 			if cfg.SecretKey == "" {
 				cfg.SecretKey = os.Getenv("LABSPACE_SECRET_KEY")
 			}
@@ -52,6 +53,9 @@ func serveCmd() *cobra.Command {
 	f.BoolVar(&cfg.SingleUser, "single-user", false, "on a host where the local runtime cannot isolate workloads (neither root nor user namespaces), let every user run workspaces as labspace's own user")
 	f.IntVar(&cfg.FirstWorkloadUID, "workload-uid-first", local.DefaultFirstUID, "when labspace runs as root, the first uid (and gid) of the range given to local workloads, one per workspace")
 	f.IntVar(&cfg.WorkloadUIDs, "workload-uids", local.DefaultUIDCount, "how many uids the range of --workload-uid-first holds")
+	f.StringVar(&cfg.SMTP.Addr, "smtp-addr", "", "mail notices (failed, preempted, about to be stopped, stopped by a rule) to workspaces' creators through this SMTP server, host:port")
+	f.StringVar(&cfg.SMTP.From, "smtp-from", "labspace@localhost", "the From address of those mails")
+	f.StringVar(&cfg.SMTP.Username, "smtp-username", "", "SMTP user (PLAIN authentication; the password from LABSPACE_SMTP_PASSWORD)")
 	f.BoolVar(&cfg.WebhooksToPrivate, "webhooks-to-private-networks", false, "let projects' webhooks reach loopback and private network addresses (link-local ones, where clouds serve instance metadata, never)")
 	f.StringVar(&cfg.GPUMetricsURL, "gpu-metrics-url", "", "on Kubernetes, a Prometheus API with NVIDIA's DCGM exporter's series, so that GPU use counts as activity for idle rules")
 	f.StringVar(&cfg.GPUMetricsQuery, "gpu-metrics-query", kube.DefaultGPUQuery, "the PromQL query giving each pod's GPU utilisation in percent, labelled by namespace and pod")
