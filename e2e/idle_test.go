@@ -254,14 +254,7 @@ func send(t *testing.T, s *server, base, kernel, code string) {
 		t.Fatalf("kernel WebSocket through the proxy: %v", err)
 	}
 	defer conn.Close(websocket.StatusNormalClosure, "")
-	msg := map[string]any{
-		"header": map[string]any{"msg_id": "e2e-send", "username": "e2e", "session": "e2e", "msg_type": "execute_request",
-			"version": "5.3", "date": time.Now().UTC().Format(time.RFC3339)},
-		"parent_header": map[string]any{}, "metadata": map[string]any{}, "channel": "shell", "buffers": []any{},
-		"content": map[string]any{"code": code, "silent": false, "store_history": false, "user_expressions": map[string]any{},
-			"allow_stdin": false, "stop_on_error": true},
-	}
-	if err := wsjson.Write(ctx, conn, msg); err != nil {
+	if err := wsjson.Write(ctx, conn, executeRequest("e2e-send", code)); err != nil {
 		t.Fatal(err)
 	}
 }

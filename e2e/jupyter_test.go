@@ -86,6 +86,17 @@ func TestJupyterWorkspaceEndToEnd(t *testing.T) {
 	}
 }
 
+// executeRequest is the Jupyter message that runs code.
+func executeRequest(id, code string) map[string]any {
+	return map[string]any{
+		"header": map[string]any{"msg_id": id, "username": "e2e", "session": "e2e", "msg_type": "execute_request",
+			"version": "5.3", "date": time.Now().UTC().Format(time.RFC3339)},
+		"parent_header": map[string]any{}, "metadata": map[string]any{}, "channel": "shell", "buffers": []any{},
+		"content": map[string]any{"code": code, "silent": false, "store_history": false, "user_expressions": map[string]any{},
+			"allow_stdin": false, "stop_on_error": true},
+	}
+}
+
 // execute runs code in a kernel over the kernel's WebSocket, through the
 // proxy, and returns the text of its result.
 func execute(t *testing.T, s *server, base, kernel, code string) string {
@@ -99,14 +110,7 @@ func execute(t *testing.T, s *server, base, kernel, code string) string {
 	}
 	defer conn.CloseNow()
 	conn.SetReadLimit(16 << 20)
-	msg := map[string]any{
-		"header": map[string]any{"msg_id": "e2e-1", "username": "e2e", "session": "e2e", "msg_type": "execute_request",
-			"version": "5.3", "date": time.Now().UTC().Format(time.RFC3339)},
-		"parent_header": map[string]any{}, "metadata": map[string]any{}, "channel": "shell", "buffers": []any{},
-		"content": map[string]any{"code": code, "silent": false, "store_history": false, "user_expressions": map[string]any{},
-			"allow_stdin": false, "stop_on_error": true},
-	}
-	if err := wsjson.Write(ctx, conn, msg); err != nil {
+	if err := wsjson.Write(ctx, conn, executeRequest("e2e-1", code)); err != nil {
 		t.Fatal(err)
 	}
 	for {

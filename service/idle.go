@@ -186,12 +186,8 @@ func (s *Service) SetIdle(ctx context.Context, id string, act *labspace.Activity
 	}()
 	return s.store.Update(ctx, func(tx store.Tx) error {
 		warned = false
-		rec, err := tx.Get(labspace.KindWorkspace, id)
+		w, rv, err := workspaceByID(tx, id)
 		if err != nil {
-			return err
-		}
-		var w labspace.Workspace
-		if err := store.Decode(rec, &w); err != nil {
 			return err
 		}
 		old := w.Status.StopNotice
@@ -205,7 +201,7 @@ func (s *Service) SetIdle(ctx context.Context, id string, act *labspace.Activity
 		if !changed {
 			return nil
 		}
-		if err := s.saveWorkspace(tx, &w, rec.RV); err != nil {
+		if err := s.saveWorkspace(tx, w, rv); err != nil {
 			return err
 		}
 		if notice == nil || old != nil && old.At == notice.At {
@@ -217,6 +213,16 @@ func (s *Service) SetIdle(ctx context.Context, id string, act *labspace.Activity
 	})
 }
 
+// workspaceByID reads a workspace and the version it was read at.
+func workspaceByID(tx store.Tx, id string) (*labspace.Workspace, int64, error) {
+	rec, err := tx.Get(labspace.KindWorkspace, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	var w labspace.Workspace
+	return &w, rec.RV, store.Decode(rec, &w)
+}
+
 // AutoStop asks a running workspace to stop for cause (a policy's rule):
 // its desired phase becomes Stopped, and the phase says why once stopped.
 func (s *Service) AutoStop(ctx context.Context, id string, cause labspace.StopCause) error {
@@ -225,12 +231,8 @@ func (s *Service) AutoStop(ctx context.Context, id string, cause labspace.StopCa
 		return err
 	}
 	err := s.store.Update(ctx, func(tx store.Tx) error {
-		rec, err := tx.Get(labspace.KindWorkspace, id)
+		w, rv, err := workspaceByID(tx, id)
 		if err != nil {
-			return err
-		}
-		var w labspace.Workspace
-		if err := store.Decode(rec, &w); err != nil {
 			return err
 		}
 		if w.DesiredPhase != labspace.PhaseRunning {
@@ -239,7 +241,7 @@ func (s *Service) AutoStop(ctx context.Context, id string, cause labspace.StopCa
 		now := s.now().UTC()
 		w.DesiredPhase, w.StopCause, w.UpdatedAt = labspace.PhaseStopped, &cause, now
 		w.Status.StopNotice = nil
-		if err := s.saveWorkspace(tx, &w, rec.RV); err != nil {
+		if err := s.saveWorkspace(tx, w, rv); err != nil {
 			return err
 		}
 		if err := tx.AddEvent(&labspace.Event{WorkspaceID: id, Time: now, Type: "AutoStopped", Reason: cause.Reason,
