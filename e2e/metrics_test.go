@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -39,6 +40,14 @@ func TestMetrics(t *testing.T) {
 		}
 		if v, _ := strconv.ParseFloat(string(m[1]), 64); v < 1 {
 			t.Errorf("%s = %s, want at least 1", want, m[1])
+		}
+	}
+	// What the project holds and deserves, for utilisation dashboards: web's 100m and 64Mi.
+	for _, want := range []string{`labspace_project_allocated_cpu_cores{department="",project="watched"} 0.1`,
+		`labspace_project_allocated_memory_bytes{department="",project="watched"} 6.7108864e+07`,
+		`labspace_project_allocated_gpus{department="",project="watched"} 0`, `labspace_project_quota_gpus{department="",project="watched"} 0`} {
+		if !strings.Contains(string(body), want+"\n") {
+			t.Errorf("no %s in /metrics", want)
 		}
 	}
 	if !regexp.MustCompile(`labspace_controller_queue_depth \d`).Match(body) {

@@ -1,6 +1,7 @@
 // Package metrics exposes labspace's Prometheus metrics at /metrics: HTTP
 // requests by part of the server, the lifecycle controller's passes and
-// transitions, its queue, and workspaces by phase (counted at each scrape).
+// transitions, its queue, workspaces by phase and what each project holds
+// (read at each scrape).
 package metrics
 
 import (
@@ -84,5 +85,52 @@ func (c *phaseCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for phase, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), phase)
+	}
+}
+
+// Allocation is what one project's admitted workspaces hold.
+type Allocation struct {
+	Project, Department string
+	GPUs                float64
+	MilliCPU, Memory    int64
+	// QuotaGPUs is what the project deserves.
+	QuotaGPUs float64
+}
+
+// ProjectAllocations reports, at each scrape, what each project holds and
+// deserves, labelled with its department ("" for none).
+func (m *Metrics) ProjectAllocations(read func(ctx context.Context) ([]Allocation, error)) {
+	labels := []string{"project", "department"}
+	c := &allocCollector{read: read, descs: [4]*prometheus.Desc{
+		prometheus.NewDesc("labspace_project_allocated_gpus", "GPUs held by a project's admitted workspaces.", labels, nil),
+		prometheus.NewDesc("labspace_project_allocated_cpu_cores", "CPU cores requested by a project's admitted workspaces.", labels, nil),
+		prometheus.NewDesc("labspace_project_allocated_memory_bytes", "Memory requested by a project's admitted workspaces.", labels, nil),
+		prometheus.NewDesc("labspace_project_quota_gpus", "GPUs a project deserves.", labels, nil)}}
+	m.Registry.MustRegister(c)
+}
+
+type allocCollector struct {
+	read  func(ctx context.Context) ([]Allocation, error)
+	descs [4]*prometheus.Desc
+}
+
+func (c *allocCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c *allocCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	all, err := c.read(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.descs[0], err)
+		return
+	}
+	for _, a := range all {
+		for i, v := range []float64{a.GPUs, float64(a.MilliCPU) / 1000, float64(a.Memory), a.QuotaGPUs} {
+			ch <- prometheus.MustNewConstMetric(c.descs[i], prometheus.GaugeValue, v, a.Project, a.Department)
+		}
 	}
 }

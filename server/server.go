@@ -183,6 +183,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	m.WorkspacePhases(func(ctx context.Context) (map[string]int, error) {
 		return svc.WorkspacePhases(service.AsController(ctx))
 	})
+	m.ProjectAllocations(func(ctx context.Context) ([]metrics.Allocation, error) {
+		return svc.ProjectAllocations(service.AsController(ctx))
+	})
 	origins := proxy.Options{Domain: cfg.ProxyDomain, NoPaths: cfg.NoToolPaths, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/")}
 	s.Controller = controller.New(controller.Options{Service: svc, Runtime: rt, Logger: cfg.Logger, Metrics: m,
 		PublicURL: origins.PublicURL, Resync: cfg.Resync, Poll: poll, Workers: workers, ToolKey: toolKey,

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/metrics"
 	"github.com/labspace/labspace/store"
 )
 
@@ -168,4 +169,39 @@ func (s *Service) RebuildAdmissionLedger(ctx context.Context) error {
 		return err
 	}
 	return s.store.Update(ctx, s.rebuildLedger)
+}
+
+// ProjectAllocations reads, for the metrics, what every project's admitted
+// workspaces hold (from the ledger) and what it deserves.
+func (s *Service) ProjectAllocations(ctx context.Context) ([]metrics.Allocation, error) {
+	if err := controllerOnly(ctx); err != nil {
+		return nil, err
+	}
+	var out []metrics.Allocation
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		for cont := "first"; cont != ""; {
+			if cont == "first" {
+				cont = ""
+			}
+			recs, next, err := tx.List(labspace.KindProject, store.ListQuery{Limit: 1000, Continue: cont})
+			if err != nil {
+				return err
+			}
+			for _, rec := range recs {
+				var p labspace.Project
+				if err := store.Decode(rec, &p); err != nil {
+					return err
+				}
+				u, _, _, err := readLedger(tx, projectLedger(p.Name))
+				if err != nil {
+					return err
+				}
+				out = append(out, metrics.Allocation{Project: p.Name, Department: p.Scope.Name, GPUs: u.gpus,
+					MilliCPU: u.milliCPU, Memory: u.memory, QuotaGPUs: p.Spec.Quota.GPUs})
+			}
+			cont = next
+		}
+		return nil
+	})
+	return out, err
 }
