@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -93,7 +94,7 @@ var funcs = template.FuncMap{
 		return slices.Contains([]string{"projects", "quotaform", "rules", "users", "departments", "applications", "tokens", "audit"}, page)
 	},
 	"cores": func(milli int64) string { return fmt.Sprintf("%g", float64(milli)/1000) },
-	"gib":   func(b int64) string { return fmt.Sprintf("%.1fGi", float64(b)/(1<<30)) },
+	"gib":   memoryFor,
 }
 
 // phaseClass names the badge colour of a phase.
@@ -137,4 +138,21 @@ func gpusOf(c labspace.ComputeSpec) string {
 		return "1 (" + c.GPUPortion.Memory + ")"
 	}
 	return fmt.Sprintf("%g", g)
+}
+
+// memoryFor writes bytes as people read them: "0", "64Mi", "32Gi", "1.5Gi"
+// (not "0.0Gi" or "64.0Gi").
+func memoryFor(b int64) string {
+	const mi, gi = 1 << 20, 1 << 30
+	switch {
+	case b == 0:
+		return "0"
+	case b >= gi && b%gi == 0:
+		return fmt.Sprintf("%dGi", b/gi)
+	case b >= gi:
+		return strconv.FormatFloat(float64(b)/gi, 'f', 1, 64) + "Gi"
+	case b%mi == 0:
+		return fmt.Sprintf("%dMi", b/mi)
+	}
+	return strconv.FormatFloat(float64(b)/mi, 'f', 1, 64) + "Mi"
 }

@@ -142,7 +142,10 @@
         if (pre.textContent.length > 500000) pre.textContent = pre.textContent.slice(-400000);
         if (atEnd) pre.scrollTop = pre.scrollHeight;
       }
-      state.textContent = "The log ended (the workspace stopped, or its output was rotated).";
+      const badge = document.querySelector("#status .badge");
+      const running = badge && badge.dataset.phase === "Running";
+      state.textContent = pre.textContent !== "" ? "The log ended (the workspace stopped, or its output was rotated)."
+        : running ? "No output yet." : "No output yet: the workspace is not running.";
     } catch (e) {
       if (e.name !== "AbortError") state.textContent = "Log stream interrupted.";
     }
