@@ -258,21 +258,24 @@ func (c *Controller) idle(ctx context.Context, w *labspace.Workspace) (time.Dura
 	if err != nil {
 		return 0, err
 	}
+	// Signals the controller reads itself; what they note calls for a new plan.
+	noted := false
 	if m, ok := c.rt.(runtime.GPUMeter); ok && p.GPUAt > 0 {
 		if busy, ok := m.GPUBusy(ctx, w); ok && busy >= p.GPUAt {
 			c.svc.Touch(w.ID, labspace.SignalGPU)
-			if p, err = c.svc.PlanIdle(ctx, w); err != nil {
-				return 0, err
-			}
+			noted = true
 		}
 	}
 	if now := time.Now(); p.Kernels && c.kernels.due(w.ID, now) {
 		target := func(tool string) (string, bool) { return c.Target(w.ID, tool) }
 		if at := c.kernels.activity(ctx, w, target, now); !at.IsZero() {
 			c.svc.TouchAt(w.ID, labspace.SignalKernel, at)
-			if p, err = c.svc.PlanIdle(ctx, w); err != nil {
-				return 0, err
-			}
+			noted = true
+		}
+	}
+	if noted {
+		if p, err = c.svc.PlanIdle(ctx, w); err != nil {
+			return 0, err
 		}
 	}
 	if p.Due {

@@ -42,15 +42,10 @@ func (s *Service) EffectivePolicy(ctx context.Context, project string) (*labspac
 	if !a.CanSee(labspace.ResProjects, scope) && !canSee(a, labspace.KindWorkspace, scope) {
 		return nil, labspace.Errorf(labspace.ENOTFOUND, "Project %q not found.", project)
 	}
-	var e *labspace.EffectivePolicy
-	err = s.store.View(ctx, func(tx store.Tx) error {
-		chain, err := scopeChain(tx, scope)
-		if err != nil {
-			return labspace.Errorf(labspace.ENOTFOUND, "Project %q not found.", project)
-		}
-		e, err = effectivePolicy(tx, chain)
-		return err
-	})
+	e, err := s.policyOf(ctx, project)
+	if labspace.ErrorCode(err) == labspace.EUNPROCESSABLE { // no such project
+		return nil, labspace.Errorf(labspace.ENOTFOUND, "Project %q not found.", project)
+	}
 	return e, err
 }
 
@@ -101,20 +96,10 @@ func granted(uses []labspace.PrivilegeUse, e *labspace.EffectivePolicy) []labspa
 // checkStart applies the policy in force now to a workspace about to
 // start: one tightened since its creation stops it here, with the reason.
 func (s *Service) checkStart(ctx context.Context, w *labspace.Workspace) error {
-	var e *labspace.EffectivePolicy
-	err := s.store.View(ctx, func(tx store.Tx) error {
-		chain, err := scopeChain(tx, w.Scope)
-		if err != nil {
-			return err
-		}
-		e, err = effectivePolicy(tx, chain)
-		return err
-	})
+	e, err := s.policyOf(ctx, w.Project())
 	if err != nil {
 		return err
 	}
-	probe := *w
-	probe.Spec.Compute.Spec = w.Spec.Compute.Spec // Apply fills defaults: not into w
-	probe.Spec.General = w.Spec.General
+	probe := *w // Apply fills defaults into what it checks: a copy, not w
 	return e.Apply(&probe)
 }
