@@ -211,7 +211,8 @@ func TestUINewWorkspaceShowsThePolicy(t *testing.T) {
 }
 
 // A notebook whose kernel keeps computing is not idle, though nothing
-// goes through the proxy; one left alone is stopped. Only kernels count
+// goes through the proxy (no browser is connected); one left alone is
+// stopped. Only kernels count
 // here, so the traffic that starts them does not.
 func TestIdleKernelKeepsANotebook(t *testing.T) {
 	requireTools(t, "jupyter-notebook")
@@ -231,7 +232,10 @@ func TestIdleKernelKeepsANotebook(t *testing.T) {
 	if got := execute(t, s, base, kernel.ID, "import threading, time\nstarted = time.time()\n1"); got != "1" {
 		t.Fatalf("the kernel answered %q", got)
 	}
-	send(t, s, base, kernel.ID, "time.sleep(40)") // busy, and silent, for 40 s
+	// Busy for 40 s, printing its progress. (A silent computation is seen
+	// only through Jupyter's execution_state, which Jupyter at times
+	// reports idle while the kernel runs: docs/policies.md says so.)
+	send(t, s, base, kernel.ID, "for i in range(40):\n    print(i, flush=True)\n    time.sleep(1)")
 	w := s.waitPhase("lab", "calm", "Stopped", 40*time.Second)
 	if w.Status.PhaseReason != "IdleTimeout" || !strings.Contains(w.Status.PhaseMessage, "without notebook kernel activity") {
 		t.Errorf("the calm notebook: %+v", w.Status)
@@ -242,8 +246,8 @@ func TestIdleKernelKeepsANotebook(t *testing.T) {
 	}
 }
 
-// send asks a kernel to run code and leaves without waiting (the kernel
-// goes on computing after its WebSocket closes).
+// send asks a kernel to run code and leaves once the kernel says it is
+// busy with it (it goes on computing after its WebSocket closes).
 func send(t *testing.T, s *server, base, kernel, code string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), toolStart)
@@ -254,8 +258,42 @@ func send(t *testing.T, s *server, base, kernel, code string) {
 		t.Fatalf("kernel WebSocket through the proxy: %v", err)
 	}
 	defer conn.Close(websocket.StatusNormalClosure, "")
+	conn.SetReadLimit(16 << 20)
+	// Jupyter nudges a kernel when a channel connects (kernel_info); the
+	// nudge's "idle" arriving after our "busy" would leave the server
+	// believing the kernel idle. Let the nudge finish first.
+	nudge, cancelNudge := context.WithTimeout(ctx, 3*time.Second)
+	for {
+		var m struct {
+			MsgType string `json:"msg_type"`
+			Content struct {
+				ExecutionState string `json:"execution_state"`
+			} `json:"content"`
+		}
+		if wsjson.Read(nudge, conn, &m) != nil || m.MsgType == "status" && m.Content.ExecutionState == "idle" {
+			break
+		}
+	}
+	cancelNudge()
 	if err := wsjson.Write(ctx, conn, executeRequest("e2e-send", code)); err != nil {
 		t.Fatal(err)
+	}
+	for {
+		var m struct {
+			MsgType      string `json:"msg_type"`
+			ParentHeader struct {
+				MsgID string `json:"msg_id"`
+			} `json:"parent_header"`
+			Content struct {
+				ExecutionState string `json:"execution_state"`
+			} `json:"content"`
+		}
+		if err := wsjson.Read(ctx, conn, &m); err != nil {
+			t.Fatalf("waiting for the kernel to be busy: %v", err)
+		}
+		if m.ParentHeader.MsgID == "e2e-send" && m.MsgType == "status" && m.Content.ExecutionState == "busy" {
+			return
+		}
 	}
 }
 
