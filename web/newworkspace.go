@@ -66,6 +66,62 @@ func (v *newView) PolicyLines() []string { return policyLines(v.Policy) }
 // Refused says why the policy refuses compute resource c ("" if it does not).
 func (v *newView) Refused(c *labspace.ComputeResource) string { return computeRefused(v.Policy, c) }
 
+// EnvRefused says why the policy refuses environment e ("" if it does not).
+func (v *newView) EnvRefused(e *labspace.Environment) string { return environmentRefused(v.Policy, e) }
+
+// Rule is the policy's rule on a field, for its input.
+func (v *newView) Rule(field string) fieldRule { return ruleOf(v.Policy, field) }
+
+// Imposed names the scope whose policy mounts data source name in every
+// workspace ("" if none does).
+func (v *newView) Imposed(name string) string {
+	if v.Policy == nil {
+		return ""
+	}
+	for _, im := range v.Policy.ImposedDataSources {
+		if im.Name == name {
+			return im.From.Words()
+		}
+	}
+	return ""
+}
+
+// fillFromPolicy chooses the blocks the policy locks, and its defaults
+// for those left unchosen when there is no template: with templates,
+// “The template's” stays chosen, since a block chosen here would replace
+// the template's (and the service fills the default only without one).
+func (v *newView) fillFromPolicy() {
+	if v.Policy == nil {
+		return
+	}
+	noTemplate := v.Form.Template == "" && len(v.Templates) == 0
+	choose := func(field string, chosen *string, refused func(name string) bool) {
+		r := v.Policy.Fields[field]
+		switch {
+		case r.Locked():
+			*chosen = r.Default
+		case r.Default != "" && *chosen == "" && noTemplate && !refused(r.Default):
+			*chosen = r.Default
+		}
+	}
+	choose("environment", &v.Form.Environment, func(name string) bool {
+		for _, e := range v.Environments {
+			if e.Name == name {
+				return v.EnvRefused(e) != ""
+			}
+		}
+		return true // not in the gallery: nothing to choose
+	})
+	choose("compute", &v.Form.Compute, func(name string) bool {
+		for _, c := range v.Computes {
+			if c.Name == name {
+				return v.Refused(c) != ""
+			}
+		}
+		return true
+	})
+}
+
 // shownError is a field error in the summary above the form, with the id
 // of the place beside its input where it also shows.
 type shownError struct {
@@ -127,7 +183,11 @@ func (h *Handler) newView(ctx context.Context, f newForm) (*newView, error) {
 	if v.Policy, err = h.svc.EffectivePolicy(ctx, v.Form.Project); err != nil {
 		return nil, err
 	}
-	return v, h.galleries(ctx, v)
+	if err := h.galleries(ctx, v); err != nil {
+		return nil, err
+	}
+	v.fillFromPolicy()
+	return v, nil
 }
 
 // galleries lists the building blocks the project may use: its own, its
