@@ -16,6 +16,9 @@ type LifecycleRules struct {
 	IdleSignals []Signal `json:"idleSignals,omitempty"`
 	// GPUIdleBelowPercent: GPUs busy under this (default 5) are idle.
 	GPUIdleBelowPercent int `json:"gpuIdleBelowPercent,omitempty"`
+	// CPUIdleBelowMillicores: a workload using less CPU than this
+	// (default 100, a tenth of a core) is idle.
+	CPUIdleBelowMillicores int `json:"cpuIdleBelowMillicores,omitempty"`
 	// MaxRunningSeconds stops a workspace this long after it started,
 	// busy or not; MaxPreemptibleRunningSeconds does for preemptible ones.
 	MaxRunningSeconds            int64 `json:"maxRunningSeconds,omitempty"`
@@ -35,16 +38,18 @@ const (
 	SignalKernel Signal = "kernel"
 	// SignalGPU: the workspace's GPUs busy at or above the rule's threshold.
 	SignalGPU Signal = "gpu"
+	// SignalCPU: the workload using CPU at or above the rule's threshold.
+	SignalCPU Signal = "cpu"
 	// SignalKeepRunning: the user asked to keep the workspace running.
 	SignalKeepRunning Signal = "keep-running"
 )
 
 // Signals are the signals rules may name, in docs order.
-var Signals = [...]Signal{SignalToolTraffic, SignalKernel, SignalGPU, SignalKeepRunning}
+var Signals = [...]Signal{SignalToolTraffic, SignalKernel, SignalGPU, SignalCPU, SignalKeepRunning}
 
 // signalWords name signals for people.
 var signalWords = map[Signal]string{SignalToolTraffic: "tool traffic", SignalKernel: "notebook kernel activity", SignalGPU: "GPU use",
-	SignalKeepRunning: "a request to keep it running"}
+	SignalCPU: "CPU use", SignalKeepRunning: "a request to keep it running"}
 
 // Validate checks the rules' own fields.
 func (l *LifecycleRules) Validate(field string, v *Invalid) {
@@ -56,6 +61,9 @@ func (l *LifecycleRules) Validate(field string, v *Invalid) {
 	}
 	if l.GPUIdleBelowPercent < 0 || l.GPUIdleBelowPercent > 100 {
 		v.Add(field+".gpuIdleBelowPercent", "must be between 0 and 100")
+	}
+	if l.CPUIdleBelowMillicores < 0 || l.CPUIdleBelowMillicores > 1_000_000 {
+		v.Add(field+".cpuIdleBelowMillicores", "must be between 0 and 1000000 (a thousand cores)")
 	}
 	for i, s := range l.IdleSignals {
 		known := false
@@ -100,6 +108,9 @@ func (e *EffectiveLifecycle) narrow(r LifecycleRules, from Scope) {
 	if r.GPUIdleBelowPercent > e.GPUIdleBelowPercent { // more use counts as idle: stricter
 		e.GPUIdleBelowPercent, e.From["gpuIdleBelowPercent"] = r.GPUIdleBelowPercent, from
 	}
+	if r.CPUIdleBelowMillicores > e.CPUIdleBelowMillicores {
+		e.CPUIdleBelowMillicores, e.From["cpuIdleBelowMillicores"] = r.CPUIdleBelowMillicores, from
+	}
 	if len(r.IdleSignals) > 0 {
 		if e.IdleSignals == nil {
 			e.IdleSignals = append([]Signal(nil), r.IdleSignals...)
@@ -138,6 +149,15 @@ func (e *EffectiveLifecycle) GPUThreshold() int {
 		return 5
 	}
 	return e.GPUIdleBelowPercent
+}
+
+// CPUThreshold is the CPU use (millicores) at and above which a workload
+// counts as busy.
+func (e *EffectiveLifecycle) CPUThreshold() int {
+	if e.CPUIdleBelowMillicores == 0 {
+		return 100
+	}
+	return e.CPUIdleBelowMillicores
 }
 
 // StopCause says why a workspace was stopped other than by a person.

@@ -260,9 +260,14 @@ func (c *Controller) idle(ctx context.Context, w *labspace.Workspace) (time.Dura
 	}
 	// Signals the controller reads itself; what they note calls for a new plan.
 	noted := false
-	if m, ok := c.rt.(runtime.GPUMeter); ok && p.GPUAt > 0 {
-		if busy, ok := m.GPUBusy(ctx, w); ok && busy >= p.GPUAt {
+	if m, ok := c.rt.(runtime.Meter); ok && (p.GPUAt > 0 || p.CPUAt > 0) {
+		u := m.Use(ctx, w)
+		if p.GPUAt > 0 && u.GPUPercent >= p.GPUAt {
 			c.svc.Touch(w.ID, labspace.SignalGPU)
+			noted = true
+		}
+		if p.CPUAt > 0 && u.CPUCores >= float64(p.CPUAt)/1000 {
+			c.svc.Touch(w.ID, labspace.SignalCPU)
 			noted = true
 		}
 	}
@@ -289,8 +294,8 @@ func (c *Controller) idle(ctx context.Context, w *labspace.Workspace) (time.Dura
 	if p.Next == 0 {
 		return 0, nil
 	}
-	if p.Kernels || p.GPUAt > 0 {
-		p.Next = min(p.Next, kernelPoll) // a kernel or a GPU may go quiet at any time
+	if p.Kernels || p.GPUAt > 0 || p.CPUAt > 0 {
+		p.Next = min(p.Next, kernelPoll) // a kernel, a GPU or a CPU may go quiet at any time
 	}
 	return p.Next + 10*time.Millisecond, nil
 }

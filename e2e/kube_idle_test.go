@@ -5,25 +5,39 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
-// fakePrometheus answers instant queries with DCGM-shaped series: the
-// utilisation the test sets for each pod, labelled as NVIDIA's exporter
-// labels them.
+// fakePrometheus answers instant queries with series shaped as NVIDIA's
+// DCGM exporter (GPU utilisation) and the kubelet's cAdvisor (CPU,
+// memory) label them, with the values the test sets for each pod.
 type fakePrometheus struct {
 	mu      sync.Mutex
-	util    map[string]int // namespace/pod -> percent
+	values  map[string]map[string]float64 // metric -> namespace/pod -> value
 	queries []string
 }
 
-func (f *fakePrometheus) set(ns, pod string, pct int) {
+// The metrics each default query reads.
+const (
+	dcgmUtil   = "DCGM_FI_DEV_GPU_UTIL"
+	cpuSeconds = "container_cpu_usage_seconds_total"
+	workingSet = "container_memory_working_set_bytes"
+)
+
+func (f *fakePrometheus) set(metric, ns, pod string, v float64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.util[ns+"/"+pod] = pct
+	if f.values == nil {
+		f.values = map[string]map[string]float64{}
+	}
+	if f.values[metric] == nil {
+		f.values[metric] = map[string]float64{}
+	}
+	f.values[metric][ns+"/"+pod] = v
 }
 
 func (f *fakePrometheus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -33,34 +47,43 @@ func (f *fakePrometheus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.queries = append(f.queries, r.URL.Query().Get("query"))
-	var result []map[string]any
-	for key, pct := range f.util {
-		ns, pod, _ := strings.Cut(key, "/")
-		result = append(result, map[string]any{
-			"metric": map[string]string{"__name__": "DCGM_FI_DEV_GPU_UTIL", "gpu": "0", "modelName": "NVIDIA A100-SXM4-80GB",
-				"Hostname": "gpu-1", "namespace": ns, "pod": pod, "container": "workspace"},
-			"value": []any{float64(time.Now().Unix()), fmt.Sprint(pct)}})
+	q := r.URL.Query().Get("query")
+	f.queries = append(f.queries, q)
+	result := []map[string]any{}
+	for metric, pods := range f.values {
+		if !strings.Contains(q, metric) {
+			continue
+		}
+		for key, v := range pods {
+			ns, pod, _ := strings.Cut(key, "/")
+			labels := map[string]string{"namespace": ns, "pod": pod} // what "by (namespace, pod)" keeps
+			if metric == dcgmUtil {
+				labels = map[string]string{"__name__": dcgmUtil, "gpu": "0", "modelName": "NVIDIA A100-SXM4-80GB",
+					"Hostname": "gpu-1", "namespace": ns, "pod": pod, "container": "workspace"}
+			}
+			result = append(result, map[string]any{"metric": labels, "value": []any{float64(time.Now().Unix()), fmt.Sprint(v)}})
+		}
 	}
 	_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": map[string]any{"resultType": "vector", "result": result}})
 }
 
 // On Kubernetes, GPU use comes from the DCGM exporter's series through
-// Prometheus: the workspace whose pod's GPU is busy runs on, the other is
-// stopped with the reason.
+// Prometheus and CPU use from cAdvisor's: the workspace whose pod's GPU is
+// busy runs on, and so does the one whose CPU is; the other is stopped
+// with the reason.
 func TestKubeIdleGPUFromPrometheus(t *testing.T) {
 	c := cluster(t)
 	cleanPods(t, c, "gpuidle")
-	prom := &fakePrometheus{util: map[string]int{}}
+	prom := &fakePrometheus{}
 	promSrv := httptest.NewServer(prom)
 	t.Cleanup(promSrv.Close)
-	s := startServer(t, freeAddr(t), t.TempDir(), "--kubeconfig", c.Kubeconfig, "--gpu-metrics-url", promSrv.URL)
+	s := startServer(t, freeAddr(t), t.TempDir(), "--kubeconfig", c.Kubeconfig, "--prometheus-url", promSrv.URL)
 	kubeBlocks(s, freePort(t))
-	s.project("gpuidle", map[string]any{"gpus": 2})
-	s.idlePolicy(map[string]any{"idleStopSeconds": 10, "warnBeforeSeconds": 4, "idleSignals": []string{"gpu"}, "gpuIdleBelowPercent": 20})
+	s.project("gpuidle", map[string]any{"gpus": 3})
+	s.idlePolicy(map[string]any{"idleStopSeconds": 10, "warnBeforeSeconds": 4, "idleSignals": []string{"gpu", "cpu"}, "gpuIdleBelowPercent": 20})
 	ns := "labspace-gpuidle"
 	pod := map[string]string{}
-	for _, n := range []string{"training", "parked"} {
+	for _, n := range []string{"training", "preprocessing", "parked"} {
 		w := s.kubeCreate("gpuidle", n, "gpu-one", nil)
 		s.waitPhase("gpuidle", n, "Running", converge)
 		ps := pods(t, c, ns, w.Meta.ID)
@@ -68,22 +91,27 @@ func TestKubeIdleGPUFromPrometheus(t *testing.T) {
 			t.Fatalf("%s has %d pods", n, len(ps))
 		}
 		pod[n] = ps[0].Name
-		prom.set(ns, pod[n], 0)
+		prom.set(dcgmUtil, ns, pod[n], 0)
+		prom.set(cpuSeconds, ns, pod[n], 0.02)
 	}
 	time.Sleep(2 * time.Second)
-	prom.set(ns, pod["training"], 90)
-	prom.set(ns, pod["parked"], 12) // under the rule's 20%: idle
+	prom.set(dcgmUtil, ns, pod["training"], 90)
+	prom.set(dcgmUtil, ns, pod["parked"], 12) // under the rule's 20%: idle
+	prom.set(cpuSeconds, ns, pod["preprocessing"], 1.5)
 	w := s.waitPhase("gpuidle", "parked", "Stopped", 40*time.Second)
-	if w.Status.PhaseReason != "IdleTimeout" || !strings.Contains(w.Status.PhaseMessage, "without GPU use") {
+	if w.Status.PhaseReason != "IdleTimeout" || !strings.Contains(w.Status.PhaseMessage, "without GPU use or CPU use") {
 		t.Errorf("the parked workspace: %+v", w.Status)
 	}
 	time.Sleep(5 * time.Second)
-	if w := s.get("gpuidle", "training"); w.Status.Phase != "Running" {
-		t.Errorf("the training workspace is %s: %s", w.Status.Phase, w.Status.PhaseMessage)
+	for _, n := range []string{"training", "preprocessing"} {
+		if w := s.get("gpuidle", n); w.Status.Phase != "Running" {
+			t.Errorf("the %s workspace is %s: %s", n, w.Status.Phase, w.Status.PhaseMessage)
+		}
 	}
 	prom.mu.Lock()
 	defer prom.mu.Unlock()
-	if len(prom.queries) == 0 || prom.queries[0] != "max by (namespace, pod) (DCGM_FI_DEV_GPU_UTIL)" {
+	if !slices.Contains(prom.queries, "max by (namespace, pod) (DCGM_FI_DEV_GPU_UTIL)") ||
+		!slices.Contains(prom.queries, `sum by (namespace, pod) (rate(container_cpu_usage_seconds_total{container!=""}[2m]))`) {
 		t.Errorf("queries %q", prom.queries)
 	}
 }

@@ -126,11 +126,25 @@ type Runtime interface {
 	Logs(ctx context.Context, w *labspace.Workspace, follow bool) (io.ReadCloser, error)
 }
 
-// GPUMeter is a runtime that can tell how busy a workspace's GPUs are.
-type GPUMeter interface {
-	// GPUBusy returns the highest utilisation (percent) of w's GPUs over
-	// the last sample; ok is false when it cannot tell.
-	GPUBusy(ctx context.Context, w *labspace.Workspace) (percent int, ok bool)
+// Use is what a workspace's workload uses, as last sampled. Each figure
+// is -1 when the runtime cannot tell.
+type Use struct {
+	// GPUPercent is the utilisation of the busiest of its GPUs.
+	GPUPercent int
+	// CPUCores is CPU time per second over the last sample (1.0: one core busy).
+	CPUCores float64
+	// MemoryBytes is its resident memory.
+	MemoryBytes int64
+}
+
+// Unknown is a Use the runtime cannot tell anything of.
+var Unknown = Use{GPUPercent: -1, CPUCores: -1, MemoryBytes: -1}
+
+// Meter is a runtime that can tell what a workspace uses. One reading
+// (nvidia-smi, a scan of the process table, a Prometheus query) serves
+// every workspace for a few seconds, so asking for each is cheap.
+type Meter interface {
+	Use(ctx context.Context, w *labspace.Workspace) Use
 }
 
 // ToolTokenVar carries a secret the workload's tools may require (the

@@ -82,9 +82,10 @@ type Config struct {
 	// creates on Kubernetes (default restricted); ProxyNamespace is the
 	// namespace labspace runs in, whose pods alone reach workspaces.
 	PodSecurity, ProxyNamespace string
-	// GPUMetricsURL and GPUMetricsQuery: where GPU use is read on
+	// PrometheusURL and its queries: where what workloads use is read on
 	// Kubernetes (kube.Options).
-	GPUMetricsURL, GPUMetricsQuery string
+	PrometheusURL                   string
+	GPUQuery, CPUQuery, MemoryQuery string
 	// WebhooksToPrivate lets project webhooks reach loopback and private networks.
 	WebhooksToPrivate bool
 	// SMTP mails notices to workspaces' creators (service.SMTP).
@@ -347,7 +348,8 @@ func openRuntime(ctx context.Context, cfg Config, svc *service.Service, toolKey 
 		return nil, 0, 0, err
 	}
 	rt, err := kube.New(ctx, kube.Options{Config: rc, Logger: cfg.Logger, Instance: instance, ToolKey: toolKey,
-		PodSecurity: cfg.PodSecurity, ProxyNamespace: cfg.ProxyNamespace, GPUMetricsURL: cfg.GPUMetricsURL, GPUMetricsQuery: cfg.GPUMetricsQuery,
+		PodSecurity: cfg.PodSecurity, ProxyNamespace: cfg.ProxyNamespace, MetricsURL: cfg.PrometheusURL,
+		GPUQuery: cfg.GPUQuery, CPUQuery: cfg.CPUQuery, MemoryQuery: cfg.MemoryQuery,
 		Inputs: func(ctx context.Context, w *labspace.Workspace) (*runtime.Inputs, error) {
 			return svc.WorkloadInputs(service.AsController(ctx), w)
 		}})

@@ -123,8 +123,9 @@ type IdlePlan struct {
 	// Kernels: an idle rule counts Jupyter kernels, so the controller
 	// should read them (then plan again).
 	Kernels bool
-	// GPUAt: an idle rule counts GPU use at or above this percent (0: no).
-	GPUAt    int
+	// GPUAt: an idle rule counts GPU use at or above this percent (0: no);
+	// CPUAt: CPU use at or above this many millicores (0: no).
+	GPUAt, CPUAt int
 	Due      bool // stop it now, for Cause
 	Cause    labspace.StopCause
 	Notice   *labspace.StopNotice // what status.stopNotice should say (nil: nothing)
@@ -146,6 +147,9 @@ func (s *Service) PlanIdle(ctx context.Context, w *labspace.Workspace) (IdlePlan
 	p.Kernels = rules.IdleStopSeconds > 0 && rules.Counts(labspace.SignalKernel)
 	if rules.IdleStopSeconds > 0 && rules.Counts(labspace.SignalGPU) {
 		p.GPUAt = rules.GPUThreshold()
+	}
+	if rules.IdleStopSeconds > 0 && rules.Counts(labspace.SignalCPU) {
+		p.CPUAt = rules.CPUThreshold()
 	}
 	last := s.lastActivity(w, rules)
 	if stored := w.Status.Activity; last.Last.After(time.Time{}) && (stored == nil || last.Last.Sub(stored.Last) >= activitySaveEvery) {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
@@ -48,10 +47,11 @@ type Options struct {
 	// ProxyPeers, when set, replaces that rule (labspace outside the cluster).
 	ProxyNamespace string
 	ProxyPeers     []networkingv1.NetworkPolicyPeer
-	// GPUMetricsURL is a Prometheus (or compatible) API that has NVIDIA's
-	// DCGM exporter's series, for GPU use as a sign of activity;
-	// GPUMetricsQuery gives each pod's utilisation (DefaultGPUQuery).
-	GPUMetricsURL, GPUMetricsQuery string
+	// MetricsURL is a Prometheus (or compatible) API with NVIDIA's DCGM
+	// exporter's and the kubelets' series, for what workloads use (idle
+	// rules, /metrics); the queries give each pod's figure (use.go).
+	MetricsURL                      string
+	GPUQuery, CPUQuery, MemoryQuery string
 }
 
 // Runtime is the Kubernetes runtime.
@@ -70,8 +70,8 @@ type Runtime struct {
 	// until the informer shows them: a pass right after a start then
 	// needs no LIST to learn that the pod exists.
 	made map[string]madePod
-	// gpuUse reads GPU utilisation from Prometheus (gpuuse.go); nil without one.
-	gpuUse *gpuUse
+	// meters read what workloads use from Prometheus (use.go); nil without one.
+	meters *meters
 }
 
 type madePod struct {
@@ -111,13 +111,7 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	r := &Runtime{opts: opts, client: client, log: opts.Logger, stop: stop, ensured: map[string]string{}, made: map[string]madePod{}}
-	if opts.GPUMetricsURL != "" {
-		q := opts.GPUMetricsQuery
-		if q == "" {
-			q = DefaultGPUQuery
-		}
-		r.gpuUse = &gpuUse{url: opts.GPUMetricsURL, query: q, client: &http.Client{Timeout: 3 * time.Second}}
-	}
+	r.meters = newMeters(opts)
 	ours := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = opts.selector("") }))
 	r.pods = ours.Core().V1().Pods().Informer()

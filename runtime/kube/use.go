@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -11,44 +12,53 @@ import (
 	"time"
 
 	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/runtime"
 	corev1 "k8s.io/api/core/v1"
 )
 
-// GPU use on Kubernetes comes from NVIDIA's DCGM exporter, through the
-// Prometheus that scrapes it: one instant query for every pod at once,
-// read at most every gpuSample. The exporter labels its series with the
-// pod's namespace and name when it maps devices to pods.
+// What workloads use, on Kubernetes, comes from the Prometheus that scrapes
+// NVIDIA's DCGM exporter (GPUs) and the kubelets' cAdvisor (CPU and
+// memory): one instant query for every pod at once per figure, read at
+// most every useSample. Both label their series with the pod's namespace
+// and name (the DCGM exporter when it maps devices to pods).
 
-// DefaultGPUQuery is the utilisation of each pod's busiest GPU.
-const DefaultGPUQuery = `max by (namespace, pod) (DCGM_FI_DEV_GPU_UTIL)`
+// The default queries, each giving one value per namespace and pod.
+const (
+	// DefaultGPUQuery is the utilisation (percent) of each pod's busiest GPU.
+	DefaultGPUQuery = `max by (namespace, pod) (DCGM_FI_DEV_GPU_UTIL)`
+	// DefaultCPUQuery is each pod's CPU cores in use, over two minutes.
+	DefaultCPUQuery = `sum by (namespace, pod) (rate(container_cpu_usage_seconds_total{container!=""}[2m]))`
+	// DefaultMemoryQuery is each pod's working set in bytes.
+	DefaultMemoryQuery = `sum by (namespace, pod) (container_memory_working_set_bytes{container!=""})`
+)
 
-const gpuSample = 5 * time.Second
+const useSample = 5 * time.Second
 
-// gpuUse caches the last query's answer, by namespace/pod.
-type gpuUse struct {
+// promQuery caches one query's last answer, by namespace/pod.
+type promQuery struct {
 	url, query string
 	client     *http.Client
 	mu         sync.Mutex
 	at         time.Time
-	use        map[string]int
+	values     map[string]float64
 	okay       bool
 }
 
-func (g *gpuUse) read(ctx context.Context) (map[string]int, bool) {
+func (g *promQuery) read(ctx context.Context) (map[string]float64, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if time.Since(g.at) < gpuSample {
-		return g.use, g.okay
+	if time.Since(g.at) < useSample {
+		return g.values, g.okay
 	}
 	g.at = time.Now()
-	g.use, g.okay = map[string]int{}, false
+	g.values, g.okay = map[string]float64{}, false
 	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(g.url, "/")+"/api/v1/query?query="+url.QueryEscape(g.query), nil)
 	if err != nil {
-		return g.use, false
+		return g.values, false
 	}
 	res, err := g.client.Do(req)
 	if err != nil {
-		return g.use, false
+		return g.values, false
 	}
 	defer res.Body.Close()
 	var body struct {
@@ -61,7 +71,7 @@ func (g *gpuUse) read(ctx context.Context) (map[string]int, bool) {
 		} `json:"data"`
 	}
 	if res.StatusCode != http.StatusOK || json.NewDecoder(res.Body).Decode(&body) != nil || body.Status != "success" {
-		return g.use, false
+		return g.values, false
 	}
 	for _, r := range body.Data.Result {
 		s, _ := r.Value[1].(string)
@@ -70,25 +80,48 @@ func (g *gpuUse) read(ctx context.Context) (map[string]int, bool) {
 			continue
 		}
 		key := r.Metric["namespace"] + "/" + r.Metric["pod"]
-		g.use[key] = max(g.use[key], int(v))
+		g.values[key] = max(g.values[key], v)
 	}
 	g.okay = true
-	return g.use, true
+	return g.values, true
 }
 
-// GPUBusy reads w's pod's GPU utilisation from Prometheus (Options.GPUMetricsURL).
-func (r *Runtime) GPUBusy(ctx context.Context, w *labspace.Workspace) (int, bool) {
-	if r.gpuUse == nil {
-		return 0, false
+// meters are the queries of Options.MetricsURL; nil without one.
+type meters struct{ gpu, cpu, memory *promQuery }
+
+func newMeters(o Options) *meters {
+	if o.MetricsURL == "" {
+		return nil
 	}
+	c := &http.Client{Timeout: 3 * time.Second}
+	q := func(query, def string) *promQuery {
+		return &promQuery{url: o.MetricsURL, query: cmp.Or(query, def), client: c}
+	}
+	return &meters{gpu: q(o.GPUQuery, DefaultGPUQuery), cpu: q(o.CPUQuery, DefaultCPUQuery), memory: q(o.MemoryQuery, DefaultMemoryQuery)}
+}
+
+// Use reads what w's pod uses from Prometheus (runtime.Meter).
+func (r *Runtime) Use(ctx context.Context, w *labspace.Workspace) runtime.Use {
+	u := runtime.Unknown
 	pod := current(of[*corev1.Pod](r.pods, w.ID))
-	if pod == nil {
-		return 0, false
+	if r.meters == nil || pod == nil {
+		return u
 	}
-	use, ok := r.gpuUse.read(ctx)
-	if !ok {
-		return 0, false
+	key := pod.Namespace + "/" + pod.Name
+	if v, ok := r.meters.cpu.read(ctx); ok {
+		if c, ok := v[key]; ok {
+			u.CPUCores = c
+		}
 	}
-	p, ok := use[pod.Namespace+"/"+pod.Name]
-	return p, ok
+	if v, ok := r.meters.memory.read(ctx); ok {
+		if m, ok := v[key]; ok {
+			u.MemoryBytes = int64(m)
+		}
+	}
+	if v, ok := r.meters.gpu.read(ctx); ok {
+		if p, ok := v[key]; ok {
+			u.GPUPercent = int(p)
+		}
+	}
+	return u
 }

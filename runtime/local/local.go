@@ -63,6 +63,7 @@ type Runtime struct {
 	hide         []string
 	uidMu        sync.Mutex // uid allocation
 	gpuUse       gpuUse     // nvidia-smi's utilisation, sampled
+	procUse      procUse    // CPU and memory by PID namespace and process group, sampled
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)

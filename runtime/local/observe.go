@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -286,57 +285,6 @@ func (r *Runtime) trimLog(w *labspace.Workspace) {
 }
 
 func (t *follower) Close() error { return t.f.Close() }
-
-// GPUBusy reads w's GPUs' utilisation from nvidia-smi (the devices its
-// admission gave it), sampled at most once every gpuSample for all.
-func (r *Runtime) GPUBusy(ctx context.Context, w *labspace.Workspace) (int, bool) {
-	if w.Status.Admission == nil || len(w.Status.Admission.GPUDevices) == 0 {
-		return 0, false
-	}
-	use, ok := r.gpuUse.read(ctx)
-	if !ok {
-		return 0, false
-	}
-	busiest, seen := 0, false
-	for _, d := range w.Status.Admission.GPUDevices {
-		if p, ok := use[d]; ok {
-			busiest, seen = max(busiest, p), true
-		}
-	}
-	return busiest, seen
-}
-
-// gpuSample is how long one nvidia-smi reading serves every workspace.
-const gpuSample = 5 * time.Second
-
-// gpuUse caches nvidia-smi's utilisation by GPU index.
-type gpuUse struct {
-	mu   sync.Mutex
-	at   time.Time
-	use  map[int]int
-	okay bool
-}
-
-func (g *gpuUse) read(ctx context.Context) (map[int]int, bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if time.Since(g.at) < gpuSample {
-		return g.use, g.okay
-	}
-	g.at = time.Now()
-	out, err := exec.CommandContext(ctx, "nvidia-smi", "--query-gpu=index,utilization.gpu", "--format=csv,noheader,nounits").Output()
-	g.use, g.okay = map[int]int{}, err == nil
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		idx, pct, found := strings.Cut(sc.Text(), ",")
-		i, err1 := strconv.Atoi(strings.TrimSpace(idx))
-		p, err2 := strconv.Atoi(strings.TrimSpace(pct))
-		if found && err1 == nil && err2 == nil {
-			g.use[i] = p
-		}
-	}
-	return g.use, g.okay
-}
 
 // discoverGPUs asks nvidia-smi for the GPU indexes; none without it.
 func discoverGPUs() []int {
