@@ -40,6 +40,9 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// ToolKey derives workspaces' tool tokens, to read Jupyter's kernels.
 	ToolKey []byte
+	// UseEvery is how often what running workspaces use is sampled, for
+	// /metrics and the projects' charts (default a minute).
+	UseEvery time.Duration
 }
 
 // Controller reconciles workspaces.
@@ -68,6 +71,9 @@ func New(o Options) *Controller {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.UseEvery == 0 {
+		o.UseEvery = time.Minute
 	}
 	// Retries back off up to 10s: after an outage of the runtime (an API
 	// server down), everything is tried again within seconds of its return.
@@ -118,6 +124,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(c.opts.Resync)
 	defer t.Stop()
+	use := time.NewTicker(c.opts.UseEvery)
+	defer use.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -128,7 +136,21 @@ func (c *Controller) Run(ctx context.Context) error {
 			// Stopped and Failed workspaces change only when a user acts,
 			// and that queues them; the rest may change on their own.
 			c.queueAll(ctx, active...)
+		case <-use.C:
+			c.sampleUse(ctx)
 		}
+	}
+}
+
+// sampleUse records what running workspaces use, for /metrics and the
+// projects' charts.
+func (c *Controller) sampleUse(ctx context.Context) {
+	var meter func(*labspace.Workspace) runtime.Use
+	if m, ok := c.rt.(runtime.Meter); ok {
+		meter = func(w *labspace.Workspace) runtime.Use { return m.Use(ctx, w) }
+	}
+	if err := c.svc.SampleUse(ctx, meter); err != nil && ctx.Err() == nil {
+		c.log.Warn("sample what workspaces use", "err", err)
 	}
 }
 

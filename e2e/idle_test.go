@@ -297,11 +297,10 @@ func send(t *testing.T, s *server, base, kernel, code string) {
 	}
 }
 
-// GPU use as activity, from nvidia-smi (a stand-in on PATH that reports
-// the utilisation the test writes): the workspace whose GPU goes to 90%
-// runs on; the one whose GPU stays at 0% is stopped.
-func TestIdleGPUUse(t *testing.T) {
-	requireTools(t, "python3")
+// fakeNvidiaSMI puts on PATH an nvidia-smi that lists GPUs 0 and 1 and
+// reports the utilisation written in the file it returns ("index, percent"
+// lines; 0 % at first).
+func fakeNvidiaSMI(t *testing.T) string {
 	bin := t.TempDir()
 	util := filepath.Join(bin, "util.csv")
 	if err := os.WriteFile(util, []byte("0, 0\n1, 0\n"), 0o644); err != nil {
@@ -312,6 +311,15 @@ func TestIdleGPUUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	return util
+}
+
+// GPU use as activity, from nvidia-smi (a stand-in on PATH that reports
+// the utilisation the test writes): the workspace whose GPU goes to 90%
+// runs on; the one whose GPU stays at 0% is stopped.
+func TestIdleGPUUse(t *testing.T) {
+	requireTools(t, "python3")
+	util := fakeNvidiaSMI(t)
 	s := startServer(t, freeAddr(t), t.TempDir())
 	s.project("lab", map[string]any{"gpus": 2})
 	s.idlePolicy(map[string]any{"idleStopSeconds": 10, "warnBeforeSeconds": 4, "idleSignals": []string{"gpu"}, "gpuIdleBelowPercent": 20})

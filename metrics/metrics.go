@@ -134,3 +134,94 @@ func (c *allocCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// WorkspaceUse is one running workspace's allocation and use at the
+// controller's last sample; a use below 0 is unknown and not reported.
+type WorkspaceUse struct {
+	Workspace, Project, Department string
+	GPUs                           float64
+	MilliCPU, Memory               int64
+	GPUPercent                     int
+	CPUCores                       float64
+	MemoryBytes                    int64
+	IdleSeconds                    float64
+}
+
+// WorkspaceUses reports each running workspace's allocation, use and idle
+// time, and each project's use summed from them, at each scrape.
+func (m *Metrics) WorkspaceUses(read func(ctx context.Context) ([]WorkspaceUse, error)) {
+	ws := []string{"project", "department", "workspace"}
+	ps := []string{"project", "department"}
+	d := func(name, help string, labels []string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	m.Registry.MustRegister(&useCollector{read: read, descs: []*prometheus.Desc{
+		d("labspace_workspace_allocated_gpus", "GPUs a running workspace holds.", ws),
+		d("labspace_workspace_allocated_cpu_cores", "CPU cores a running workspace requests.", ws),
+		d("labspace_workspace_allocated_memory_bytes", "Memory a running workspace requests.", ws),
+		d("labspace_workspace_gpu_utilisation_percent", "Utilisation of a running workspace's busiest GPU.", ws),
+		d("labspace_workspace_cpu_cores_used", "CPU cores a running workspace's processes use.", ws),
+		d("labspace_workspace_memory_used_bytes", "Resident memory of a running workspace's processes.", ws),
+		d("labspace_workspace_idle_seconds", "Time since any signal saw a running workspace in use.", ws),
+		d("labspace_project_used_gpus", "A project's GPUs times their utilisation, over its running workspaces with a reading.", ps),
+		d("labspace_project_cpu_cores_used", "CPU cores a project's running workspaces use.", ps),
+		d("labspace_project_memory_used_bytes", "Resident memory of a project's running workspaces.", ps),
+	}})
+}
+
+type useCollector struct {
+	read  func(ctx context.Context) ([]WorkspaceUse, error)
+	descs []*prometheus.Desc
+}
+
+func (c *useCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c *useCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	all, err := c.read(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.descs[0], err)
+		return
+	}
+	type sums struct {
+		gpus, cpu, mem float64
+		known          [3]bool
+	}
+	projects := map[[2]string]*sums{}
+	for _, u := range all {
+		labels := []string{u.Project, u.Department, u.Workspace}
+		values := []float64{u.GPUs, float64(u.MilliCPU) / 1000, float64(u.Memory), float64(u.GPUPercent), u.CPUCores,
+			float64(u.MemoryBytes), u.IdleSeconds}
+		for i, v := range values {
+			if i < 3 || i == 6 || v >= 0 {
+				ch <- prometheus.MustNewConstMetric(c.descs[i], prometheus.GaugeValue, v, labels...)
+			}
+		}
+		p := projects[[2]string{u.Project, u.Department}]
+		if p == nil {
+			p = &sums{}
+			projects[[2]string{u.Project, u.Department}] = p
+		}
+		if u.GPUs > 0 && u.GPUPercent >= 0 {
+			p.gpus, p.known[0] = p.gpus+u.GPUs*float64(u.GPUPercent)/100, true
+		}
+		if u.CPUCores >= 0 {
+			p.cpu, p.known[1] = p.cpu+u.CPUCores, true
+		}
+		if u.MemoryBytes >= 0 {
+			p.mem, p.known[2] = p.mem+float64(u.MemoryBytes), true
+		}
+	}
+	for k, p := range projects {
+		for i, v := range []float64{p.gpus, p.cpu, p.mem} {
+			if p.known[i] {
+				ch <- prometheus.MustNewConstMetric(c.descs[7+i], prometheus.GaugeValue, v, k[0], k[1])
+			}
+		}
+	}
+}

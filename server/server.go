@@ -86,6 +86,9 @@ type Config struct {
 	// Kubernetes (kube.Options).
 	PrometheusURL                   string
 	GPUQuery, CPUQuery, MemoryQuery string
+	// UseEvery is how often what running workspaces use is sampled, for
+	// /metrics and the projects' charts (default a minute).
+	UseEvery time.Duration
 	// WebhooksToPrivate lets project webhooks reach loopback and private networks.
 	WebhooksToPrivate bool
 	// SMTP mails notices to workspaces' creators (service.SMTP).
@@ -180,16 +183,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + s.Listener.Addr().String()
 	}
-	m := metrics.New()
-	m.WorkspacePhases(func(ctx context.Context) (map[string]int, error) {
-		return svc.WorkspacePhases(service.AsController(ctx))
-	})
-	m.ProjectAllocations(func(ctx context.Context) ([]metrics.Allocation, error) {
-		return svc.ProjectAllocations(service.AsController(ctx))
-	})
+	m := serviceMetrics(svc)
 	origins := proxy.Options{Domain: cfg.ProxyDomain, NoPaths: cfg.NoToolPaths, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/")}
 	s.Controller = controller.New(controller.Options{Service: svc, Runtime: rt, Logger: cfg.Logger, Metrics: m,
-		PublicURL: origins.PublicURL, Resync: cfg.Resync, Poll: poll, Workers: workers, ToolKey: toolKey,
+		PublicURL: origins.PublicURL, Resync: cfg.Resync, Poll: poll, Workers: workers, ToolKey: toolKey, UseEvery: cfg.UseEvery,
 		ToolURL: func(w *labspace.Workspace, tool string) string { return proxy.ToolURL(origins, w, tool) }})
 	svc.SetLifecycle(s.Controller, rt)
 	tools := proxy.New(svc, s.Controller, origins, cfg.Logger)
@@ -354,4 +351,27 @@ func openRuntime(ctx context.Context, cfg Config, svc *service.Service, toolKey 
 			return svc.WorkloadInputs(service.AsController(ctx), w)
 		}})
 	return rt, 2 * time.Second, 16, err
+}
+
+// serviceMetrics returns the metrics, with the collectors that read the
+// service at each scrape.
+func serviceMetrics(svc *service.Service) *metrics.Metrics {
+	m := metrics.New()
+	m.WorkspacePhases(func(ctx context.Context) (map[string]int, error) {
+		return svc.WorkspacePhases(service.AsController(ctx))
+	})
+	m.ProjectAllocations(func(ctx context.Context) ([]metrics.Allocation, error) {
+		return svc.ProjectAllocations(service.AsController(ctx))
+	})
+	m.WorkspaceUses(func(ctx context.Context) ([]metrics.WorkspaceUse, error) {
+		uses, err := svc.WorkspaceUses(service.AsController(ctx))
+		out := make([]metrics.WorkspaceUse, len(uses))
+		for i, u := range uses {
+			out[i] = metrics.WorkspaceUse{Workspace: u.Name, Project: u.Project, Department: u.Department, GPUs: u.GPUs,
+				MilliCPU: u.MilliCPU, Memory: u.Memory, GPUPercent: u.GPUPercent, CPUCores: u.CPUCores,
+				MemoryBytes: u.MemoryBytes, IdleSeconds: u.IdleSeconds}
+		}
+		return out, err
+	})
+	return m
 }

@@ -95,6 +95,7 @@ type Service struct {
 	dummyHash  []byte // a hash at bcryptCost, compared when the user is unknown
 	throttle   throttle
 	activity   activity // idle.go
+	uses       useLog   // utilisation.go
 	policies   sync.Map // project -> cachedPolicy
 	notes      *notifier
 }

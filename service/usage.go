@@ -21,6 +21,9 @@ type ProjectUsage struct {
 	// when the quota sets no limit.
 	QuotaMilliCPU int64 `json:"quotaMilliCpu"`
 	QuotaMemory   int64 `json:"quotaMemoryBytes"`
+	// History is the project's GPUs allocated and used over the last
+	// hours, one point per sample of the controller (utilisation.go).
+	History []UsePoint `json:"history,omitempty"`
 }
 
 // ProjectUsage returns the quota of project and what its admitted
@@ -34,7 +37,7 @@ func (s *Service) ProjectUsage(ctx context.Context, project string) (*ProjectUsa
 	if !canSee(a, labspace.KindProject, labspace.ProjectScope(project)) {
 		return nil, labspace.Errorf(labspace.ENOTFOUND, "Project %q not found.", project)
 	}
-	out := &ProjectUsage{Project: project}
+	out := &ProjectUsage{Project: project, History: s.useHistoryOf(project)}
 	err = s.store.View(ctx, func(tx store.Tx) error {
 		rec, err := find(tx, labspace.KindProject, project)
 		if err != nil {

@@ -2,10 +2,12 @@ package web
 
 import (
 	"context"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/service"
@@ -146,6 +148,7 @@ type projectRow struct {
 	P                  *labspace.Project
 	U                  *service.ProjectUsage
 	CanEdit, CanDelete bool // the caller's role allows it
+	Chart              template.HTML
 }
 
 // projectsView is the projects page.
@@ -165,7 +168,7 @@ func (h *Handler) projectList(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		row := projectRow{P: p, U: u}
+		row := projectRow{P: p, U: u, Chart: gpuChart(u.History, p.Spec.Quota.GPUs, time.Now())}
 		if row.CanEdit, err = h.svc.Allows(r.Context(), labspace.VerbUpdate, p); err != nil {
 			return err
 		}

@@ -57,6 +57,7 @@ func serveCmd() *cobra.Command {
 	f.StringVar(&cfg.SMTP.From, "smtp-from", "labspace@localhost", "the From address of those mails")
 	f.StringVar(&cfg.SMTP.Username, "smtp-username", "", "SMTP user (PLAIN authentication; the password from LABSPACE_SMTP_PASSWORD)")
 	f.BoolVar(&cfg.WebhooksToPrivate, "webhooks-to-private-networks", false, "let projects' webhooks reach loopback and private network addresses (link-local ones, where clouds serve instance metadata, never)")
+	f.DurationVar(&cfg.UseEvery, "use-sample-every", time.Minute, "how often what running workspaces use (GPU, CPU, memory, idle time) is sampled for /metrics and the projects' charts")
 	f.StringVar(&cfg.PrometheusURL, "prometheus-url", "", "on Kubernetes, a Prometheus API with NVIDIA's DCGM exporter's and the kubelets' series: what workloads use then counts for idle rules and shows in /metrics")
 	f.StringVar(&cfg.GPUQuery, "prometheus-gpu-query", kube.DefaultGPUQuery, "the PromQL query giving each pod's GPU utilisation in percent, labelled by namespace and pod")
 	f.StringVar(&cfg.CPUQuery, "prometheus-cpu-query", kube.DefaultCPUQuery, "the PromQL query giving each pod's CPU use in cores, labelled by namespace and pod")
