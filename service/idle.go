@@ -126,11 +126,11 @@ type IdlePlan struct {
 	// GPUAt: an idle rule counts GPU use at or above this percent (0: no);
 	// CPUAt: CPU use at or above this many millicores (0: no).
 	GPUAt, CPUAt int
-	Due      bool // stop it now, for Cause
-	Cause    labspace.StopCause
-	Notice   *labspace.StopNotice // what status.stopNotice should say (nil: nothing)
-	Activity *labspace.Activity   // to store, when the stored one lags
-	Next     time.Duration        // when to look again (0: no rule)
+	Due          bool // stop it now, for Cause
+	Cause        labspace.StopCause
+	Notice       *labspace.StopNotice // what status.stopNotice should say (nil: nothing)
+	Activity     *labspace.Activity   // to store, when the stored one lags
+	Next         time.Duration        // when to look again (0: no rule)
 }
 
 // PlanIdle applies the rules of w's project to running workspace w.
