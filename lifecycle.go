@@ -249,3 +249,16 @@ func Span(secs int64) string {
 	}
 	return fmt.Sprintf("%d s", secs)
 }
+
+// ActiveAt is when running workspace w was last seen in use, as recorded
+// (status.activity, at most a minute behind), or when it started; zero
+// when it is not running.
+func (w *Workspace) ActiveAt() time.Time {
+	if w.Status.Phase != PhaseRunning || w.Status.StartedAt == nil {
+		return time.Time{}
+	}
+	if a := w.Status.Activity; a != nil && a.Last.After(*w.Status.StartedAt) {
+		return a.Last
+	}
+	return *w.Status.StartedAt
+}

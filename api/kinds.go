@@ -143,9 +143,9 @@ func parseList(r *http.Request) (store.ListQuery, error) {
 		bad.Add("sortOrder", "must be asc or desc")
 	}
 	switch q.SortBy {
-	case "", "name", "createdAt", "updatedAt", "phase":
+	case "", "name", "createdAt", "updatedAt", "phase", "activeAt":
 	default:
-		bad.Add("sortBy", "must be one of name, createdAt, updatedAt, phase")
+		bad.Add("sortBy", "must be one of name, createdAt, updatedAt, phase, activeAt")
 	}
 	if p := v.Get("project"); p != "" {
 		labspace.ValidateName("project", p, &bad)

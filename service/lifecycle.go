@@ -207,7 +207,7 @@ func (s *Service) saveWorkspace(tx store.Tx, w *labspace.Workspace, rv int64) er
 	if err != nil {
 		return err
 	}
-	rec.RV, rec.Phase = rv, string(w.Status.Phase)
+	rec.RV, rec.Phase, rec.ActiveAt = rv, string(w.Status.Phase), w.ActiveAt()
 	if err := tx.Update(rec); err != nil {
 		return err
 	}

@@ -81,6 +81,7 @@ func (s *Service) SampleUse(ctx context.Context, meter func(*labspace.Workspace)
 		if meter != nil {
 			u = meter(w)
 		}
+		s.touchFromUse(ctx, w, u)
 		c := &w.Spec.Compute.Spec
 		cpu, _ := labspace.MilliCPU(c.CPURequest)
 		mem, _ := labspace.MemoryBytes(c.MemoryRequest)
@@ -110,6 +111,22 @@ func (s *Service) SampleUse(ctx context.Context, meter func(*labspace.Workspace)
 		}
 	}
 	return nil
+}
+
+// touchFromUse notes GPU and CPU use as activity, at the thresholds of
+// w's project's rules, so that "idle for" means the same with or without
+// an idle rule (which reads them more often, idle.go).
+func (s *Service) touchFromUse(ctx context.Context, w *labspace.Workspace, u runtime.Use) {
+	e, err := s.policyOf(ctx, w.Project())
+	if err != nil {
+		return
+	}
+	if u.GPUPercent >= 0 && u.GPUPercent >= e.Lifecycle.GPUThreshold() {
+		s.Touch(w.ID, labspace.SignalGPU)
+	}
+	if u.CPUCores >= 0 && u.CPUCores*1000 >= float64(e.Lifecycle.CPUThreshold()) {
+		s.Touch(w.ID, labspace.SignalCPU)
+	}
 }
 
 // idleFor is how long w has gone without activity its rules count.

@@ -169,7 +169,7 @@ func (s *Service) CreateWorkspace(ctx context.Context, project string, req *labs
 		if err != nil {
 			return err
 		}
-		rec.Phase = string(w.Status.Phase)
+		rec.Phase, rec.ActiveAt = string(w.Status.Phase), w.ActiveAt()
 		if err := tx.Insert(rec); err != nil {
 			return err
 		}

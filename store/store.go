@@ -25,10 +25,13 @@ type Record struct {
 	UpdatedAt time.Time
 	CreatedBy string
 	Phase     string // workspaces: the observed phase, for filters
-	Subject   string // access rules: "user:alice", for look-ups
-	Data      []byte // the object as JSON; read-only (a store may hand out memory it does not copy)
-	Format    string // the shape Data was written in: DocFormat(Kind) when Encode wrote it, else ""
-	Secret    []byte // never returned by the API: password hash, sealed credential
+	// ActiveAt: a running workspace's last recorded activity (or its
+	// start), for sorting by idle time; zero for anything else.
+	ActiveAt time.Time
+	Subject  string // access rules: "user:alice", for look-ups
+	Data     []byte // the object as JSON; read-only (a store may hand out memory it does not copy)
+	Format   string // the shape Data was written in: DocFormat(Kind) when Encode wrote it, else ""
+	Secret   []byte // never returned by the API: password hash, sealed credential
 }
 
 // ListQuery filters, sorts and pages a list. Zero values mean "any".
@@ -41,7 +44,7 @@ type ListQuery struct {
 	CreatedBy string
 	Search    string // substring of the name
 	Subjects  []string
-	SortBy    string // name (default), createdAt, updatedAt, phase
+	SortBy    string // name (default), createdAt, updatedAt, phase, activeAt (longest idle first; not running last)
 	Desc      bool
 	Limit     int // default 50, at most 1000
 	Continue  string

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/secret"
@@ -28,6 +29,8 @@ type kit struct {
 	svc   *service.Service
 	ui    *web.Handler
 	admin context.Context
+	// ago sets the service's clock back (tests of times past); 0: now.
+	ago time.Duration
 }
 
 const adminPassword = "admin-password-1"
@@ -41,11 +44,12 @@ func newKit(tb testing.TB, publicURL string) *kit {
 	}
 	tb.Cleanup(func() { db.Close() })
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
-	svc := service.New(service.Options{Store: db, Box: box, BcryptCost: 4})
+	k := &kit{tb: tb}
+	svc := service.New(service.Options{Store: db, Box: box, BcryptCost: 4, Now: func() time.Time { return time.Now().Add(-k.ago) }})
 	if _, err := svc.EnsureAdmin(ctx, adminPassword); err != nil {
 		tb.Fatal(err)
 	}
-	k := &kit{tb: tb, svc: svc, ui: web.New(web.Options{Service: svc, PublicURL: publicURL})}
+	k.svc, k.ui = svc, web.New(web.Options{Service: svc, PublicURL: publicURL})
 	k.admin = service.WithActor(ctx, k.actor(k.token("admin", adminPassword)))
 	return k
 }

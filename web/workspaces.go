@@ -33,7 +33,7 @@ var pageSizes = []int{50, 25, 100, 200}
 // gridQuery is the grid's state, all of it in the URL.
 type gridQuery struct {
 	Project, Phase, Search string
-	SortBy                 string // name, createdAt, phase
+	SortBy                 string // name, createdAt, phase, idle
 	Desc                   bool
 	Limit                  int
 	Continue               string
@@ -57,9 +57,9 @@ func parseGrid(v url.Values) (gridQuery, error) {
 		bad.Add("q", "must be at most 63 characters")
 	}
 	switch q.SortBy {
-	case "", "name", "createdAt", "phase":
+	case "", "name", "createdAt", "phase", "idle":
 	default:
-		bad.Add("sort", "must be name, createdAt or phase")
+		bad.Add("sort", "must be name, createdAt, phase or idle")
 	}
 	if l := v.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
@@ -87,6 +87,9 @@ func knownPhase(p string) bool {
 // store turns the grid's query into the service's list query.
 func (q gridQuery) store() store.ListQuery {
 	lq := store.ListQuery{Phase: q.Phase, Search: q.Search, SortBy: q.SortBy, Desc: q.Desc, Limit: q.Limit, Continue: q.Continue}
+	if q.SortBy == "idle" {
+		lq.SortBy = "activeAt" // idle the longest first: active the longest ago
+	}
 	if q.Project != "" {
 		lq.Scopes = []labspace.Scope{labspace.ProjectScope(q.Project)}
 	}
@@ -128,6 +131,7 @@ type row struct {
 	Tools                                     []toolLink
 	GPUs, CPU, Memory                         string
 	Created, Started                          time.Time
+	IdleFor                                   string
 }
 
 // toolLink is a tool and, when it can be reached now, its proxied URL.
@@ -149,7 +153,8 @@ func toRow(w *labspace.Workspace) row {
 	p := phaseOf(w) // a stop to come shows in place of the phase's reason
 	r := row{ID: w.ID, Name: w.Name, Project: w.Project(), Environment: w.Spec.Environment.From.Name, CreatedBy: w.CreatedBy,
 		Phase: w.Status.Phase, Reason: p.Reason, Message: p.Message, Tools: p.Tools,
-		GPUs: gpusOf(c), CPU: orDash(c.CPURequest), Memory: orDash(c.MemoryRequest), Created: w.CreatedAt, Started: startedAt(w)}
+		GPUs: gpusOf(c), CPU: orDash(c.CPURequest), Memory: orDash(c.MemoryRequest), Created: w.CreatedAt, Started: startedAt(w),
+		IdleFor: p.IdleFor}
 	return r
 }
 
@@ -276,6 +281,9 @@ type phaseJSON struct {
 	Message string         `json:"message"`
 	Tools   []toolLink     `json:"tools"`
 	Started string         `json:"started"` // as the grid shows it, "—" before the first start
+	// IdleFor is how long a running workspace has gone unused, as the
+	// grid shows it ("—" when it is not running).
+	IdleFor string `json:"idleFor"`
 	// Idle is true while a policy's idle rule is about to stop it: the
 	// reason and message then say when, and "keep running" is offered.
 	Idle bool `json:"idle,omitempty"`
@@ -283,12 +291,25 @@ type phaseJSON struct {
 
 func phaseOf(w *labspace.Workspace) phaseJSON {
 	p := phaseJSON{ID: w.ID, Phase: w.Status.Phase, Class: phaseClass(w.Status.Phase), Reason: w.Status.PhaseReason,
-		Message: w.Status.PhaseMessage, Tools: tools(w), Started: when(startedAt(w))}
+		Message: w.Status.PhaseMessage, Tools: tools(w), Started: when(startedAt(w)), IdleFor: idleFor(w, time.Now())}
 	if n := w.Status.StopNotice; n != nil && w.Status.Phase == labspace.PhaseRunning {
 		// What the user must know now: the stop to come, in the grid and on the page.
 		p.Reason, p.Message, p.Idle = "StopComing", n.Message, n.Reason == "IdleTimeout"
 	}
 	return p
+}
+
+// idleFor says how long running w has gone without activity, to the
+// minute (its recorded activity is at most a minute behind).
+func idleFor(w *labspace.Workspace, now time.Time) string {
+	at := w.ActiveAt()
+	if at.IsZero() {
+		return "—"
+	}
+	if d := now.Sub(at); d >= time.Minute {
+		return labspace.Span(int64(d / time.Minute * 60))
+	}
+	return "under 1 min"
 }
 
 func startedAt(w *labspace.Workspace) time.Time {

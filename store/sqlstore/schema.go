@@ -76,4 +76,11 @@ var migrations = []string{
 	// a second of CPU at 100,000 workspaces). Sums by phase still use it.
 	`DROP INDEX objects_phase;
 	CREATE INDEX objects_phase ON objects (kind, phase, created_at, id)`,
+	// The grid sorts workspaces by how long they have been idle: running
+	// ones by their last activity, the rest after them. Until its next
+	// save, a running workspace counts as active when it was last saved.
+	`ALTER TABLE objects ADD COLUMN active_at BIGINT NOT NULL DEFAULT 9223372036854775807;
+	UPDATE objects SET active_at = updated_at WHERE kind = 'workspace' AND phase = 'Running';
+	CREATE INDEX objects_active ON objects (kind, scope_type, scope_name, active_at, id);
+	CREATE INDEX objects_kind_active ON objects (kind, active_at, id)`,
 }

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListFilters", testListFilters},
 		{"ListSearch", testListSearch},
 		{"ListSort", testListSort},
+		{"ListSortByActivity", testListSortByActivity},
 		{"ListPagination", testListPagination},
 		{"ListPaginationAllTied", testListPaginationAllTied},
 		{"ListPaginationFiltered", testListPaginationFiltered},

@@ -73,6 +73,8 @@
         setBadge(tr.querySelector(".badge"), it, tr.querySelector(".why"));
         const started = tr.querySelector(".started-cell");
         if (started && started.textContent !== it.started) started.textContent = it.started;
+        const idle = tr.querySelector(".idle-cell");
+        if (idle && idle.textContent !== it.idleFor) idle.textContent = it.idleFor;
         const tools = tr.querySelector(".tools-cell");
         if (JSON.stringify(it.tools) !== tools.dataset.last) {
           tools.dataset.last = JSON.stringify(it.tools);
