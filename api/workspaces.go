@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/service"
 )
 
 func (s *Server) workspaceRoutes() []route {
@@ -40,6 +41,13 @@ func (s *Server) workspaceRoutes() []route {
 			tag: "policies", out: &labspace.EffectivePolicy{}, status: 200,
 			handle: func(w http.ResponseWriter, r *http.Request) error {
 				out, err := s.svc.EffectivePolicy(r.Context(), r.PathValue("project"))
+				return reply(w, 200, out, err)
+			}},
+		{method: "GET", path: "/api/v1/projects/{project}/usage", summary: "A project's quota beside what its admitted " +
+			"workspaces hold, and its GPUs allocated and used over the last 6 hours (one point per utilisation sample)",
+			tag: "projects", out: &service.ProjectUsage{}, status: 200,
+			handle: func(w http.ResponseWriter, r *http.Request) error {
+				out, err := s.svc.ProjectUsage(r.Context(), r.PathValue("project"))
 				return reply(w, 200, out, err)
 			}},
 		{method: "POST", path: base, summary: "Create a workspace from a template or building blocks, started unless desiredPhase is Stopped",
