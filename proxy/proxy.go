@@ -40,6 +40,10 @@ type Options struct {
 	NoPaths bool
 	// PublicURL is labspace's address; tool hosts take its scheme and port.
 	PublicURL string
+	// NoActivityTracking stops noting requests and WebSocket frames as
+	// activity for idle stop. It exists so that a benchmark (bench/proxy)
+	// can measure what tracking costs; production leaves tracking on.
+	NoActivityTracking bool
 }
 
 // Proxy is the tool proxy.
@@ -306,9 +310,12 @@ func (p *Proxy) reverse(target, prefix string, strip bool, workspaceID string) *
 	}
 	token := runtime.ToolToken(p.toolKey, workspaceID)
 	u, _ := url.Parse(target)
+	track := !p.opts.NoActivityTracking
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			p.svc.Touch(workspaceID, labspace.SignalToolTraffic)
+			if track {
+				p.svc.Touch(workspaceID, labspace.SignalToolTraffic)
+			}
 			clean(pr.Out)
 			if token != "" {
 				pr.Out.Header.Set("Authorization", "token "+token)
@@ -329,7 +336,7 @@ func (p *Proxy) reverse(target, prefix string, strip bool, workspaceID string) *
 		BufferPool: copyBuffers, // see bufferPool
 		ModifyResponse: func(res *http.Response) error {
 			confineCookies(res, prefix)
-			if rwc, ok := res.Body.(io.ReadWriteCloser); ok && res.StatusCode == http.StatusSwitchingProtocols {
+			if rwc, ok := res.Body.(io.ReadWriteCloser); ok && track && res.StatusCode == http.StatusSwitchingProtocols {
 				// A WebSocket: its frames are activity too.
 				res.Body = &touching{ReadWriteCloser: rwc, touch: func() { p.svc.Touch(workspaceID, labspace.SignalToolTraffic) }}
 			}

@@ -4,12 +4,13 @@
 // proxy), the same with labspace's buffer pool (so that what labspace's
 // own checks cost shows apart from its settings), labspace's proxy in a
 // real in-process server (a researcher's bearer token, a real workspace
-// whose workload is the tool server), and configurable-http-proxy
+// whose workload is the tool server), labspace's proxy alone with idle
+// tracking on and with it off (what tracking costs), and configurable-http-proxy
 // (JupyterHub's proxy, installed with npm into a temporary folder at run
 // time). wrk loads 1 KiB and 10 MiB responses; WebSocket echo round trips
 // are timed in Go. It prints a Markdown table with every figure as a ratio.
 //
-//	go run ./bench/proxy                  # the full run (about 5 minutes)
+//	go run ./bench/proxy                  # the full run (about 7.5 minutes)
 //	go run ./bench/proxy -d 3s -rounds 1 -ws 1000   # a quick one
 package main
 
@@ -34,6 +35,8 @@ const (
 	iBare
 	iPooled
 	iLabspace
+	iTrackOn
+	iTrackOff
 	iCHP
 )
 
@@ -60,7 +63,7 @@ func main() {
 	flag.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "wrk warm-up of each target before the rounds")
 	flag.IntVar(&cfg.wsN, "ws", 5000, "sequential WebSocket echo round trips per target")
 	flag.StringVar(&cfg.chpPackage, "chp-package", "configurable-http-proxy", "npm package to install for configurable-http-proxy (\"\": skip it)")
-	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write CPU profiles of this process during round 1's runs of the Go proxies to <this>-{bare,pooled,labspace}-{small,large}.pprof")
+	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write CPU profiles of this process during round 1's runs of the Go proxies to <this>-{bare,pooled,labspace,tracking-on,tracking-off}-{small,large}.pprof")
 	flag.BoolVar(&cfg.verbose, "v", false, "show labspace's warnings on stderr (each client that goes away when wrk stops is one)")
 	flag.StringVar(&cfg.serveTool, "serve-tool", "", "internal: serve the tool on this port (the workspace's workload)")
 	flag.Parse()
@@ -115,12 +118,24 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer stopPooled()
+	trackOn, stopOn, err := startLabspaceProxy(lt, false, cfg.verbose)
+	if err != nil {
+		return err
+	}
+	defer stopOn()
+	trackOff, stopOff, err := startLabspaceProxy(lt, true, cfg.verbose)
+	if err != nil {
+		return err
+	}
+	defer stopOff()
 	// In the order of the indexes below: the report reads them so.
 	targets := []*target{
 		{name: "direct", base: lt.target + toolPrefix},
 		{name: "bare Go proxy", base: bare + toolPrefix},
 		{name: "bare Go proxy + buffer pool", base: pooled + toolPrefix},
 		{name: "labspace", base: lt.srv.URL() + toolPrefix, auth: "Bearer " + lt.user},
+		{name: "labspace's proxy alone, tracking on", base: trackOn + toolPrefix, auth: "Bearer " + lt.user, swap: true},
+		{name: "labspace's proxy alone, tracking off", base: trackOff + toolPrefix, auth: "Bearer " + lt.user},
 		{name: "configurable-http-proxy", skip: "not installed (-chp-package \"\")"},
 	}
 	f := gatherFacts()

@@ -16,6 +16,7 @@ type target struct {
 	base string // URL prefix; the tool's paths follow
 	auth string // Authorization header value, if any
 	skip string // why it is left out, if it is
+	swap bool   // trades places with the next target every other round (inTurn)
 
 	small, large []wrkResult // one per round
 	ws           wsResult
@@ -45,7 +46,7 @@ func measure(ctx context.Context, cfg config, targets []*target) error {
 		}
 	}
 	for round := 1; round <= cfg.rounds; round++ {
-		for _, t := range live {
+		for _, t := range inTurn(live, round) {
 			benchkit.Progress("round %d/%d: %s", round, cfg.rounds, t.name)
 			if err := loadTarget(ctx, cfg, t, round); err != nil {
 				return err
@@ -81,10 +82,11 @@ func loadTarget(ctx context.Context, cfg config, t *target, round int) error {
 	return nil
 }
 
-// profiled runs fn, under the CPU profiler in round 1 for the three Go
-// proxies (they run in this process) when -cpuprofile is set.
+// profiled runs fn, under the CPU profiler in round 1 for the Go proxies
+// (they run in this process) when -cpuprofile is set.
 func profiled(cfg config, t *target, round int, size string, fn func() (wrkResult, error)) (wrkResult, error) {
-	name := map[string]string{"bare Go proxy": "bare", "bare Go proxy + buffer pool": "pooled", "labspace": "labspace"}[t.name]
+	name := map[string]string{"bare Go proxy": "bare", "bare Go proxy + buffer pool": "pooled", "labspace": "labspace",
+		"labspace's proxy alone, tracking on": "tracking-on", "labspace's proxy alone, tracking off": "tracking-off"}[t.name]
 	if cfg.cpuprofile == "" || round != 1 || name == "" {
 		return fn()
 	}

@@ -56,7 +56,10 @@ func report(w io.Writer, cfg config, targets []*target, f facts) {
 		"each target in turn, rounds: %d, the round with the median requests/s shown; WebSocket: %d sequential echo round trips "+
 		"of 64 bytes (after %d unmeasured). Client, proxy and tool share the %d CPUs. labspace checks a researcher's bearer token "+
 		"on every request. The bare Go proxy is an httputil.ReverseProxy with its defaults; \"+ buffer pool\" gives it labspace's "+
-		"pool of 32 KiB copy buffers; both, and labspace, use a transport with 64 idle connections per host.  \n",
+		"pool of 32 KiB copy buffers; both, and labspace, use a transport with 64 idle connections per host. \"labspace's proxy "+
+		"alone\" is proxy.New over the same server's service and controller, served on an http.Server of its own (the server's "+
+		"timeouts, not its mux), once with idle tracking on and once off (proxy.Options.NoActivityTracking); the two trade "+
+		"places every other round.  \n",
 		cfg.small.threads, cfg.small.conns, cfg.small.duration, cfg.large.threads, cfg.large.conns, cfg.large.duration,
 		cfg.rounds, cfg.wsN, wsWarmup, f.cpus)
 	fmt.Fprintf(w, "Load average (1, 5, 15 min) at the start: %s; at the end: %s. Other work on the machine skews every figure; "+
@@ -77,6 +80,7 @@ func report(w io.Writer, cfg config, targets []*target, f facts) {
 	}
 	fmt.Fprintln(w)
 	goals(w, targets)
+	tracking(w, targets)
 	notes(w, targets)
 }
 
