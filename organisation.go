@@ -4,14 +4,41 @@ import (
 	"net/mail"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // User is a person who signs in. Its password is write-only: the store keeps
 // a bcrypt hash beside the object, never in it.
 type User struct {
-	Meta `json:"meta"`
-	Spec UserSpec `json:"spec"`
+	Meta   `json:"meta"`
+	Spec   UserSpec   `json:"spec"`
+	Status UserStatus `json:"status"`
 }
+
+// UserStatus is what labspace learnt of a user, never set by a request.
+type UserStatus struct {
+	// Identity is the user's identity at the single sign-on provider,
+	// as of the last sign-in; nil for a local user.
+	Identity *ExternalIdentity `json:"identity,omitempty"`
+}
+
+// ExternalIdentity is what an OpenID provider said of a person at sign-in.
+type ExternalIdentity struct {
+	Issuer  string `json:"issuer"`
+	Subject string `json:"subject"`
+	// Groups are the provider's groups: access rules naming a group of
+	// that name apply to the user, as for a labspace group.
+	Groups []string `json:"groups,omitempty"`
+	// UID, GID and SupplementaryGIDs are the POSIX identity workloads of
+	// environments with runAs source identity-provider run as.
+	UID               *int64    `json:"uid,omitempty"`
+	GID               *int64    `json:"gid,omitempty"`
+	SupplementaryGIDs []int64   `json:"supplementaryGids,omitempty"`
+	LastSignIn        time.Time `json:"lastSignIn"`
+}
+
+// SubjectKey is how a user's record is found from its identity.
+func (e *ExternalIdentity) SubjectKey() string { return "oidc:" + e.Issuer + "#" + e.Subject }
 
 // UserSpec is what an administrator sets on a user.
 type UserSpec struct {

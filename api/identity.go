@@ -18,6 +18,11 @@ type TokenRequest struct {
 	Password     string `json:"password,omitempty"`
 	ClientID     string `json:"clientId,omitempty"`
 	ClientSecret string `json:"clientSecret,omitempty"`
+	// Code, CodeVerifier and RedirectURI: the command line's sign-in
+	// through the browser (a code from /auth/cli and its PKCE verifier).
+	Code         string `json:"code,omitempty"`
+	CodeVerifier string `json:"codeVerifier,omitempty"`
+	RedirectURI  string `json:"redirectUri,omitempty"`
 }
 
 // TokenResponse carries a new token; it is shown only this once.
@@ -179,12 +184,14 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	var tk *labspace.Token
 	var err error
 	switch {
+	case req.Code != "" && req.Username == "" && req.ClientID == "":
+		raw, tk, err = s.svc.RedeemCLICode(r.Context(), req.Code, req.CodeVerifier, req.RedirectURI)
 	case req.Username != "" && req.ClientID == "":
 		raw, tk, err = s.svc.Login(r.Context(), req.Username, req.Password)
 	case req.ClientID != "" && req.Username == "":
 		raw, tk, err = s.svc.LoginApplication(r.Context(), req.ClientID, req.ClientSecret)
 	default:
-		return labspace.FieldErr("username", "send username and password, or clientId and clientSecret")
+		return labspace.FieldErr("username", "send username and password, clientId and clientSecret, or code, codeVerifier and redirectUri")
 	}
 	if err != nil {
 		return err

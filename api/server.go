@@ -74,7 +74,7 @@ func (s *Server) wrap(rt route) http.Handler {
 				writeError(w, r, s.log, err)
 				return
 			}
-			ctx = context.WithValue(service.WithActor(ctx, a), tokenKey{}, tk)
+			ctx = context.WithValue(service.WithToken(service.WithActor(ctx, a), tk), tokenKey{}, tk)
 		}
 		if err := rt.handle(w, r.WithContext(ctx)); err != nil {
 			writeError(w, r, s.log, err)

@@ -255,3 +255,11 @@ func (c *Client) WaitPhase(ctx context.Context, project, name string, phase labs
 		}
 	}
 }
+
+// LoginCode exchanges a code from the browser sign-in (/auth/cli) and its
+// PKCE verifier for a session token.
+func (c *Client) LoginCode(ctx context.Context, code, verifier, redirectURI string) (*Token, error) {
+	var t Token
+	err := c.Do(ctx, "POST", "/api/v1/token", map[string]string{"code": code, "codeVerifier": verifier, "redirectUri": redirectURI}, &t)
+	return &t, err
+}

@@ -86,6 +86,8 @@ type Config struct {
 	// Kubernetes (kube.Options).
 	PrometheusURL                   string
 	GPUQuery, CPUQuery, MemoryQuery string
+	// SSO, when its Issuer is set, signs people in through an OpenID provider.
+	SSO *SSO
 	// UseEvery is how often what running workspaces use is sampled, for
 	// /metrics and the projects' charts (default a minute).
 	UseEvery time.Duration
@@ -151,7 +153,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	svc := service.New(service.Options{Store: withReserve(db, filepath.Join(cfg.DataDir, "reserve"), cfg.Logger), Box: box, BcryptCost: cfg.BcryptCost, Logger: cfg.Logger,
-		WebhooksToPrivate: cfg.WebhooksToPrivate, SMTP: cfg.SMTP})
+		WebhooksToPrivate: cfg.WebhooksToPrivate, SMTP: cfg.SMTP, SSO: serviceSSO(cfg.SSO)})
 	s := &Server{Service: svc, API: api.New(svc, cfg.Logger), closeStore: db.Close}
 	toolKey := derivedKey(key, "labspace tool tokens")
 	rt, poll, workers, err := openRuntime(ctx, cfg, svc, toolKey)
@@ -183,6 +185,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + s.Listener.Addr().String()
 	}
+	rp, err := openSSO(ctx, cfg.SSO, cfg.PublicURL, svc)
+	if err != nil {
+		s.Listener.Close()
+		db.Close()
+		return nil, err
+	}
 	m := serviceMetrics(svc)
 	origins := proxy.Options{Domain: cfg.ProxyDomain, NoPaths: cfg.NoToolPaths, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/")}
 	s.Controller = controller.New(controller.Options{Service: svc, Runtime: rt, Logger: cfg.Logger, Metrics: m,
@@ -212,7 +220,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("/", m.Instrument("web", web.New(web.Options{Service: svc, Logger: cfg.Logger, PublicURL: cfg.PublicURL,
-		Key: derivedKey(key, "labspace csrf tokens")})))
+		Key: derivedKey(key, "labspace csrf tokens"), SSO: rp, SSOOnly: cfg.SSO != nil && cfg.SSO.Only})))
 	var root http.Handler = mux
 	if cfg.ProxyDomain != "" {
 		root = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

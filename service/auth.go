@@ -142,7 +142,7 @@ func (s *Service) issue(ctx context.Context, sub labspace.Subject, kind, name st
 // refused at the next request.
 func (s *Service) Authenticate(ctx context.Context, raw string) (*labspace.Actor, *labspace.Token, error) {
 	a, tk, err := s.authenticateAny(ctx, raw)
-	if err == nil && (tk.Kind == TokenTicket || tk.Kind == TokenTool) {
+	if err == nil && (tk.Kind == TokenTicket || tk.Kind == TokenTool || tk.Kind == TokenCLICode) {
 		// Those open one tool, on its own origin (AuthenticateTool), and
 		// never labspace's API or pages.
 		return nil, nil, labspace.Errorf(labspace.EUNAUTHORIZED, "The token is invalid, expired or revoked; sign in again.")
@@ -209,6 +209,9 @@ func (s *Service) loadActor(tx store.Tx, sub labspace.Subject) (*labspace.Actor,
 		groups, err := s.groupsOf(tx, sub.Name)
 		if err != nil {
 			return nil, err
+		}
+		if id := u.Status.Identity; id != nil && s.sso != nil {
+			groups = append(groups, id.Groups...) // the provider's, as of the last sign-in
 		}
 		for _, g := range groups {
 			subjects = append(subjects, labspace.Subject{Type: labspace.SubjectGroup, Name: g}.String())
@@ -319,9 +322,6 @@ func (s *Service) CreatePersonalToken(ctx context.Context, name string, ttl time
 // confirm checks the caller's own password, or an application's client
 // secret: what a stolen session alone does not give.
 func (s *Service) confirm(ctx context.Context, a *labspace.Actor, password string) error {
-	if password == "" {
-		return labspace.FieldErr("password", "confirm with your password (an application: its client secret)")
-	}
 	kind := labspace.KindUser
 	if a.Subject.Type == labspace.SubjectApplication {
 		kind = labspace.KindApplication
@@ -335,6 +335,18 @@ func (s *Service) confirm(ctx context.Context, a *labspace.Actor, password strin
 	if err != nil {
 		return err
 	}
+	if kind == labspace.KindUser && len(rec.Secret) == 0 {
+		// A user of the identity provider has no password: a sign-in
+		// there of the last minutes confirms instead.
+		if tk := tokenFrom(ctx); tk != nil && tk.Kind == labspace.TokenSession && s.now().Sub(tk.CreatedAt) < freshSignIn {
+			return nil
+		}
+		return &labspace.Error{Code: labspace.EFORBIDDEN, Message: "Sign in again through your identity provider to confirm (a sign-in of the last 10 minutes counts).",
+			Fields: []labspace.FieldError{{Field: "password", Detail: "you have none: sign in again instead"}}}
+	}
+	if password == "" {
+		return labspace.FieldErr("password", "confirm with your password (an application: its client secret)")
+	}
 	ok := false
 	if kind == labspace.KindApplication {
 		ok = constantEqual(string(rec.Secret), secret.HashToken(password))
@@ -347,6 +359,10 @@ func (s *Service) confirm(ctx context.Context, a *labspace.Actor, password strin
 	}
 	return nil
 }
+
+// freshSignIn is how recent a sign-in through the identity provider must
+// be to confirm as a password would.
+const freshSignIn = 10 * time.Minute
 
 // ListTokens lists the caller's tokens (never their values).
 func (s *Service) ListTokens(ctx context.Context) ([]labspace.Token, error) {

@@ -44,6 +44,17 @@ func (s *Service) prepare(tx store.Tx, a *labspace.Actor, obj labspace.Object, o
 		return p, s.prepareProject(tx, a, o, old)
 	case *labspace.AccessRule:
 		return p, s.prepareRule(tx, a, o, &p)
+	case *labspace.User:
+		// Status is labspace's: what the provider said stays as it was.
+		o.Status = labspace.UserStatus{}
+		if old != nil {
+			var was labspace.User
+			if err := store.Decode(old, &was); err != nil {
+				return p, err
+			}
+			o.Status = was.Status
+		}
+		return p, nil
 	case *labspace.Group:
 		var v labspace.Invalid
 		for i, u := range o.Spec.Members {
@@ -183,7 +194,10 @@ func resolveEnvCredentials(tx store.Tx, a *labspace.Actor, field string, env []l
 func (s *Service) prepareRule(tx store.Tx, a *labspace.Actor, r *labspace.AccessRule, p *prepared) error {
 	kind := map[labspace.SubjectType]labspace.Kind{labspace.SubjectUser: labspace.KindUser,
 		labspace.SubjectGroup: labspace.KindGroup, labspace.SubjectApplication: labspace.KindApplication}[r.Spec.Subject.Type]
-	if _, err := tx.GetByName(kind, labspace.Global, r.Spec.Subject.Name); err != nil {
+	// With single sign-on, a group may be the provider's alone: its
+	// members are known at their sign-in.
+	providerGroup := s.sso != nil && r.Spec.Subject.Type == labspace.SubjectGroup
+	if _, err := tx.GetByName(kind, labspace.Global, r.Spec.Subject.Name); err != nil && !providerGroup {
 		return unprocessable("spec.subject.name", "no %s %q", r.Spec.Subject.Type, r.Spec.Subject.Name)
 	}
 	for _, res := range labspace.Resources {

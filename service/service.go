@@ -59,6 +59,8 @@ type Options struct {
 	// SMTP, when its Addr is set, also mails each notice to the
 	// workspace's creator (when the user has an e-mail address).
 	SMTP SMTP
+	// SSO, when set, lets people sign in through an OpenID provider (sso.go).
+	SSO *SSO
 }
 
 // SMTP is the mail server notices go through.
@@ -94,6 +96,7 @@ type Service struct {
 	ownOrigins atomic.Bool
 	dummyHash  []byte // a hash at bcryptCost, compared when the user is unknown
 	throttle   throttle
+	sso        *SSO
 	activity   activity // idle.go
 	uses       useLog   // utilisation.go
 	policies   sync.Map // project -> cachedPolicy
@@ -125,7 +128,7 @@ func (s *Service) changed(k labspace.Kind) {
 // New returns a Service.
 func New(o Options) *Service {
 	s := &Service{store: o.Store, box: o.Box, lifecycle: o.Lifecycle, logs: o.Logs, now: o.Now, sessionTTL: o.SessionTTL,
-		bcryptCost: o.BcryptCost, log: o.Logger}
+		bcryptCost: o.BcryptCost, log: o.Logger, sso: o.SSO}
 	if s.lifecycle == nil {
 		s.lifecycle = nopLifecycle{}
 	}
@@ -163,6 +166,19 @@ const (
 // WithActor returns a context carrying the caller.
 func WithActor(ctx context.Context, a *labspace.Actor) context.Context {
 	return context.WithValue(ctx, actorKey, a)
+}
+
+type tokenKey struct{}
+
+// WithToken records the token the caller came with: a recent sign-in
+// through the identity provider confirms what a password would.
+func WithToken(ctx context.Context, tk *labspace.Token) context.Context {
+	return context.WithValue(ctx, tokenKey{}, tk)
+}
+
+func tokenFrom(ctx context.Context) *labspace.Token {
+	tk, _ := ctx.Value(tokenKey{}).(*labspace.Token)
+	return tk
 }
 
 // ActorFrom returns the caller, or nil.

@@ -26,7 +26,8 @@ func newService(t *testing.T) *service.Service {
 // Methods that run before anyone is signed in (a tool's host signs in
 // with a ticket, then its cookie).
 var public = map[string]bool{"Login": true, "LoginApplication": true, "Authenticate": true, "EnsureAdmin": true,
-	"RedeemTicket": true, "AuthenticateTool": true, "Healthy": true}
+	"RedeemTicket": true, "AuthenticateTool": true, "Healthy": true,
+	"SignInExternal": true, "EnsureSSOAdminGroups": true, "RedeemCLICode": true} // sign-ins and start-up
 
 // Every other method refuses a context without an actor, before it looks
 // at its arguments: authorization cannot be forgotten in a new method.

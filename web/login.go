@@ -20,7 +20,16 @@ type loginView struct {
 	Username string
 	Error    string
 	Token    string // the form's CSRF token (double-submitted with a cookie)
+	// Provider names the single sign-on provider ("" without one); Local
+	// shows the password form beside it (always, unless SSO only).
+	Provider string
+	Local    bool
+	// SignedOut offers to sign out at the provider too (its URL).
+	SignedOut string
 }
+
+// SSOStart is the link that starts a single sign-on.
+func (l loginView) SSOStart() string { return "/auth/sso/start?next=" + url.QueryEscape(l.Next) }
 
 func (l loginView) csrfToken() string { return l.Token }
 
@@ -47,7 +56,11 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
-	h.showLogin(w, r, http.StatusOK, loginView{Next: safeNext(r.URL.Query().Get("next"))})
+	v := loginView{Next: safeNext(r.URL.Query().Get("next"))}
+	if r.URL.Query().Has("signed-out") && h.sso != nil {
+		v.SignedOut = h.sso.EndSessionURL(h.publicURL + "/login")
+	}
+	h.showLogin(w, r, http.StatusOK, v)
 	return nil
 }
 
@@ -63,6 +76,10 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request, status int, 
 		_, _ = rand.Read(b)
 		v.Token = base64.RawURLEncoding.EncodeToString(b)
 	}
+	if h.sso != nil {
+		v.Provider = h.sso.Name()
+	}
+	v.Local = h.sso == nil || !h.ssoOnly || r.URL.Query().Get("local") == "1" || r.Method == http.MethodPost
 	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: v.Token, Path: "/login", HttpOnly: true,
 		Secure: h.isSecure(r), SameSite: http.SameSiteStrictMode, MaxAge: 3600})
 	h.render(w, r, status, "login", v)
@@ -96,11 +113,16 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 		h.showLogin(w, r, labspace.HTTPStatus(code), loginView{Next: next, Username: user, Error: msg})
 		return nil
 	}
+	h.setSession(w, r, raw, tk)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
+}
+
+// setSession gives the browser its session cookie after a sign-in.
+func (h *Handler) setSession(w http.ResponseWriter, r *http.Request, raw string, tk *labspace.Token) {
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: raw, Path: "/", HttpOnly: true, Secure: h.isSecure(r),
 		SameSite: http.SameSiteStrictMode, Expires: tk.ExpiresAt, MaxAge: int(time.Until(tk.ExpiresAt).Seconds())})
 	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Path: "/login", MaxAge: -1})
-	http.Redirect(w, r, next, http.StatusSeeOther)
-	return nil
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
@@ -110,6 +132,10 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: h.isSecure(r),
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	to := "/login"
+	if h.sso != nil && h.sso.EndSession != "" {
+		to += "?signed-out" // the page offers to sign out at the provider too
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
 	return nil
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/service"
+	"github.com/labspace/labspace/sso"
 )
 
 //go:embed templates static
@@ -49,22 +50,30 @@ type Options struct {
 	// Key signs CSRF tokens; empty: a random key (forms open before a
 	// restart must then be reloaded).
 	Key []byte
+	// SSO, when set, offers sign-in through an OpenID provider; with
+	// SSOOnly the password form is shown only at /login?local=1 (for the
+	// administrator when the provider is down).
+	SSO     *sso.RP
+	SSOOnly bool
 }
 
 // Handler serves the UI.
 type Handler struct {
-	svc    *service.Service
-	log    *slog.Logger
-	secure bool
-	key    []byte
-	mux    *http.ServeMux
-	pages  map[string]*template.Template
+	svc       *service.Service
+	log       *slog.Logger
+	secure    bool
+	key       []byte
+	mux       *http.ServeMux
+	pages     map[string]*template.Template
+	sso       *sso.RP
+	ssoOnly   bool
+	publicURL string
 }
 
 // New returns the UI handler, to be mounted at "/".
 func New(o Options) *Handler {
 	h := &Handler{svc: o.Service, log: o.Logger, key: o.Key, mux: http.NewServeMux(),
-		secure: strings.HasPrefix(o.PublicURL, "https://")}
+		secure: strings.HasPrefix(o.PublicURL, "https://"), sso: o.SSO, ssoOnly: o.SSOOnly, publicURL: strings.TrimSuffix(o.PublicURL, "/")}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -135,6 +144,8 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET /login", h.public(h.loginPage))
 	h.mux.Handle("POST /login", h.public(h.login))
 	h.mux.Handle("POST /logout", h.auth(h.logout))
+	h.ssoRoutes()
+	h.cliRoutes()
 	h.workspaceRoutes()
 	h.newWorkspaceRoutes()
 	h.detailRoutes()
@@ -194,7 +205,7 @@ func (h *Handler) auth(fn handlerFunc) http.Handler {
 			return
 		}
 		s := &session{actor: a, token: tk, csrf: h.csrfToken(c.Value)}
-		ctx = service.WithActor(context.WithValue(ctx, sessionKey{}, s), a)
+		ctx = service.WithToken(service.WithActor(context.WithValue(ctx, sessionKey{}, s), a), tk)
 		r = r.WithContext(ctx)
 		if r.Method == http.MethodPost && !sameToken(r.PostFormValue("csrf"), s.csrf) {
 			h.fail(w, r, labspace.Errorf(labspace.EFORBIDDEN, "This form has expired or did not come from labspace: reload the page and try again."))

@@ -15,21 +15,26 @@ import (
 
 func loginCmd() *cobra.Command {
 	var username, token string
-	var passwordStdin bool
+	var passwordStdin, browser, noOpen bool
 	cmd := &cobra.Command{
 		Use:   "login <server>",
 		Short: "Sign in to a labspace server and remember the token",
 		Example: `  labspace login http://127.0.0.1:8080
   labspace login https://labspace.example.com --username alice --password-stdin < password.txt
-  labspace login https://labspace.example.com --token "$LABSPACE_TOKEN"`,
+  labspace login https://labspace.example.com --token "$LABSPACE_TOKEN"
+  labspace login https://labspace.example.com --sso`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			server := strings.TrimSuffix(args[0], "/")
-			if token == "" {
-				var err error
-				if token, err = passwordLogin(cmd, server, username, passwordStdin); err != nil {
-					return err
-				}
+			var err error
+			switch {
+			case browser:
+				token, err = browserLogin(cmd, server, !noOpen)
+			case token == "":
+				token, err = passwordLogin(cmd, server, username, passwordStdin)
+			}
+			if err != nil {
+				return err
 			}
 			me, err := client.New(server, token).WhoAmI(cmd.Context())
 			if err != nil {
@@ -50,6 +55,10 @@ func loginCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&username, "username", "u", "", "user name (prompted for when not given)")
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input")
 	cmd.Flags().StringVar(&token, "token", "", "sign in with an existing token instead of a password")
+	cmd.Flags().BoolVar(&browser, "sso", false, "sign in through the browser (single sign-on, or labspace's own form)")
+	cmd.Flags().BoolVar(&noOpen, "no-browser", false, "with --sso, only print the address to open")
+	cmd.MarkFlagsMutuallyExclusive("sso", "token")
+	cmd.MarkFlagsMutuallyExclusive("sso", "username")
 	return cmd
 }
 

@@ -12,11 +12,12 @@ import (
 	"github.com/labspace/labspace/runtime/kube"
 	"github.com/labspace/labspace/runtime/local"
 	"github.com/labspace/labspace/server"
+	"github.com/labspace/labspace/sso"
 	"github.com/spf13/cobra"
 )
 
 func serveCmd() *cobra.Command {
-	cfg := server.Config{}
+	cfg := server.Config{SSO: &server.SSO{}}
 	var proxies []string
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -28,6 +29,7 @@ func serveCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.AdminPassword = os.Getenv("LABSPACE_ADMIN_PASSWORD")
 			cfg.SMTP.Password = os.Getenv("LABSPACE_SMTP_PASSWORD")
+			cfg.SSO.ClientSecret = os.Getenv("LABSPACE_OIDC_CLIENT_SECRET")
 			if cfg.SecretKey == "" {
 				cfg.SecretKey = os.Getenv("LABSPACE_SECRET_KEY")
 			}
@@ -64,6 +66,7 @@ func serveCmd() *cobra.Command {
 	f.StringVar(&cfg.MemoryQuery, "prometheus-memory-query", kube.DefaultMemoryQuery, "the PromQL query giving each pod's memory in bytes, labelled by namespace and pod")
 	f.StringVar(&cfg.PodSecurity, "pod-security", "restricted", "on Kubernetes, the Pod Security level project namespaces enforce at least (restricted, baseline or privileged); settings an administrator permits raise a namespace as they need")
 	f.StringVar(&cfg.ProxyNamespace, "proxy-namespace", "", "on Kubernetes, the namespace labspace runs in: network policies let only its pods reach workspaces (default: labspace's own pod's namespace, else labspace)")
+	ssoFlags(cmd, cfg.SSO)
 	f.StringVar(&cfg.Instance, "instance", "", "this installation's name on the cluster, labelling its objects (default: a random name kept in --data-dir)")
 	return cmd
 }
@@ -93,4 +96,22 @@ func serve(ctx context.Context, cfg server.Config) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return s.Close(shutdown)
+}
+
+// ssoFlags are single sign-on's flags (docs/operations.md, "Single sign-on").
+func ssoFlags(cmd *cobra.Command, c *server.SSO) {
+	f := cmd.Flags()
+	f.StringVar(&c.Issuer, "oidc-issuer", "", "sign people in through this OpenID Connect provider (its issuer URL); the client secret comes from LABSPACE_OIDC_CLIENT_SECRET")
+	f.StringVar(&c.ClientID, "oidc-client-id", "", "labspace's client id at the provider (redirect URL: <public-url>"+sso.CallbackPath+")")
+	f.StringVar(&c.Name, "oidc-name", "single sign-on", "the provider's name on the sign-in page (\"Sign in with ...\")")
+	f.StringSliceVar(&c.Scopes, "oidc-scopes", []string{"openid", "profile", "email", "groups"}, "scopes to ask for")
+	f.StringVar(&c.UsernameClaim, "oidc-username-claim", "", "the claim naming the user (default preferred_username, then email)")
+	f.StringVar(&c.GroupsClaim, "oidc-groups-claim", "groups", "the claim listing the user's groups, which access rules' group subjects match")
+	f.StringVar(&c.UIDClaim, "oidc-uid-claim", "", "the claim with the user's POSIX uid, for environments whose runAs source is identity-provider")
+	f.StringVar(&c.GIDClaim, "oidc-gid-claim", "", "the claim with the user's POSIX gid")
+	f.StringVar(&c.GroupIDsClaim, "oidc-supplementary-gids-claim", "", "the claim with the user's supplementary POSIX group ids")
+	f.DurationVar(&c.ClockSkew, "oidc-clock-skew", 2*time.Minute, "how far the provider's clock may run ahead of labspace's")
+	f.BoolVar(&c.Only, "oidc-only", false, "show only \"Sign in with ...\" on /login (the password form stays at /login?local=1)")
+	f.StringSliceVar(&c.AdminEmails, "oidc-admin-emails", nil, "users signing in with one of these verified e-mail addresses become system administrators")
+	f.StringSliceVar(&c.AdminGroups, "oidc-admin-groups", nil, "members of these provider groups are system administrators")
 }
