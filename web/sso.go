@@ -159,6 +159,11 @@ func (h *Handler) cliConfirm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The form's answer redirects to the command line's address: the
+	// page's policy, which limits where its forms lead, lets it go there.
+	u, _ := url.Parse(c.RedirectURI)
+	w.Header().Set("Content-Security-Policy", strings.Replace(w.Header().Get("Content-Security-Policy"),
+		"form-action 'self'", "form-action 'self' http://"+u.Host, 1))
 	h.render(w, r, http.StatusOK, "cli", c)
 	return nil
 }
@@ -173,9 +178,6 @@ func (h *Handler) cliGrant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u, _ := url.Parse(c.RedirectURI)
-	// The redirect follows a form, which the page's policy limits to this
-	// site: this one answer may also go to the command line's address.
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self' http://"+u.Host+"; frame-ancestors 'none'")
 	u.RawQuery = url.Values{"code": {code}, "state": {c.State}}.Encode()
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
 	return nil

@@ -1,0 +1,147 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/labspace/labspace/sso"
+	"github.com/labspace/labspace/sso/ssotest"
+)
+
+// ssoServer is labspace signing people in through a real OpenID provider
+// running in the test, with rita in the provider's group vision-team,
+// which an access rule makes a researcher of project vision.
+func ssoServer(t *testing.T) (*server, *ssotest.Provider) {
+	t.Helper()
+	addr := freeAddr(t)
+	p := ssotest.Start(t, "http://"+addr+sso.CallbackPath)
+	p.AllowPostLogoutRedirect("http://" + addr + "/login")
+	p.SetUser(ssotest.User{Username: "rita", Email: "rita@example.org", Password: "rita-password-1", Groups: []string{"vision-team"}})
+	t.Setenv("LABSPACE_OIDC_CLIENT_SECRET", p.ClientSecret)
+	s := startServer(t, addr, t.TempDir(), "--oidc-issuer", p.Issuer, "--oidc-client-id", p.ClientID, "--oidc-name", "Example ID")
+	s.project("vision", map[string]any{"gpus": 0})
+	s.must(201, "POST", "/api/v1/access-rules", s.admin, map[string]any{
+		"meta": map[string]any{"scope": map[string]any{"type": "project", "name": "vision"}},
+		"spec": map[string]any{"subject": map[string]any{"type": "group", "name": "vision-team"}, "role": "l1-researcher"}}, nil)
+	return s, p
+}
+
+// providerSignIn signs in at the provider's page, from labspace's login page.
+func (b *browser) providerSignIn(user, password string) {
+	b.t.Helper()
+	b.open("/login")
+	b.click("#sso-sign-in")
+	b.do("fill in the provider's form", chromedp.WaitVisible(chromedp.CSS("#login #username")),
+		chromedp.SendKeys(chromedp.CSS("#login #username"), user), chromedp.SendKeys(chromedp.CSS("#login #password"), password))
+	b.click("#login #submit")
+}
+
+// In Chromium: "Sign in with Example ID" signs rita in as a new user whose
+// provider group gives her project vision; dropped from the group at the
+// provider, she loses it at her next sign-in; signing out offers the
+// provider's sign-out; disabled in labspace, she cannot sign in.
+func TestSSOInTheBrowser(t *testing.T) {
+	requireChromium(t)
+	s, p := ssoServer(t)
+	b := newBrowser(t, s)
+	b.providerSignIn("rita", "rita-password-1")
+	if who := b.text("#who"); who != "rita" {
+		t.Fatalf("signed in as %q at %s", who, b.location())
+	}
+	b.open("/admin/projects")
+	if n := eval[int](b, "vision on the projects page", `document.querySelectorAll('section[data-name="vision"]').length`); n != 1 {
+		t.Errorf("rita, in vision-team, sees %d project vision", n)
+	}
+	b.shot("sso-signed-in")
+
+	p.SetUser(ssotest.User{Username: "rita", Email: "rita@example.org", Password: "rita-password-1"})
+	b.click(`form[action="/logout"] button`)
+	b.waitFor("the offer to sign out at the provider", "#provider-sign-out", uiStep)
+	if href := eval[string](b, "the link", `document.getElementById("provider-sign-out").href`); !strings.HasPrefix(href, p.EndSessionURL()+"?client_id=") {
+		t.Errorf("sign out of the provider at %s", href)
+	}
+	b.providerSignIn("rita", "rita-password-1")
+	b.open("/admin/projects")
+	if n := eval[int](b, "vision on the projects page", `document.querySelectorAll('section[data-name="vision"]').length`); n != 0 {
+		t.Errorf("rita, out of vision-team at the provider, still sees project vision")
+	}
+
+	var u struct {
+		Meta   map[string]any
+		Spec   map[string]any
+		Status struct{ Identity struct{ Issuer, Subject string } }
+	}
+	s.must(200, "GET", "/api/v1/users/rita", s.admin, nil, &u)
+	if u.Status.Identity.Issuer != p.Issuer || u.Status.Identity.Subject != "sub-rita" {
+		t.Errorf("rita's identity: %+v", u.Status.Identity)
+	}
+	u.Spec["disabled"] = true
+	s.must(200, "PUT", "/api/v1/users/rita", s.admin, map[string]any{"meta": u.Meta, "spec": u.Spec}, nil)
+	b.click(`form[action="/logout"] button`)
+	b.providerSignIn("rita", "rita-password-1")
+	if msg := b.text("#login-error"); !strings.Contains(msg, "disabled") {
+		t.Errorf("a disabled user signing in sees %q", msg)
+	}
+}
+
+// The command line signs in through the browser: labspace login --sso
+// prints an address, the browser (signed in through the provider)
+// confirms, and the command line holds a token of rita's.
+func TestSSOCommandLineLogin(t *testing.T) {
+	requireChromium(t)
+	s, _ := ssoServer(t)
+	b := newBrowser(t, s)
+	b.providerSignIn("rita", "rita-password-1")
+
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "login", "http://"+s.addr, "--sso", "--no-browser")
+	cmd.Env = append(os.Environ(), "LABSPACE_CONFIG="+cfg)
+	stderr, _ := cmd.StderrPipe()
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	link := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if l := strings.TrimSpace(sc.Text()); strings.HasPrefix(l, "http://") {
+				link <- l
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	var to string
+	select {
+	case to = <-link:
+	case <-ctx.Done():
+		t.Fatal("labspace login printed no address")
+	}
+	if !strings.HasPrefix(to, "http://"+s.addr+"/auth/cli?") {
+		t.Fatalf("the address to open: %s", to)
+	}
+	b.open(strings.TrimPrefix(to, "http://"+s.addr))
+	b.click("#cli-confirm")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("labspace login: %v (%s)", err, out.String())
+	}
+	if !strings.Contains(out.String(), "as rita") {
+		t.Errorf("labspace login says %q", out.String())
+	}
+	who := exec.Command(binary, "whoami")
+	who.Env = append(os.Environ(), "LABSPACE_CONFIG="+cfg)
+	if raw, err := who.CombinedOutput(); err != nil || !strings.Contains(string(raw), "rita") {
+		t.Errorf("labspace whoami with the new token: %v: %s", err, raw)
+	}
+}
