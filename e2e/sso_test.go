@@ -77,7 +77,9 @@ func TestSSOInTheBrowser(t *testing.T) {
 	var u struct {
 		Meta   map[string]any
 		Spec   map[string]any
-		Status struct{ Identity struct{ Issuer, Subject string } }
+		Status struct {
+			Identity struct{ Issuer, Subject string }
+		}
 	}
 	s.must(200, "GET", "/api/v1/users/rita", s.admin, nil, &u)
 	if u.Status.Identity.Issuer != p.Issuer || u.Status.Identity.Subject != "sub-rita" {
