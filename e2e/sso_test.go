@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,14 +21,15 @@ import (
 // ssoServer is labspace signing people in through a real OpenID provider
 // running in the test, with rita in the provider's group vision-team,
 // which an access rule makes a researcher of project vision.
-func ssoServer(t *testing.T) (*server, *ssotest.Provider) {
+func ssoServer(t *testing.T, flags ...string) (*server, *ssotest.Provider) {
 	t.Helper()
 	addr := freeAddr(t)
 	p := ssotest.Start(t, "http://"+addr+sso.CallbackPath)
 	p.AllowPostLogoutRedirect("http://" + addr + "/login")
 	p.SetUser(ssotest.User{Username: "rita", Email: "rita@example.org", Password: "rita-password-1", Groups: []string{"vision-team"}})
 	t.Setenv("LABSPACE_OIDC_CLIENT_SECRET", p.ClientSecret)
-	s := startServer(t, addr, t.TempDir(), "--oidc-issuer", p.Issuer, "--oidc-client-id", p.ClientID, "--oidc-name", "Example ID")
+	s := startServer(t, addr, t.TempDir(), append([]string{"--oidc-issuer", p.Issuer, "--oidc-client-id", p.ClientID,
+		"--oidc-name", "Example ID"}, flags...)...)
 	s.project("vision", map[string]any{"gpus": 0})
 	s.must(201, "POST", "/api/v1/access-rules", s.admin, map[string]any{
 		"meta": map[string]any{"scope": map[string]any{"type": "project", "name": "vision"}},
@@ -145,5 +148,58 @@ func TestSSOCommandLineLogin(t *testing.T) {
 	who.Env = append(os.Environ(), "LABSPACE_CONFIG="+cfg)
 	if raw, err := who.CombinedOutput(); err != nil || !strings.Contains(string(raw), "rita") {
 		t.Errorf("labspace whoami with the new token: %v: %s", err, raw)
+	}
+}
+
+// ssoToken signs user in through the provider without a browser and
+// returns the session labspace gives, usable as a bearer token.
+func ssoToken(t *testing.T, s *server, p *ssotest.Provider, user, password string) string {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	back, err := p.Login(t.Context(), c, "http://"+s.addr+"/auth/sso/start", user, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Get(back.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	for _, ck := range res.Cookies() {
+		if ck.Name == "labspace_session" && ck.Value != "" {
+			return ck.Value
+		}
+	}
+	t.Fatalf("no session after the provider's sign-in: %s", res.Status)
+	return ""
+}
+
+// An environment that runs as the identity provider's user runs rita's
+// workload as her uid, gid and groups from the provider (labspace as
+// root; otherwise it says it cannot).
+func TestSSORunAsTheProvidersUser(t *testing.T) {
+	requireTools(t, "python3")
+	s, p := ssoServer(t, "--oidc-uid-claim", "uid_number", "--oidc-gid-claim", "gid_number",
+		"--oidc-supplementary-gids-claim", "supplementary_gids")
+	p.SetUser(ssotest.User{Username: "rita", Email: "rita@example.org", Password: "rita-password-1", Groups: []string{"vision-team"},
+		UID: 20001, GID: 20000, ExtraGroups: []int{30001}})
+	s.must(201, "POST", "/api/v1/environments", s.admin, map[string]any{
+		"meta": map[string]any{"name": "as-me", "scope": map[string]any{"type": "global"}},
+		"spec": map[string]any{"image": "python:3-slim", "runAs": map[string]any{"source": "identity-provider"},
+			"tools":   []map[string]any{{"name": "web", "type": "custom", "port": 8000, "connection": "external-url", "stripPrefix": true}},
+			"command": []string{"/bin/sh", "-c", `echo "uid=$(id -u) gid=$(id -g) groups=$(id -G)"; exec python3 -m http.server $PORT --bind 127.0.0.1`}}}, nil)
+	rita := ssoToken(t, s, p, "rita", "rita-password-1")
+	s.must(201, "POST", "/api/v1/projects/vision/workspaces", rita, map[string]any{"name": "mine", "environment": "as-me", "compute": "cpu-small"}, nil)
+	s.waitPhase("vision", "mine", "Running", toolStart)
+	_, logs := s.call("GET", "/api/v1/projects/vision/workspaces/mine/logs", rita, nil, nil)
+	if os.Geteuid() != 0 {
+		if !strings.Contains(string(logs), "runAs (identity-provider) is not applied") {
+			t.Errorf("not root, the log should say runAs is not applied:\n%s", logs)
+		}
+		return
+	}
+	if !strings.Contains(string(logs), "uid=20001 gid=20000 groups=20000 30001") {
+		t.Errorf("the workload's identity:\n%s", logs)
 	}
 }

@@ -194,3 +194,54 @@ func TestCLICode(t *testing.T) {
 		t.Errorf("a bad challenge: %v", err)
 	}
 }
+
+// An environment that runs as the identity provider's user takes its
+// creator's uid, gid and groups from their last sign-in, again at each
+// start; without one, or with root's, the workspace is refused.
+func TestIdentityRunAs(t *testing.T) {
+	now := time.Now()
+	svc, admin := ssoService(t, &now)
+	if _, err := svc.Create(admin, &labspace.Project{Meta: labspace.Meta{Name: "vision", Scope: labspace.Global}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Create(admin, &labspace.AccessRule{Meta: labspace.Meta{Scope: labspace.ProjectScope("vision")},
+		Spec: labspace.AccessRuleSpec{Subject: labspace.Subject{Type: labspace.SubjectGroup, Name: "vision-team"}, Role: labspace.RoleL1Researcher}}); err != nil {
+		t.Fatal(err)
+	}
+	env := &labspace.Environment{Meta: labspace.Meta{Name: "mine", Scope: labspace.Global},
+		Spec: labspace.EnvironmentSpec{Image: "python:3-slim", Command: []string{"sleep", "600"}, RunAs: labspace.RunAs{Source: labspace.UIDFromIdP}}}
+	if _, err := svc.Create(admin, env); err != nil {
+		t.Fatal(err)
+	}
+	id := func(n int64) *int64 { return &n }
+	who := person("s-1", "rita", "vision-team")
+	who.UID, who.GID, who.SupplementaryGIDs = id(20001), id(20000), []int64{30001, 0}
+	rita, _ := signedIn(t, svc, who)
+	ctx := service.WithActor(t.Context(), rita)
+	w, err := svc.CreateWorkspace(ctx, "vision", &labspace.WorkspaceCreate{Name: "nb", Environment: "mine", Compute: "cpu-small",
+		DesiredPhase: labspace.PhaseStopped})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ra := w.Spec.Environment.Spec.RunAs; *ra.UID != 20001 || *ra.GID != 20000 || len(ra.SupplementalGroups) != 1 || ra.SupplementalGroups[0] != 30001 {
+		t.Errorf("runAs %+v", ra)
+	}
+	who.UID = id(20002) // the provider's uid changed: the next start takes it
+	rita, _ = signedIn(t, svc, who)
+	ctx = service.WithActor(t.Context(), rita)
+	if w, err = svc.SetDesiredPhase(ctx, "vision", "nb", labspace.PhaseRunning); err != nil || *w.Spec.Environment.Spec.RunAs.UID != 20002 {
+		t.Errorf("started: %v, runAs %+v", err, w.Spec.Environment.Spec.RunAs)
+	}
+	who.UID = id(0)
+	rita, _ = signedIn(t, svc, who)
+	ctx = service.WithActor(t.Context(), rita)
+	if _, err := svc.CreateWorkspace(ctx, "vision", &labspace.WorkspaceCreate{Name: "root", Environment: "mine", Compute: "cpu-small"}); labspace.ErrorCode(err) != labspace.EUNPROCESSABLE ||
+		!strings.Contains(err.Error(), "root") {
+		t.Errorf("a provider's uid 0: %v", err)
+	}
+	oscar, _ := signedIn(t, svc, person("s-2", "oscar", "vision-team"))
+	if _, err := svc.CreateWorkspace(service.WithActor(t.Context(), oscar), "vision", &labspace.WorkspaceCreate{Name: "no-uid", Environment: "mine", Compute: "cpu-small"}); labspace.ErrorCode(err) != labspace.EUNPROCESSABLE ||
+		!strings.Contains(err.Error(), "has none") {
+		t.Errorf("a user without a uid from the provider: %v", err)
+	}
+}

@@ -225,6 +225,9 @@ func (s *Service) buildSpec(tx store.Tx, a *labspace.Actor, w *labspace.Workspac
 	}
 	env := r.environment.Spec
 	w.Spec.Environment = labspace.ResolvedEnvironment{From: ref(&r.environment.Meta), Spec: env}
+	if err := identityRunAs(tx, w, a.Subject.Name); err != nil {
+		return nil, err
+	}
 	w.Spec.Compute = labspace.ResolvedCompute{From: ref(&r.compute.Meta), Spec: r.compute.Spec}
 	if req.GPUDevices != nil {
 		w.Spec.Compute.Spec.GPUDevices = *req.GPUDevices
@@ -366,6 +369,9 @@ func (s *Service) SetDesiredPhase(ctx context.Context, project, name string, to 
 		}
 		if to == labspace.PhaseRunning {
 			if err := s.checkStart(ctx, w); err != nil {
+				return nil, err
+			}
+			if err := s.refreshRunAs(ctx, w); err != nil {
 				return nil, err
 			}
 		}

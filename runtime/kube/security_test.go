@@ -73,3 +73,17 @@ func TestPodIsRestrictedByDefault(t *testing.T) {
 		t.Errorf("labels %v, want shared and exposed", pod.Labels)
 	}
 }
+
+// An environment that runs as the identity provider's user: the pod runs
+// as the uid, gid and groups the service filled in from the creator's
+// sign-in, still non-root.
+func TestPodRunsAsTheProvidersUser(t *testing.T) {
+	w := workspace()
+	uid, gid := int64(20001), int64(20000)
+	w.Spec.Environment.Spec.RunAs = labspace.RunAs{Source: labspace.UIDFromIdP, UID: &uid, GID: &gid, SupplementalGroups: []int64{30001}}
+	sc := build(w, &runtime.Inputs{Namespace: "ns"}, &Options{}).pod.Spec.SecurityContext
+	if sc.RunAsUser == nil || *sc.RunAsUser != 20001 || sc.RunAsGroup == nil || *sc.RunAsGroup != 20000 ||
+		len(sc.SupplementalGroups) != 1 || sc.SupplementalGroups[0] != 30001 || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+		t.Errorf("pod security context %+v", sc)
+	}
+}

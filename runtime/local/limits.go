@@ -233,7 +233,7 @@ func unenforcedSpec(w *labspace.Workspace, iso Isolation) []string {
 			}
 		}
 	}
-	if env.RunAs.Source == labspace.UIDFromCustom || env.RunAs.Source == labspace.UIDFromIdP {
+	if env.RunAs.Source == labspace.UIDFromCustom || env.RunAs.Source == labspace.UIDFromIdP && iso != IsolateUIDs {
 		who := "as a uid of its own"
 		if iso == IsolateNone {
 			who = "as labspace's own user"

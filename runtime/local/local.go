@@ -236,6 +236,9 @@ func (r *Runtime) start(w *labspace.Workspace, st *state, env []string) error {
 				Link: filepath.Join(sandboxHome, ds.Spec.MountPath)})
 		}
 	}
+	if err := r.personRunAs(w, lim); err != nil {
+		return err
+	}
 	st.Warnings = unenforcedSpec(w, r.isolation)
 	if r.isolation != IsolateNone {
 		var more []string

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/labspace/labspace"
 )
 
 // Isolation is how the local runtime keeps a workload away from labspace's
@@ -49,14 +51,19 @@ const sandboxEnv = "LABSPACE_SANDBOX"
 
 // sandboxConfig is what the sandbox needs besides the workload's argv.
 type sandboxConfig struct {
-	Home string   `json:"home"`           // bound at its own path
-	Tmp  string   `json:"tmp"`            // bound at /tmp
-	Hide []string `json:"hide"`           // covered by an empty tmpfs
-	Dir  string   `json:"dir"`            // the workload's working directory
-	UID  int      `json:"uid"`            // with IsolateUIDs
-	GID  int      `json:"gid"`            // with IsolateUIDs
-	Mode string   `json:"mode"`           // an Isolation
-	Exit string   `json:"exit,omitempty"` // file for the exit code (name in the fd 3 folder)
+	Home string   `json:"home"` // bound at its own path
+	Tmp  string   `json:"tmp"`  // bound at /tmp
+	Hide []string `json:"hide"` // covered by an empty tmpfs
+	Dir  string   `json:"dir"`  // the workload's working directory
+	UID  int      `json:"uid"`  // with IsolateUIDs
+	GID  int      `json:"gid"`  // with IsolateUIDs
+	// Groups are supplementary groups (the identity provider's, with
+	// IsolateUIDs); Person marks UID and GID as the person's, given by the
+	// caller, rather than a uid of the workspace's own.
+	Groups []int  `json:"groups,omitempty"`
+	Person bool   `json:"-"`
+	Mode   string `json:"mode"`           // an Isolation
+	Exit   string `json:"exit,omitempty"` // file for the exit code (name in the fd 3 folder)
 	// Binds are host folders (host-path data sources) bound at their own
 	// path, so the links in the home reach them even under /home or /tmp.
 	Binds []sandboxBind `json:"binds,omitempty"`
@@ -253,16 +260,20 @@ func (r *Runtime) sandboxed(id string, argv []string, dir string, lim *sandboxCo
 	if r.isolation == IsolateUIDs {
 		r.uidMu.Lock()
 		defer r.uidMu.Unlock()
-		uid, err := r.uidOf(id)
-		if err != nil {
-			return nil, nil, err
+		if lim != nil && lim.Person {
+			cfg.UID, cfg.GID, cfg.Groups = lim.UID, lim.GID, lim.Groups
+		} else {
+			uid, err := r.uidOf(id)
+			if err != nil {
+				return nil, nil, err
+			}
+			cfg.UID, cfg.GID = uid, uid
 		}
-		cfg.UID, cfg.GID = uid, uid
 		for _, d := range []string{cfg.Home, cfg.Tmp} {
 			if err := os.MkdirAll(d, 0o700); err != nil {
 				return nil, nil, err
 			}
-			if err := own(d, uid, uid); err != nil {
+			if err := own(d, cfg.UID, cfg.GID); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -279,4 +290,36 @@ func (r *Runtime) sandboxed(id string, argv []string, dir string, lim *sandboxCo
 	cmd.ExtraFiles = []*os.File{wsDir} // fd 3: where the exit code goes
 	cmd.SysProcAttr = sandboxAttr(r.isolation)
 	return cmd, func() { wsDir.Close() }, nil
+}
+
+// personRunAs runs w as its creator's uid from the identity provider
+// (filled by the service) when labspace, as root, gives workloads uids:
+// their shared storage then knows them. A uid that could be labspace's,
+// a system account's or one labspace gives workspaces is refused, so a
+// provider's claim never reaches another workspace's files.
+func (r *Runtime) personRunAs(w *labspace.Workspace, lim *sandboxConfig) error {
+	ra := w.Spec.Environment.Spec.RunAs
+	if ra.Source != labspace.UIDFromIdP || r.isolation != IsolateUIDs || ra.UID == nil {
+		return nil
+	}
+	gid := *ra.UID
+	if ra.GID != nil {
+		gid = *ra.GID
+	}
+	first, last := int64(r.opts.FirstUID), int64(r.opts.FirstUID+r.opts.UIDCount)
+	for _, id := range append([]int64{*ra.UID, gid}, ra.SupplementalGroups...) {
+		switch {
+		case id < 1000:
+			return labspace.Errorf(labspace.EUNPROCESSABLE, "The identity provider's id %d is a system account's (under 1000): labspace does not run workloads as it.", id)
+		case id >= first && id < last:
+			return labspace.Errorf(labspace.EUNPROCESSABLE, "The identity provider's id %d is among those labspace gives workspaces (%d-%d): labspace does not run workloads as it.", id, first, last-1)
+		case id == int64(os.Getuid()) || id == int64(os.Getgid()):
+			return labspace.Errorf(labspace.EUNPROCESSABLE, "The identity provider's id %d is labspace's own: labspace does not run workloads as it.", id)
+		}
+	}
+	lim.Person, lim.UID, lim.GID = true, int(*ra.UID), int(gid)
+	for _, g := range ra.SupplementalGroups {
+		lim.Groups = append(lim.Groups, int(g))
+	}
+	return nil
 }

@@ -90,7 +90,11 @@ func sandboxMain(argv []string) int {
 	argv = append([]string{"/bin/sh", "-c", workloadScript(&cfg), "labspace-workload"}, argv...)
 	attr := &syscall.SysProcAttr{}
 	if Isolation(cfg.Mode) == IsolateUIDs {
-		attr.Credential = &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: []uint32{}}
+		groups := []uint32{}
+		for _, g := range cfg.Groups {
+			groups = append(groups, uint32(g))
+		}
+		attr.Credential = &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: groups}
 	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
