@@ -64,6 +64,14 @@ func TestSSOInTheBrowser(t *testing.T) {
 		t.Errorf("rita, in vision-team, sees %d project vision", n)
 	}
 	b.shot("sso-signed-in")
+	// No labspace password: the fresh sign-in confirms a personal token.
+	b.open("/admin/tokens")
+	b.waitFor("the note instead of a password", "#password-note", uiStep)
+	b.do("name the token", chromedp.SendKeys(chromedp.CSS("#name"), "ci"))
+	b.click("#add-token")
+	if secret := b.text("#secret"); !strings.HasPrefix(secret, "lsp_") {
+		t.Errorf("a personal token for a provider's user: %q", secret)
+	}
 
 	p.SetUser(ssotest.User{Username: "rita", Email: "rita@example.org", Password: "rita-password-1"})
 	b.click(`form[action="/logout"] button`)

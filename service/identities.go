@@ -100,6 +100,9 @@ func (s *Service) CreateApplication(ctx context.Context, app *labspace.Applicati
 type Me struct {
 	Subject labspace.Subject `json:"subject"`
 	Grants  []MeGrant        `json:"grants"`
+	// Passwordless: a user of the identity provider without a labspace
+	// password; a sign-in there of the last 10 minutes confirms instead.
+	Passwordless bool `json:"passwordless,omitempty"`
 }
 
 // MeGrant is one role over one scope.
@@ -118,7 +121,17 @@ func (s *Service) WhoAmI(ctx context.Context) (*Me, error) {
 	for _, g := range a.Grants {
 		me.Grants = append(me.Grants, MeGrant{Role: g.Role, Scope: g.Scope})
 	}
-	return me, nil
+	if a.Subject.Type != labspace.SubjectUser {
+		return me, nil
+	}
+	err = s.store.View(ctx, func(tx store.Tx) error {
+		rec, err := tx.GetByName(labspace.KindUser, labspace.Global, a.Subject.Name)
+		if err == nil {
+			me.Passwordless = len(rec.Secret) == 0
+		}
+		return err
+	})
+	return me, err
 }
 
 // EnsureAdmin creates, on first start, the user admin with password, makes

@@ -36,9 +36,24 @@ type secretView struct {
 	Tokens []labspace.Token
 	Secret string // shown once, just after creation
 	For    string // what the secret belongs to
+	// Passwordless: the caller signs in through the identity provider
+	// only; a recent sign-in confirms instead of a password.
+	Passwordless bool
+}
+
+// passwordless fills v.Passwordless for the caller.
+func (h *Handler) passwordless(r *http.Request, v *secretView) error {
+	me, err := h.svc.WhoAmI(r.Context())
+	if err == nil {
+		v.Passwordless = me.Passwordless
+	}
+	return err
 }
 
 func (h *Handler) appsPage(w http.ResponseWriter, r *http.Request, v *secretView, err error) error {
+	if perr := h.passwordless(r, v); perr != nil {
+		return perr
+	}
 	return listed(h, w, r, labspace.KindApplication, &v.Apps, "applications", &v.adminForm, v, err)
 }
 
@@ -62,6 +77,9 @@ func (h *Handler) appSave(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) tokensPage(w http.ResponseWriter, r *http.Request, v *secretView, err error) error {
 	var lerr error
 	if v.Tokens, lerr = h.svc.ListTokens(r.Context()); lerr != nil {
+		return lerr
+	}
+	if lerr = h.passwordless(r, v); lerr != nil {
 		return lerr
 	}
 	return h.formPage(w, r, "tokens", &v.adminForm, v, err)
