@@ -32,7 +32,6 @@ import (
 	"github.com/labspace/labspace/runtime/local"
 	"github.com/labspace/labspace/secret"
 	"github.com/labspace/labspace/service"
-	"github.com/labspace/labspace/store/sqlstore"
 	"github.com/labspace/labspace/web"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -86,6 +85,8 @@ type Config struct {
 	// Kubernetes (kube.Options).
 	PrometheusURL                   string
 	GPUQuery, CPUQuery, MemoryQuery string
+	// Database is a PostgreSQL URL (postgres://...); empty: SQLite in DataDir.
+	Database string
 	// SSO, when its Issuer is set, signs people in through an OpenID provider.
 	SSO *SSO
 	// UseEvery is how often what running workspaces use is sampled, for
@@ -139,18 +140,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "labspace.db"))
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
-	}
-	// The database holds password hashes and sealed credentials: labspace's
-	// alone, whatever the umask (SQLite gives its -wal and -shm the
-	// database file's mode).
-	for _, f := range []string{"labspace.db", "labspace.db-wal", "labspace.db-shm"} {
-		if err := os.Chmod(filepath.Join(cfg.DataDir, f), 0o600); err != nil && !os.IsNotExist(err) {
-			db.Close()
-			return nil, fmt.Errorf("data dir: %w", err)
-		}
 	}
 	svc := service.New(service.Options{Store: withReserve(db, filepath.Join(cfg.DataDir, "reserve"), cfg.Logger), Box: box, BcryptCost: cfg.BcryptCost, Logger: cfg.Logger,
 		WebhooksToPrivate: cfg.WebhooksToPrivate, SMTP: cfg.SMTP, SSO: serviceSSO(cfg.SSO)})

@@ -30,6 +30,9 @@ func serveCmd() *cobra.Command {
 			cfg.AdminPassword = os.Getenv("LABSPACE_ADMIN_PASSWORD")
 			cfg.SMTP.Password = os.Getenv("LABSPACE_SMTP_PASSWORD")
 			cfg.SSO.ClientSecret = os.Getenv("LABSPACE_OIDC_CLIENT_SECRET")
+			if cfg.Database == "" {
+				cfg.Database = os.Getenv("LABSPACE_DATABASE")
+			}
 			if cfg.SecretKey == "" {
 				cfg.SecretKey = os.Getenv("LABSPACE_SECRET_KEY")
 			}
@@ -43,6 +46,7 @@ func serveCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", "labspace-data", "directory for the SQLite database, the secret key and workspace homes")
+	f.StringVar(&cfg.Database, "database", "", "a PostgreSQL URL (postgres://user@host/db?sslmode=...; default $LABSPACE_DATABASE) instead of SQLite in --data-dir; the URL's password is better given in $LABSPACE_DATABASE or a .pgpass file")
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	f.StringVar(&cfg.SecretKey, "secret-key", "", "64 hex digits sealing credentials at rest (default: $LABSPACE_SECRET_KEY, else a key file in --data-dir)")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "how users reach this server, for tool links (default http://<addr>)")

@@ -71,34 +71,56 @@ func (db *DB) Close() error {
 }
 
 func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.writer.ExecContext(ctx,
-		`CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
-	}
-	var current int
-	if err := db.writer.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	for i := current; i < len(migrations); i++ {
-		stmt := strings.NewReplacer("{{serial}}", db.d.serial, "{{blob}}", db.d.blob).Replace(migrations[i])
-		err := db.Update(ctx, func(tx store.Tx) error {
+	for {
+		done := false
+		// One migration per transaction, each under a lock on PostgreSQL:
+		// of replicas starting together, one applies it and the others find
+		// it applied. Read committed there, so that what follows the lock
+		// reads what the replica before committed (a serializable snapshot
+		// would be taken by the lock's own statement, before the wait).
+		err := db.migrateStep(ctx, func(tx store.Tx) error {
 			t := tx.(*sqlTx)
+			if db.d.name == "postgres" {
+				if err := t.exec(`SELECT pg_advisory_xact_lock(?)`, migrationLock); err != nil {
+					return fmt.Errorf("migration lock: %w", err)
+				}
+			}
+			if err := t.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+				return fmt.Errorf("create schema_migrations: %w", err)
+			}
+			var current int
+			if err := t.queryRow(`SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+				return fmt.Errorf("read schema version: %w", err)
+			}
+			if done = current >= len(migrations); done {
+				return nil
+			}
+			stmt := strings.NewReplacer("{{serial}}", db.d.serial, "{{blob}}", db.d.blob).Replace(migrations[current])
 			for _, s := range strings.Split(stmt, ";") {
 				if strings.TrimSpace(s) == "" {
 					continue
 				}
 				if _, err := t.tx.ExecContext(ctx, s); err != nil {
-					return fmt.Errorf("migration %d: %w", i+1, err)
+					return fmt.Errorf("migration %d: %w", current+1, err)
 				}
 			}
-			return t.exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, i+1, time.Now().UnixNano())
+			return t.exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, current+1, time.Now().UnixNano())
 		})
-		if err != nil {
+		if err != nil || done {
 			return err
 		}
 	}
-	return nil
 }
+
+func (db *DB) migrateStep(ctx context.Context, fn func(store.Tx) error) error {
+	if db.d.name != "postgres" {
+		return db.Update(ctx, fn)
+	}
+	return db.run(ctx, db.writer, db.writers, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, fn)
+}
+
+// migrationLock is the PostgreSQL advisory lock migrations take.
+const migrationLock = 0x6c61627370616365 // "labspace"
 
 // View runs fn in a read-only transaction.
 func (db *DB) View(ctx context.Context, fn func(store.Tx) error) error {
@@ -124,6 +146,29 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, g gate, opts *sql.TxOptions
 		return err
 	}
 	defer g.leave()
+	// PostgreSQL aborts a serializable transaction that lost a race to
+	// another (a replica's, or this one's): it runs again from the start,
+	// reading what the winner wrote.
+	for try := 1; ; try++ {
+		err := db.runOnce(ctx, pool, opts, fn)
+		if err == nil || !db.d.isRetry(err) {
+			return err
+		}
+		if try == maxTries {
+			return labspace.Errorf(labspace.ECONFLICT, "A concurrent change conflicted %d times in a row; try again.", try)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(try*try) * time.Millisecond):
+		}
+	}
+}
+
+// maxTries bounds runs of a transaction that keeps losing races.
+const maxTries = 10
+
+func (db *DB) runOnce(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(store.Tx) error) error {
 	tx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -134,9 +179,6 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, g gate, opts *sql.TxOptions
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		if db.d.isRetry(err) {
-			return labspace.Errorf(labspace.ECONFLICT, "A concurrent change conflicted; try again.")
-		}
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
@@ -183,3 +225,12 @@ func (t *sqlTx) queryRow(q string, args ...any) *sql.Row {
 func nanos(tm time.Time) int64 { return tm.UnixNano() }
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// SchemaVersions reports how many migrations there are and how many rows
+// schema_migrations holds (for tests and diagnostics).
+func SchemaVersions(ctx context.Context, db *DB) (migrationsKnown, rowsApplied int) {
+	_ = db.View(ctx, func(tx store.Tx) error {
+		return tx.(*sqlTx).queryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&rowsApplied)
+	})
+	return len(migrations), rowsApplied
+}
