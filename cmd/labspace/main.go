@@ -85,7 +85,7 @@ func root() *cobra.Command {
 		}
 		return c.Help()
 	}
-	cmd.AddCommand(serveCmd(), loginCmd(), logoutCmd(), whoamiCmd(), workspaceCmd(), applyCmd())
+	cmd.AddCommand(serveCmd(), migrateCmd(), loginCmd(), logoutCmd(), whoamiCmd(), workspaceCmd(), applyCmd())
 	for _, k := range assetKinds {
 		cmd.AddCommand(assetCmd(k))
 	}
