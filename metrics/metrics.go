@@ -101,7 +101,7 @@ type Allocation struct {
 // deserves, labelled with its department ("" for none).
 func (m *Metrics) ProjectAllocations(read func(ctx context.Context) ([]Allocation, error)) {
 	labels := []string{"project", "department"}
-	c := &allocCollector{read: read, descs: [4]*prometheus.Desc{
+	c := &allocCollector{read: read, descs: descs{
 		prometheus.NewDesc("labspace_project_allocated_gpus", "GPUs held by a project's admitted workspaces.", labels, nil),
 		prometheus.NewDesc("labspace_project_allocated_cpu_cores", "CPU cores requested by a project's admitted workspaces.", labels, nil),
 		prometheus.NewDesc("labspace_project_allocated_memory_bytes", "Memory requested by a project's admitted workspaces.", labels, nil),
@@ -109,21 +109,29 @@ func (m *Metrics) ProjectAllocations(read func(ctx context.Context) ([]Allocatio
 	m.Registry.MustRegister(c)
 }
 
-type allocCollector struct {
-	read  func(ctx context.Context) ([]Allocation, error)
-	descs [4]*prometheus.Desc
-}
+// descs describe a collector's metrics.
+type descs []*prometheus.Desc
 
-func (c *allocCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.descs {
-		ch <- d
+func (d descs) Describe(ch chan<- *prometheus.Desc) {
+	for _, x := range d {
+		ch <- x
 	}
 }
 
-func (c *allocCollector) Collect(ch chan<- prometheus.Metric) {
+// scrape calls read with a scrape's time limit.
+func scrape[T any](read func(ctx context.Context) ([]T, error)) ([]T, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	all, err := c.read(ctx)
+	return read(ctx)
+}
+
+type allocCollector struct {
+	descs
+	read func(ctx context.Context) ([]Allocation, error)
+}
+
+func (c *allocCollector) Collect(ch chan<- prometheus.Metric) {
+	all, err := scrape(c.read)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.descs[0], err)
 		return
@@ -155,7 +163,7 @@ func (m *Metrics) WorkspaceUses(read func(ctx context.Context) ([]WorkspaceUse, 
 	d := func(name, help string, labels []string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
-	m.Registry.MustRegister(&useCollector{read: read, descs: []*prometheus.Desc{
+	m.Registry.MustRegister(&useCollector{read: read, descs: descs{
 		d("labspace_workspace_allocated_gpus", "GPUs a running workspace holds.", ws),
 		d("labspace_workspace_allocated_cpu_cores", "CPU cores a running workspace requests.", ws),
 		d("labspace_workspace_allocated_memory_bytes", "Memory a running workspace requests.", ws),
@@ -170,20 +178,12 @@ func (m *Metrics) WorkspaceUses(read func(ctx context.Context) ([]WorkspaceUse, 
 }
 
 type useCollector struct {
-	read  func(ctx context.Context) ([]WorkspaceUse, error)
-	descs []*prometheus.Desc
-}
-
-func (c *useCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.descs {
-		ch <- d
-	}
+	descs
+	read func(ctx context.Context) ([]WorkspaceUse, error)
 }
 
 func (c *useCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	all, err := c.read(ctx)
+	all, err := scrape(c.read)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.descs[0], err)
 		return

@@ -11,6 +11,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labspace/labspace"
@@ -264,3 +265,25 @@ func WorkloadVarsWith(w *labspace.Workspace, ports map[string]int, extra map[str
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// Sample keeps a reading (nvidia-smi's, a Prometheus query's) for a while,
+// so that asking for every workspace costs one reading.
+type Sample[T any] struct {
+	mu   sync.Mutex
+	at   time.Time
+	v    T
+	okay bool
+}
+
+// Get returns the last reading when it is younger than every, else takes
+// a new one with read.
+func (s *Sample[T]) Get(every time.Duration, read func() (T, bool)) (T, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.at.IsZero() && time.Since(s.at) < every {
+		return s.v, s.okay
+	}
+	s.at = time.Now()
+	s.v, s.okay = read()
+	return s.v, s.okay
+}

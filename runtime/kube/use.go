@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labspace/labspace"
@@ -38,27 +37,23 @@ const useSample = 5 * time.Second
 type promQuery struct {
 	url, query string
 	client     *http.Client
-	mu         sync.Mutex
-	at         time.Time
-	values     map[string]float64
-	okay       bool
+	runtime.Sample[map[string]float64]
 }
 
 func (g *promQuery) read(ctx context.Context) (map[string]float64, bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if time.Since(g.at) < useSample {
-		return g.values, g.okay
-	}
-	g.at = time.Now()
-	g.values, g.okay = map[string]float64{}, false
+	return g.Get(useSample, func() (map[string]float64, bool) { return g.query1(ctx) })
+}
+
+// query1 asks Prometheus once.
+func (g *promQuery) query1(ctx context.Context) (map[string]float64, bool) {
+	values := map[string]float64{}
 	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(g.url, "/")+"/api/v1/query?query="+url.QueryEscape(g.query), nil)
 	if err != nil {
-		return g.values, false
+		return values, false
 	}
 	res, err := g.client.Do(req)
 	if err != nil {
-		return g.values, false
+		return values, false
 	}
 	defer res.Body.Close()
 	var body struct {
@@ -71,7 +66,7 @@ func (g *promQuery) read(ctx context.Context) (map[string]float64, bool) {
 		} `json:"data"`
 	}
 	if res.StatusCode != http.StatusOK || json.NewDecoder(res.Body).Decode(&body) != nil || body.Status != "success" {
-		return g.values, false
+		return values, false
 	}
 	for _, r := range body.Data.Result {
 		s, _ := r.Value[1].(string)
@@ -80,10 +75,9 @@ func (g *promQuery) read(ctx context.Context) (map[string]float64, bool) {
 			continue
 		}
 		key := r.Metric["namespace"] + "/" + r.Metric["pod"]
-		g.values[key] = max(g.values[key], v)
+		values[key] = max(values[key], v)
 	}
-	g.okay = true
-	return g.values, true
+	return values, true
 }
 
 // meters are the queries of Options.MetricsURL; nil without one.

@@ -59,32 +59,23 @@ func (r *Runtime) Use(ctx context.Context, w *labspace.Workspace) runtime.Use {
 }
 
 // gpuUse caches nvidia-smi's utilisation by GPU index.
-type gpuUse struct {
-	mu   sync.Mutex
-	at   time.Time
-	use  map[int]int
-	okay bool
-}
+type gpuUse struct{ runtime.Sample[map[int]int] }
 
 func (g *gpuUse) read(ctx context.Context) (map[int]int, bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if time.Since(g.at) < useSample {
-		return g.use, g.okay
-	}
-	g.at = time.Now()
-	out, err := exec.CommandContext(ctx, "nvidia-smi", "--query-gpu=index,utilization.gpu", "--format=csv,noheader,nounits").Output()
-	g.use, g.okay = map[int]int{}, err == nil
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		idx, pct, found := strings.Cut(sc.Text(), ",")
-		i, err1 := strconv.Atoi(strings.TrimSpace(idx))
-		p, err2 := strconv.Atoi(strings.TrimSpace(pct))
-		if found && err1 == nil && err2 == nil {
-			g.use[i] = p
+	return g.Get(useSample, func() (map[int]int, bool) {
+		out, err := exec.CommandContext(ctx, "nvidia-smi", "--query-gpu=index,utilization.gpu", "--format=csv,noheader,nounits").Output()
+		use := map[int]int{}
+		sc := bufio.NewScanner(bytes.NewReader(out))
+		for sc.Scan() {
+			idx, pct, found := strings.Cut(sc.Text(), ",")
+			i, err1 := strconv.Atoi(strings.TrimSpace(idx))
+			p, err2 := strconv.Atoi(strings.TrimSpace(pct))
+			if found && err1 == nil && err2 == nil {
+				use[i] = p
+			}
 		}
-	}
-	return g.use, g.okay
+		return use, err == nil
+	})
 }
 
 // groupUse is what one PID namespace or process group uses.
