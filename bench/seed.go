@@ -13,7 +13,8 @@ import (
 type bench struct {
 	cfg        config
 	cl         *client
-	dbPath     string
+	eng        engine   // the database (engine.go)
+	db         pools    // the floor's connections to it
 	admin      string   // the admin's token
 	researcher string   // the researcher's token
 	mine       []string // the researcher's projects
@@ -49,7 +50,10 @@ func (b *bench) seed() error {
 	if b.res.settle, err = b.settle("ws-"); err != nil {
 		return err
 	}
-	return b.seedWorkspacesSQL()
+	if err := b.seedWorkspacesSQL(); err != nil {
+		return err
+	}
+	return b.eng.settled(context.Background(), b.db.writer)
 }
 
 // seedResearcher creates the researcher, l1-researcher in 5 projects
@@ -139,16 +143,11 @@ func (c *client) do2xx(method, path, token string, body any) error {
 // that backlog, and the SQL copies start from a reconciled row.
 func (b *bench) settle(prefix string) (time.Duration, error) {
 	ctx := context.Background()
-	db, err := openDB(b.dbPath, false)
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
 	start := time.Now()
 	for {
 		var n int
-		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM objects WHERE kind = 'workspace' AND rv = 1
-			AND name LIKE ?`, prefix+"%").Scan(&n); err != nil {
+		if err := b.db.reader.QueryRowContext(ctx, b.eng.rebind(`SELECT COUNT(*) FROM objects WHERE kind = 'workspace' AND rv = 1
+			AND name LIKE ?`), prefix+"%").Scan(&n); err != nil {
 			return 0, err
 		}
 		if n == 0 {
@@ -164,8 +163,8 @@ func (b *bench) settle(prefix string) (time.Duration, error) {
 }
 
 // seedWorkspacesSQL seeds the workspaces the API did not, by copying the
-// first API-created workspace row (and its refs) straight into the SQLite
-// file while the server runs: new ids and names, round-robin projects,
+// first API-created workspace row (and its refs) straight into the
+// database while the server runs: new ids and names, round-robin projects,
 // created_at increasing by 1µs after the newest row.
 func (b *bench) seedWorkspacesSQL() error {
 	todo := b.cfg.workspaces - b.res.seedAPI.count
@@ -173,15 +172,12 @@ func (b *bench) seedWorkspacesSQL() error {
 		return nil
 	}
 	ctx := context.Background()
-	db, err := openDB(b.dbPath, true)
+	db := b.db.writer
+	t, refs, newest, err := template(ctx, b.eng, db)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	t, refs, newest, err := template(ctx, db)
-	if err != nil {
-		return err
-	}
+	insert, insertRef := b.eng.rebind(insertRow), b.eng.rebind(`INSERT INTO refs (from_id, to_id) VALUES (?, ?)`)
 	start := time.Now()
 	const batch = 5000
 	for lo := 0; lo < todo; lo += batch {
@@ -191,11 +187,11 @@ func (b *bench) seedWorkspacesSQL() error {
 				if err != nil {
 					return err
 				}
-				if _, err := tx.ExecContext(ctx, insertRow, r.args()...); err != nil {
+				if _, err := tx.ExecContext(ctx, insert, r.args()...); err != nil {
 					return err
 				}
 				for _, to := range refs {
-					if _, err := tx.ExecContext(ctx, `INSERT INTO refs (from_id, to_id) VALUES (?, ?)`, r.id, to); err != nil {
+					if _, err := tx.ExecContext(ctx, insertRef, r.id, to); err != nil {
 						return err
 					}
 				}

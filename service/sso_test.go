@@ -43,6 +43,19 @@ func ssoService(t *testing.T, clock *time.Time) (*service.Service, context.Conte
 	return svc, service.WithActor(t.Context(), a)
 }
 
+// visionForGroup makes project vision, whose researchers are the
+// provider's group vision-team (no such group exists in labspace).
+func visionForGroup(t *testing.T, svc *service.Service, admin context.Context) {
+	t.Helper()
+	if _, err := svc.Create(admin, &labspace.Project{Meta: labspace.Meta{Name: "vision", Scope: labspace.Global}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Create(admin, &labspace.AccessRule{Meta: labspace.Meta{Scope: labspace.ProjectScope("vision")},
+		Spec: labspace.AccessRuleSpec{Subject: labspace.Subject{Type: labspace.SubjectGroup, Name: "vision-team"}, Role: labspace.RoleL1Researcher}}); err != nil {
+		t.Fatalf("a rule for a provider's group: %v", err)
+	}
+}
+
 func person(sub, name string, groups ...string) service.SignIn {
 	return service.SignIn{ExternalIdentity: labspace.ExternalIdentity{Issuer: "https://id.example.org", Subject: sub, Groups: groups},
 		Username: name, Email: name + "@example.org", EmailVerified: true}
@@ -74,13 +87,7 @@ func can(a *labspace.Actor, project string) bool {
 func TestSignInExternal(t *testing.T) {
 	now := time.Now()
 	svc, admin := ssoService(t, &now)
-	if _, err := svc.Create(admin, &labspace.Project{Meta: labspace.Meta{Name: "vision", Scope: labspace.Global}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Create(admin, &labspace.AccessRule{Meta: labspace.Meta{Scope: labspace.ProjectScope("vision")},
-		Spec: labspace.AccessRuleSpec{Subject: labspace.Subject{Type: labspace.SubjectGroup, Name: "vision-team"}, Role: labspace.RoleL1Researcher}}); err != nil {
-		t.Fatalf("a rule for a provider's group: %v", err)
-	}
+	visionForGroup(t, svc, admin)
 	rita, _ := signedIn(t, svc, person("s-1", "Rita.Levi", "vision-team"))
 	if rita.Subject.Name != "rita-levi" || !can(rita, "vision") {
 		t.Fatalf("rita signed in as %q with grants %+v", rita.Subject.Name, rita.Grants)
@@ -201,13 +208,7 @@ func TestCLICode(t *testing.T) {
 func TestIdentityRunAs(t *testing.T) {
 	now := time.Now()
 	svc, admin := ssoService(t, &now)
-	if _, err := svc.Create(admin, &labspace.Project{Meta: labspace.Meta{Name: "vision", Scope: labspace.Global}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Create(admin, &labspace.AccessRule{Meta: labspace.Meta{Scope: labspace.ProjectScope("vision")},
-		Spec: labspace.AccessRuleSpec{Subject: labspace.Subject{Type: labspace.SubjectGroup, Name: "vision-team"}, Role: labspace.RoleL1Researcher}}); err != nil {
-		t.Fatal(err)
-	}
+	visionForGroup(t, svc, admin)
 	env := &labspace.Environment{Meta: labspace.Meta{Name: "mine", Scope: labspace.Global},
 		Spec: labspace.EnvironmentSpec{Image: "python:3-slim", Command: []string{"sleep", "600"}, RunAs: labspace.RunAs{Source: labspace.UIDFromIdP}}}
 	if _, err := svc.Create(admin, env); err != nil {
