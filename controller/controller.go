@@ -51,7 +51,8 @@ type Controller struct {
 	svc   *service.Service
 	rt    runtime.Runtime
 	log   *slog.Logger
-	queue workqueue.TypedRateLimitingInterface[string]
+	qmu   sync.Mutex
+	queue workQueue // of the Run under way (work)
 
 	mu      sync.RWMutex
 	targets map[string]map[string]string // workspace id -> tool -> address
@@ -77,12 +78,15 @@ func New(o Options) *Controller {
 	}
 	// Retries back off up to 10s: after an outage of the runtime (an API
 	// server down), everything is tried again within seconds of its return.
-	rl := workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 10*time.Second)
 	c := &Controller{opts: o, svc: o.Service, rt: o.Runtime, log: o.Logger, targets: map[string]map[string]string{},
-		kernels: newKernelReader(o.ToolKey),
-		queue:   workqueue.NewTypedRateLimitingQueueWithConfig(rl, workqueue.TypedRateLimitingQueueConfig[string]{Name: "workspaces"})}
+		kernels: newKernelReader(o.ToolKey)}
 	if o.Metrics != nil {
-		o.Metrics.QueueDepth(c.queue.Len)
+		o.Metrics.QueueDepth(func() int {
+			if q := c.work(); q != nil {
+				return q.Len()
+			}
+			return 0
+		})
 	}
 	if w, ok := o.Runtime.(runtime.Watcher); ok {
 		w.Watch(c.Notify) // the runtime says when to look, on top of the polls
@@ -90,8 +94,30 @@ func New(o Options) *Controller {
 	return c
 }
 
+// newQueue is the work queue of one Run. Retries back off up to 10s:
+// after an outage of the runtime (an API server down), everything is
+// tried again within seconds of its return.
+func newQueue() workQueue {
+	rl := workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 10*time.Second)
+	return workqueue.NewTypedRateLimitingQueueWithConfig(rl, workqueue.TypedRateLimitingQueueConfig[string]{Name: "workspaces"})
+}
+
+type workQueue = workqueue.TypedRateLimitingInterface[string]
+
+// work is the queue of the Run under way, nil between runs (a replica
+// that does not lead).
+func (c *Controller) work() workQueue {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	return c.queue
+}
+
 // Notify queues a workspace whose desired phase changed (service.Lifecycle).
-func (c *Controller) Notify(id string) { c.queue.Add(id) }
+func (c *Controller) Notify(id string) {
+	if q := c.work(); q != nil {
+		q.Add(id)
+	}
+}
 
 // Target returns the address the proxy forwards tool of workspace id to.
 func (c *Controller) Target(id, tool string) (string, bool) {
@@ -102,10 +128,20 @@ func (c *Controller) Target(id, tool string) (string, bool) {
 }
 
 // Run reconciles until ctx ends. It first queues every workspace and stops
-// processes that no workspace claims, so a restart converges.
+// processes that no workspace claims, so a restart converges. It may run
+// again after it returns (a replica that leads again).
 func (c *Controller) Run(ctx context.Context) error {
 	ctx = service.AsController(ctx)
-	defer c.queue.ShutDown()
+	q := newQueue()
+	c.qmu.Lock()
+	c.queue = q
+	c.qmu.Unlock()
+	defer func() {
+		c.qmu.Lock()
+		c.queue = nil
+		c.qmu.Unlock()
+		q.ShutDown()
+	}()
 	if err := c.svc.RebuildAdmissionLedger(ctx); err != nil {
 		c.log.Warn("admission ledger", "err", err)
 	}
@@ -118,7 +154,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for c.next(ctx) {
+			for c.next(ctx, q) {
 			}
 		}()
 	}
@@ -129,7 +165,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			c.queue.ShutDown()
+			q.ShutDown()
 			wg.Wait()
 			return nil
 		case <-t.C:
@@ -165,8 +201,11 @@ func (c *Controller) queueAll(ctx context.Context, phases ...labspace.Phase) {
 		c.log.Warn("list workspaces", "err", err)
 		return
 	}
+	q := c.work()
 	for _, id := range ids {
-		c.queue.Add(id)
+		if q != nil {
+			q.Add(id)
+		}
 	}
 }
 
@@ -187,12 +226,12 @@ func (c *Controller) collectOrphans(ctx context.Context) error {
 	return nil
 }
 
-func (c *Controller) next(ctx context.Context) bool {
-	id, quit := c.queue.Get()
+func (c *Controller) next(ctx context.Context, q workQueue) bool {
+	id, quit := q.Get()
 	if quit {
 		return false
 	}
-	defer c.queue.Done(id)
+	defer q.Done(id)
 	after, err := c.reconcile(ctx, id)
 	if m := c.opts.Metrics; m != nil && ctx.Err() == nil {
 		result := "ok"
@@ -204,11 +243,11 @@ func (c *Controller) next(ctx context.Context) bool {
 	switch {
 	case err != nil && ctx.Err() == nil:
 		c.log.Warn("reconcile", "workspace", id, "err", err)
-		c.queue.AddRateLimited(id)
+		q.AddRateLimited(id)
 	case err == nil:
-		c.queue.Forget(id)
+		q.Forget(id)
 		if after > 0 {
-			c.queue.AddAfter(id, after)
+			q.AddAfter(id, after)
 		}
 	}
 	return true

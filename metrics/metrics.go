@@ -21,6 +21,8 @@ type Metrics struct {
 	Passes *prometheus.CounterVec
 	// Transitions counts observed phase changes by the phase reached.
 	Transitions *prometheus.CounterVec
+	// Leader is 1 while this replica runs the controller.
+	Leader prometheus.Gauge
 	requests    *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
 }
@@ -32,6 +34,8 @@ func New() *Metrics {
 			Help: "Reconcile passes of the lifecycle controller, by result."}, []string{"result"}),
 		Transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "labspace_workspace_transitions_total",
 			Help: "Observed phase changes of workspaces, by the phase reached."}, []string{"phase"}),
+		Leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "labspace_leader",
+			Help: "1 while this replica leads (runs the lifecycle controller), else 0."}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "labspace_http_requests_total",
 			Help: "HTTP requests, by part of the server (api, web, proxy) and status code."}, []string{"handler", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "labspace_http_request_duration_seconds",
@@ -39,7 +43,7 @@ func New() *Metrics {
 			[]string{"handler"}),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.Passes, m.Transitions, m.requests, m.latency)
+		m.Passes, m.Transitions, m.Leader, m.requests, m.latency)
 	return m
 }
 

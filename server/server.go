@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/labspace/labspace/store/sqlstore"
 	"log/slog"
 	"net"
 	"net/http"
@@ -112,6 +113,9 @@ type Server struct {
 	http          *http.Server
 	closeStore    func() error
 	closeRuntime  func()
+	db            *sqlstore.DB
+	metrics       *metrics.Metrics
+	log           *slog.Logger
 	stop          context.CancelFunc
 	done          chan struct{}
 }
@@ -144,9 +148,13 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := oneLocalReplica(ctx, cfg, db); err != nil {
+		db.Close()
+		return nil, err
+	}
 	svc := service.New(service.Options{Store: withReserve(db, filepath.Join(cfg.DataDir, "reserve"), cfg.Logger), Box: box, BcryptCost: cfg.BcryptCost, Logger: cfg.Logger,
 		WebhooksToPrivate: cfg.WebhooksToPrivate, SMTP: cfg.SMTP, SSO: serviceSSO(cfg.SSO)})
-	s := &Server{Service: svc, API: api.New(svc, cfg.Logger), closeStore: db.Close}
+	s := &Server{Service: svc, API: api.New(svc, cfg.Logger), closeStore: db.Close, db: db, log: cfg.Logger}
 	toolKey := derivedKey(key, "labspace tool tokens")
 	rt, poll, workers, err := openRuntime(ctx, cfg, svc, toolKey)
 	if err != nil {
@@ -184,6 +192,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	m := serviceMetrics(svc)
+	s.metrics = m
 	origins := proxy.Options{Domain: cfg.ProxyDomain, NoPaths: cfg.NoToolPaths, PublicURL: strings.TrimSuffix(cfg.PublicURL, "/")}
 	s.Controller = controller.New(controller.Options{Service: svc, Runtime: rt, Logger: cfg.Logger, Metrics: m,
 		PublicURL: origins.PublicURL, Resync: cfg.Resync, Poll: poll, Workers: workers, ToolKey: toolKey, UseEvery: cfg.UseEvery,
@@ -281,13 +290,24 @@ func (s *Server) Serve() error {
 	s.stop, s.done = stop, make(chan struct{})
 	go func() {
 		defer close(s.done)
-		_ = s.Controller.Run(ctx)
+		s.db.Lead(ctx, s.leading, func(ctx context.Context) { _ = s.Controller.Run(ctx) })
 	}()
 	err := s.http.Serve(s.Listener)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err
+}
+
+// leading hears of this replica gaining or losing the lead.
+func (s *Server) leading(yes bool) {
+	if yes {
+		s.metrics.Leader.Set(1)
+		s.log.Info("this replica leads: it runs the lifecycle controller")
+		return
+	}
+	s.metrics.Leader.Set(0)
+	s.log.Info("this replica no longer leads")
 }
 
 // Close stops answering, waiting up to the context's deadline for requests

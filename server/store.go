@@ -30,3 +30,19 @@ func openStore(ctx context.Context, cfg Config) (*sqlstore.DB, error) {
 	}
 	return db, nil
 }
+
+// oneLocalReplica refuses a second replica on the local runtime: its
+// workspaces are processes of the host the leader runs on, which the other
+// replicas' proxies cannot reach. Several replicas need Kubernetes.
+func oneLocalReplica(ctx context.Context, cfg Config, db *sqlstore.DB) error {
+	if cfg.Database == "" || cfg.Kubeconfig != "" || cfg.InCluster {
+		return nil
+	}
+	release, ok := db.TryLead(ctx)
+	if !ok {
+		return fmt.Errorf("another labspace serves this database with the local runtime, whose workspaces are processes " +
+			"of that one host: run one replica, or run labspace on Kubernetes (--kubeconfig or --in-cluster) for several")
+	}
+	release()
+	return nil
+}

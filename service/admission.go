@@ -63,7 +63,9 @@ func (s *Service) Admit(ctx context.Context, id string, host HostCapacity) (*lab
 	var w labspace.Workspace
 	var preempted []string
 	err := s.store.Update(ctx, func(tx store.Tx) error {
-		preempted = nil
+		// A transaction may run again (it lost a race): nothing of the
+		// try before may stay, not even fields the document leaves out.
+		w, preempted = labspace.Workspace{}, nil
 		rec, err := tx.Get(labspace.KindWorkspace, id)
 		if err != nil {
 			return err

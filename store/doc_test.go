@@ -236,3 +236,23 @@ func TestDocFormat(t *testing.T) {
 		}
 	}
 }
+
+// Decoding into a workspace used before keeps nothing of it: a
+// transaction that runs again once held an admission its first try gave,
+// and started a workload the quota had refused (found with two replicas
+// on PostgreSQL).
+func TestDecodeEmptiesTheTarget(t *testing.T) {
+	w := &labspace.Workspace{Meta: labspace.Meta{ID: "w1", Name: "w", Scope: labspace.ProjectScope("p")}}
+	rec, err := Encode(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Status.Admission = &labspace.Admission{}
+	w.Status.Phase = labspace.PhaseInitializing
+	if err := Decode(rec, w); err != nil {
+		t.Fatal(err)
+	}
+	if w.Status.Admission != nil || w.Status.Phase != "" {
+		t.Errorf("decoded over an old try: %+v", w.Status)
+	}
+}

@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"time"
 
 	"github.com/labspace/labspace"
@@ -112,6 +113,12 @@ type Store interface {
 // Decode unmarshals a record into obj and sets obj's meta from the record's
 // columns, which are authoritative.
 func Decode(r *Record, obj labspace.Object) error {
+	// Emptied first: decoding into an object used before (a transaction
+	// run again after it lost a race) must keep nothing the document
+	// leaves out, such as an admission the lost try gave.
+	if v := reflect.ValueOf(obj); v.Kind() == reflect.Pointer && !v.IsNil() {
+		v.Elem().SetZero()
+	}
 	if err := json.Unmarshal(r.Data, obj); err != nil {
 		return err
 	}

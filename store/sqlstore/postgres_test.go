@@ -1,7 +1,11 @@
 package sqlstore_test
 
 import (
+	"context"
+	"database/sql"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/labspace/labspace/store"
 	"github.com/labspace/labspace/store/pgtest"
@@ -54,4 +58,72 @@ func TestPostgresReplicasMigrateOnce(t *testing.T) {
 	if applied != versions {
 		t.Errorf("schema_migrations holds %d rows for %d migrations: a migration was applied twice or not at all", applied, versions)
 	}
+}
+
+// One of two replicas leads; when the leader's session dies (as when its
+// process is killed) the other takes over within seconds, and after a
+// restart of PostgreSQL one of them leads again.
+func TestPostgresLeadMovesOn(t *testing.T) {
+	c := pgtest.Start(t)
+	url := c.Database(t)
+	type replica struct {
+		db      *sqlstore.DB
+		leading atomic.Bool
+		die     context.CancelFunc
+	}
+	var rs [2]*replica
+	for i := range rs {
+		db, err := sqlstore.OpenPostgres(t.Context(), url, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		ctx, cancel := context.WithCancel(t.Context())
+		r := &replica{db: db, die: cancel}
+		rs[i] = r
+		go db.Lead(ctx, func(yes bool) { r.leading.Store(yes) }, func(ctx context.Context) { <-ctx.Done() })
+	}
+	leaders := func() (n int, who int) {
+		for i, r := range rs {
+			if r.leading.Load() {
+				n, who = n+1, i
+			}
+		}
+		return n, who
+	}
+	wait := func(what string, within time.Duration, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within %s", what, within)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	wait("one leader", 5*time.Second, func() bool { n, _ := leaders(); return n == 1 })
+	time.Sleep(2 * time.Second)
+	if n, _ := leaders(); n != 1 {
+		t.Fatalf("%d leaders", n)
+	}
+	_, first := leaders()
+	// The leader dies: its session ends, and it never tries again.
+	pid := 0
+	conn, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.QueryRowContext(t.Context(), `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(t.Context(), `SELECT pg_terminate_backend($1)`, pid); err != nil {
+		t.Fatal(err)
+	}
+	rs[first].die()
+	start := time.Now()
+	wait("the other replica to lead", 5*time.Second, func() bool { n, who := leaders(); return n == 1 && who != first })
+	t.Logf("the lead moved in %s", time.Since(start).Round(10*time.Millisecond))
+	c.Restart(t, time.Second)
+	wait("the survivor to lead again after PostgreSQL restarted", 15*time.Second, func() bool { n, who := leaders(); return n == 1 && who != first })
 }
