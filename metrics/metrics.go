@@ -22,9 +22,9 @@ type Metrics struct {
 	// Transitions counts observed phase changes by the phase reached.
 	Transitions *prometheus.CounterVec
 	// Leader is 1 while this replica runs the controller.
-	Leader prometheus.Gauge
-	requests    *prometheus.CounterVec
-	latency     *prometheus.HistogramVec
+	Leader   prometheus.Gauge
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
 }
 
 // New returns the metrics, with Go runtime and process collectors.
