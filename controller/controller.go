@@ -56,6 +56,7 @@ type Controller struct {
 
 	mu      sync.RWMutex
 	targets map[string]map[string]string // workspace id -> tool -> address
+	seen    map[string]seenTools         // the same, while not leading (Target)
 	kernels *kernelReader
 }
 
@@ -79,7 +80,7 @@ func New(o Options) *Controller {
 	// Retries back off up to 10s: after an outage of the runtime (an API
 	// server down), everything is tried again within seconds of its return.
 	c := &Controller{opts: o, svc: o.Service, rt: o.Runtime, log: o.Logger, targets: map[string]map[string]string{},
-		kernels: newKernelReader(o.ToolKey)}
+		seen: map[string]seenTools{}, kernels: newKernelReader(o.ToolKey)}
 	if o.Metrics != nil {
 		o.Metrics.QueueDepth(func() int {
 			if q := c.work(); q != nil {
@@ -122,10 +123,46 @@ func (c *Controller) Notify(id string) {
 // Target returns the address the proxy forwards tool of workspace id to.
 func (c *Controller) Target(id, tool string) (string, bool) {
 	c.mu.RLock()
-	defer c.mu.RUnlock()
 	t, ok := c.targets[id][tool]
+	seen, fresh := c.seen[id], time.Since(c.seen[id].at) < seenFor
+	c.mu.RUnlock()
+	if ok || c.work() != nil {
+		return t, ok // the leader keeps them up to date as it reconciles
+	}
+	if fresh {
+		t, ok = seen.tools[tool]
+		return t, ok
+	}
+	// A replica that does not lead asks the runtime, which on Kubernetes
+	// answers from its informers' view of the pod; for a moment only.
+	ctx, cancel := context.WithTimeout(service.AsController(context.Background()), 5*time.Second)
+	defer cancel()
+	w, err := c.svc.WorkspaceByID(ctx, id)
+	if err != nil {
+		return "", false
+	}
+	obs, err := c.rt.Observe(ctx, w)
+	if err != nil {
+		return "", false
+	}
+	c.mu.Lock()
+	if len(c.seen) > 10000 {
+		c.seen = map[string]seenTools{} // of workspaces long gone, mostly
+	}
+	c.seen[id] = seenTools{tools: obs.Tools, at: time.Now()}
+	c.mu.Unlock()
+	t, ok = obs.Tools[tool]
 	return t, ok
 }
+
+// seenTools are a workspace's tool addresses as a replica that does not
+// lead last asked the runtime; they serve for seenFor.
+type seenTools struct {
+	tools map[string]string
+	at    time.Time
+}
+
+const seenFor = 2 * time.Second
 
 // Run reconciles until ctx ends. It first queues every workspace and stops
 // processes that no workspace claims, so a restart converges. It may run
