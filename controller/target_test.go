@@ -25,8 +25,10 @@ func (o *observed) Observe(context.Context, *labspace.Workspace) (runtime.Observ
 	o.asked++
 	return runtime.Observation{State: runtime.Ready, Tools: map[string]string{"web": "10.0.0.7:8000"}}, nil
 }
-func (o *observed) Capacity(context.Context) (runtime.Capacity, error) { return runtime.Capacity{}, nil }
-func (o *observed) Workloads(context.Context) ([]string, error)        { return nil, nil }
+func (o *observed) Capacity(context.Context) (runtime.Capacity, error) {
+	return runtime.Capacity{}, nil
+}
+func (o *observed) Workloads(context.Context) ([]string, error) { return nil, nil }
 func (o *observed) Logs(context.Context, *labspace.Workspace, bool) (io.ReadCloser, error) {
 	return nil, nil
 }
