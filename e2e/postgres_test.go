@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"encoding/json"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labspace/labspace/store/pgtest"
 )
@@ -39,6 +41,24 @@ func TestServerOnPostgres(t *testing.T) {
 	if len(events.Items) < 3 {
 		t.Errorf("the history has %d events", len(events.Items))
 	}
+	// Kubernetes' probes: not ready while PostgreSQL is down, still live.
+	probe := func(path string) int {
+		res, err := http.Get("http://" + s.addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if r, l := probe("/readyz"), probe("/livez"); r != 200 || l != 200 {
+		t.Errorf("up: readyz %d, livez %d", r, l)
+	}
+	c.Stop(t)
+	if r, l := probe("/readyz"), probe("/livez"); r != 503 || l != 200 {
+		t.Errorf("PostgreSQL down: readyz %d (want 503), livez %d (want 200)", r, l)
+	}
+	c.Resume(t)
+	waitFor(t, "ready again", 20*time.Second, func() bool { return probe("/readyz") == 200 })
 }
 
 // labspace migrate copies an installation from SQLite into PostgreSQL:

@@ -220,6 +220,19 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	// For Kubernetes' probes: live while it serves (a database outage is
+	// waited out, not answered with restarts), ready while the store
+	// answers (a replica that cannot reach it takes no traffic).
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := svc.Healthy(ctx); err != nil {
+			http.Error(w, "the store does not answer\n", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
 	mux.Handle("/", m.Instrument("web", web.New(web.Options{Service: svc, Logger: cfg.Logger, PublicURL: cfg.PublicURL,
 		Key: derivedKey(key, "labspace csrf tokens"), SSO: rp, SSOOnly: cfg.SSO != nil && cfg.SSO.Only})))
 	var root http.Handler = mux

@@ -85,6 +85,9 @@ func (c *Cluster) Stop(t testing.TB) {
 	c.pgctl(t, "stop", "-m", "immediate")
 }
 
+// Resume starts a stopped server again on the same port.
+func (c *Cluster) Resume(t testing.TB) { c.pgctl(t, "start") }
+
 // Restart stops the server and starts it again on the same port.
 func (c *Cluster) Restart(t testing.TB, down time.Duration) {
 	t.Helper()
