@@ -9,14 +9,12 @@ import (
 )
 
 // phase is one measured run: how many operations, the wall time, each
-// operation's latency and the CPU time this process (and the database's
-// processes, dbCPU) spent meanwhile.
+// operation's latency and the CPU time this process spent meanwhile.
 type phase struct {
 	count int
 	wall  time.Duration
 	lat   []time.Duration
 	cpu   time.Duration
-	dbcpu time.Duration
 	alloc uint64 // bytes the process allocated meanwhile (where measured)
 	gcs   uint32 // garbage collections meanwhile (where measured)
 }
@@ -51,44 +49,22 @@ func (p phase) mean() time.Duration {
 	return sum / time.Duration(len(p.lat))
 }
 
-// cores is how many CPU cores this process kept busy on average, and the
-// database's processes beside it where it has its own.
-func (p phase) cores() string { return coresBusy(p.cpu, p.dbcpu, p.wall) }
-
-func coresBusy(cpu, dbcpu, wall time.Duration) string {
-	s := fmt.Sprintf("%.2f", cpu.Seconds()/wall.Seconds())
-	if dbcpu > 0 {
-		s += fmt.Sprintf(" + %.2f database", dbcpu.Seconds()/wall.Seconds())
-	}
-	return s
-}
-
-// dbCPU is the CPU time the database's own processes have used so far:
-// engine.cpu, set once the database runs (0 for SQLite, in this process).
-var dbCPU = func() time.Duration { return 0 }
-
-// clock reads this process's and the database's CPU time.
-type clock struct{ cpu, db time.Duration }
-
-func readClock() clock { return clock{cpuTime(), dbCPU()} }
-
-// since is the CPU time of this process and of the database since c.
-func (c clock) since() (cpu, db time.Duration) { return cpuTime() - c.cpu, dbCPU() - c.db }
+// cores is how many CPU cores this process kept busy on average.
+func (p phase) cores() float64 { return p.cpu.Seconds() / p.wall.Seconds() }
 
 type results struct {
 	seedProjects       time.Duration
 	settle             time.Duration // after the API seeding, until the controller caught up
 	seedAPI, seedSQL   phase
 	list, rawList      phase
-	listDecoded        phase  // the same list requests, until the client had decoded the page
-	txList             phase  // the floor in a read transaction as the store begins one
-	indexedList        phase  // SQLite: the floor without its index hint
-	listPlan           string // the database's plan for the list query
+	listDecoded        phase // the same list requests, until the client had decoded the page
+	indexedList        phase
+	listPlan           string // SQLite's plan for the list query
 	indexedPlan        string
 	loadStart, loadEnd string // the 1-minute load average before measuring and after
 	create, rawInsert  phase
 	total, rawListRows int // workspaces at the end; rows per raw query
-	dbVersion          string
+	sqliteVersion      string
 	dbBytes, walBytes  int64
 	load, rawLoad      loadResult // the load phase (load.go)
 }
@@ -110,7 +86,7 @@ func timed(warmup, n int, fn func() error) (phase, error) {
 		}
 	}
 	p := phase{count: n, lat: make([]time.Duration, n)}
-	c, start := readClock(), time.Now()
+	cpu, start := cpuTime(), time.Now()
 	for i := range n {
 		t := time.Now()
 		if err := fn(); err != nil {
@@ -118,8 +94,7 @@ func timed(warmup, n int, fn func() error) (phase, error) {
 		}
 		p.lat[i] = since(t)
 	}
-	p.wall = since(start)
-	p.cpu, p.dbcpu = c.since()
+	p.wall, p.cpu = since(start), cpuTime()-cpu
 	return p, nil
 }
 
@@ -138,7 +113,7 @@ func timedReply(warmup, n int, fn func() ([]byte, error), check func([]byte) err
 	}
 	got, decoded = phase{count: n, lat: make([]time.Duration, n)}, phase{count: n, lat: make([]time.Duration, n)}
 	alloc, gcs := heap()
-	c, start := readClock(), time.Now()
+	cpu, start := cpuTime(), time.Now()
 	for i := range n {
 		t := time.Now()
 		raw, err := fn()
@@ -151,21 +126,18 @@ func timedReply(warmup, n int, fn func() ([]byte, error), check func([]byte) err
 		}
 		decoded.lat[i] = since(t)
 	}
-	got.wall = since(start)
-	got.cpu, got.dbcpu = c.since()
+	got.wall, got.cpu = since(start), cpuTime()-cpu
 	a, g := heap()
 	got.alloc, got.gcs = a-alloc, g-gcs
-	decoded.wall, decoded.cpu, decoded.dbcpu, decoded.alloc, decoded.gcs = got.wall, got.cpu, got.dbcpu, got.alloc, got.gcs
+	decoded.wall, decoded.cpu, decoded.alloc, decoded.gcs = got.wall, got.cpu, got.alloc, got.gcs
 	return got, decoded, nil
 }
 
 // concurrent runs fn(0..n-1) on c goroutines, measured.
 func concurrent(c, n int, fn func(i int) error) (phase, error) {
-	clk, start := readClock(), time.Now()
+	cpu, start := cpuTime(), time.Now()
 	lat, err := parallel(c, n, time.Time{}, fn)
-	p := phase{count: n, wall: since(start), lat: lat}
-	p.cpu, p.dbcpu = clk.since()
-	return p, err
+	return phase{count: n, wall: since(start), lat: lat, cpu: cpuTime() - cpu}, err
 }
 
 // measure runs the four measured phases in turn.

@@ -9,25 +9,42 @@ import (
 	"time"
 )
 
-// measureRawList runs the store's list query (engine.listQuery) on the
-// same database, prepared once as the store's are, reading every column of
-// every row, the same number of times as the list request; then the same
-// in a read transaction begun as the store begins one; then, on SQLite,
-// the query without its index hint.
+// rawListQuery is the query the server runs for the list request, with
+// the researcher's 5 projects: newest first, one row more than the page,
+// the page's rowids first from the index of (kind, scope_type, scope_name,
+// created_at, id), then their rows.
+const rawListQuery = `SELECT ` + columns + ` FROM objects WHERE rowid IN (SELECT rowid FROM objects INDEXED BY objects_created
+	WHERE kind = 'workspace' AND scope_type = 'project' AND scope_name IN (?,?,?,?,?)
+	ORDER BY created_at DESC, id DESC LIMIT 51) ORDER BY created_at DESC, id DESC`
+
+// indexedListQuery is, for reference, the same query without the index
+// hint: without statistics SQLite then picks the index on (kind,
+// created_at, id) and walks every workspace newest first, filtering by
+// project (what the server did before it named the index).
+var indexedListQuery = strings.Replace(rawListQuery, "FROM objects INDEXED BY objects_created", "FROM objects", 1)
+
+// measureRawList runs rawListQuery on the same file, reading every column
+// of every row, the same number of times as the list request; then the
+// same with indexedListQuery.
 func (b *bench) measureRawList() error {
 	ctx := context.Background()
-	db := b.db.reader
-	args := listArgs(b.mine)
-	var err error
-	if b.res.listPlan, err = b.eng.plan(ctx, db, b.eng.listQuery(), args); err != nil {
-		return err
-	}
-	st, err := db.PrepareContext(ctx, b.eng.listQuery())
+	db, err := openDB(b.dbPath, false)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	read := func(rows *sql.Rows, err error) error {
+	defer db.Close()
+	args := make([]any, len(b.mine))
+	for i, p := range b.mine {
+		args[i] = p
+	}
+	if b.res.listPlan, err = plan(ctx, db, rawListQuery, args); err != nil {
+		return err
+	}
+	if b.res.indexedPlan, err = plan(ctx, db, indexedListQuery, args); err != nil {
+		return err
+	}
+	query := func(q string) error {
+		rows, err := db.QueryContext(ctx, q, args...)
 		if err != nil {
 			return err
 		}
@@ -43,48 +60,45 @@ func (b *bench) measureRawList() error {
 		b.res.rawListRows = n
 		return rows.Err()
 	}
-	if b.res.rawList, err = timed(b.cfg.warmup, b.cfg.n, func() error { return read(st.QueryContext(ctx, args...)) }); err != nil {
+	if b.res.rawList, err = timed(b.cfg.warmup, b.cfg.n, func() error { return query(rawListQuery) }); err != nil {
 		return err
 	}
-	progress("raw list in a transaction: %d warm-up + %d queries", b.cfg.warmup, b.cfg.n)
-	if b.res.txList, err = timed(b.cfg.warmup, b.cfg.n, func() error {
-		tx, err := db.BeginTx(ctx, b.eng.viewTx())
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		if err := read(tx.StmtContext(ctx, st).QueryContext(ctx, args...)); err != nil {
-			return err
-		}
-		return tx.Commit()
-	}); err != nil {
-		return err
-	}
-	unhinted := b.eng.unhinted()
-	if unhinted == "" {
-		return nil
-	}
-	if b.res.indexedPlan, err = b.eng.plan(ctx, db, unhinted, args); err != nil {
-		return err
-	}
-	progress("unhinted list: %d warm-up + %d queries", b.cfg.warmup, b.cfg.n)
-	un, err := db.PrepareContext(ctx, unhinted)
-	if err != nil {
-		return err
-	}
-	defer un.Close()
-	b.res.indexedList, err = timed(b.cfg.warmup, b.cfg.n, func() error { return read(un.QueryContext(ctx, args...)) })
+	progress("indexed list: %d warm-up + %d queries", b.cfg.warmup, b.cfg.n)
+	b.res.indexedList, err = timed(b.cfg.warmup, b.cfg.n, func() error { return query(indexedListQuery) })
 	return err
+}
+
+// plan is SQLite's query plan for q, its steps joined by "; ".
+func plan(ctx context.Context, db *sql.DB, q string, args []any) (string, error) {
+	rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var steps []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return "", err
+		}
+		steps = append(steps, detail)
+	}
+	return strings.Join(steps, "; "), rows.Err()
 }
 
 // measureRawInsert inserts rows like the created workspaces, one row per
 // transaction, from as many goroutines as the create benchmark had
-// clients, through the store's writer connections (SQLite: one), the
-// statement prepared once. The rows are built before the clock starts.
+// clients, through one connection as the server writes. The rows are built
+// before the clock starts.
 func (b *bench) measureRawInsert() error {
 	ctx := context.Background()
-	db := b.db.writer
-	t, _, newest, err := template(ctx, b.eng, db)
+	db, err := openDB(b.dbPath, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	t, _, newest, err := template(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -94,14 +108,9 @@ func (b *bench) measureRawInsert() error {
 			return err
 		}
 	}
-	insert, err := db.PrepareContext(ctx, b.eng.rebind(insertRow))
-	if err != nil {
-		return err
-	}
-	defer insert.Close()
 	b.res.rawInsert, err = concurrent(b.cfg.c, b.cfg.m, func(i int) error {
 		return inTx(ctx, db, func(tx *sql.Tx) error {
-			_, err := tx.StmtContext(ctx, insert).ExecContext(ctx, rows[i].args()...)
+			_, err := tx.ExecContext(ctx, insertRow, rows[i].args()...)
 			return err
 		})
 	})
@@ -111,15 +120,23 @@ func (b *bench) measureRawInsert() error {
 // facts gathers what the report says of the database.
 func (b *bench) facts() error {
 	ctx := context.Background()
-	db := b.db.reader
-	var err error
-	if b.res.dbVersion, err = b.eng.version(ctx, db); err != nil {
+	db, err := openDB(b.dbPath, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.QueryRowContext(ctx, `SELECT sqlite_version()`).Scan(&b.res.sqliteVersion); err != nil {
 		return err
 	}
 	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM objects WHERE kind = 'workspace'`).Scan(&b.res.total); err != nil {
 		return err
 	}
-	b.res.dbBytes, b.res.walBytes = b.eng.size(ctx, db)
+	if fi, err := os.Stat(b.dbPath); err == nil {
+		b.res.dbBytes = fi.Size()
+	}
+	if fi, err := os.Stat(b.dbPath + "-wal"); err == nil {
+		b.res.walBytes = fi.Size()
+	}
 	return nil
 }
 

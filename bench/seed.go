@@ -13,8 +13,7 @@ import (
 type bench struct {
 	cfg        config
 	cl         *client
-	eng        engine   // the database (engine.go)
-	db         pools    // the floor's connections to it
+	dbPath     string
 	admin      string   // the admin's token
 	researcher string   // the researcher's token
 	mine       []string // the researcher's projects
@@ -50,10 +49,7 @@ func (b *bench) seed() error {
 	if b.res.settle, err = b.settle("ws-"); err != nil {
 		return err
 	}
-	if err := b.seedWorkspacesSQL(); err != nil {
-		return err
-	}
-	return b.eng.settled(context.Background(), b.db.writer)
+	return b.seedWorkspacesSQL()
 }
 
 // seedResearcher creates the researcher, l1-researcher in 5 projects
@@ -143,11 +139,16 @@ func (c *client) do2xx(method, path, token string, body any) error {
 // that backlog, and the SQL copies start from a reconciled row.
 func (b *bench) settle(prefix string) (time.Duration, error) {
 	ctx := context.Background()
+	db, err := openDB(b.dbPath, false)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
 	start := time.Now()
 	for {
 		var n int
-		if err := b.db.reader.QueryRowContext(ctx, b.eng.rebind(`SELECT COUNT(*) FROM objects WHERE kind = 'workspace' AND rv = 1
-			AND name LIKE ?`), prefix+"%").Scan(&n); err != nil {
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM objects WHERE kind = 'workspace' AND rv = 1
+			AND name LIKE ?`, prefix+"%").Scan(&n); err != nil {
 			return 0, err
 		}
 		if n == 0 {
@@ -163,8 +164,8 @@ func (b *bench) settle(prefix string) (time.Duration, error) {
 }
 
 // seedWorkspacesSQL seeds the workspaces the API did not, by copying the
-// first API-created workspace row (and its refs) straight into the
-// database while the server runs: new ids and names, round-robin projects,
+// first API-created workspace row (and its refs) straight into the SQLite
+// file while the server runs: new ids and names, round-robin projects,
 // created_at increasing by 1µs after the newest row.
 func (b *bench) seedWorkspacesSQL() error {
 	todo := b.cfg.workspaces - b.res.seedAPI.count
@@ -172,12 +173,15 @@ func (b *bench) seedWorkspacesSQL() error {
 		return nil
 	}
 	ctx := context.Background()
-	db := b.db.writer
-	t, refs, newest, err := template(ctx, b.eng, db)
+	db, err := openDB(b.dbPath, true)
 	if err != nil {
 		return err
 	}
-	insert, insertRef := b.eng.rebind(insertRow), b.eng.rebind(`INSERT INTO refs (from_id, to_id) VALUES (?, ?)`)
+	defer db.Close()
+	t, refs, newest, err := template(ctx, db)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	const batch = 5000
 	for lo := 0; lo < todo; lo += batch {
@@ -187,11 +191,11 @@ func (b *bench) seedWorkspacesSQL() error {
 				if err != nil {
 					return err
 				}
-				if _, err := tx.ExecContext(ctx, insert, r.args()...); err != nil {
+				if _, err := tx.ExecContext(ctx, insertRow, r.args()...); err != nil {
 					return err
 				}
 				for _, to := range refs {
-					if _, err := tx.ExecContext(ctx, insertRef, r.id, to); err != nil {
+					if _, err := tx.ExecContext(ctx, `INSERT INTO refs (from_id, to_id) VALUES (?, ?)`, r.id, to); err != nil {
 						return err
 					}
 				}
