@@ -141,6 +141,8 @@ type Actor struct {
 	Departments map[string]string
 	// DepartmentProjects lists the projects of each department a grant names.
 	DepartmentProjects map[string][]string
+	// Passwordless: a user of the identity provider without a password.
+	Passwordless bool
 }
 
 // Chain returns s and the scopes above it, most specific first.

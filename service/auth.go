@@ -221,7 +221,8 @@ func (s *Service) loadActor(tx store.Tx, sub labspace.Subject) (*labspace.Actor,
 	if err != nil {
 		return nil, err
 	}
-	a := &labspace.Actor{Subject: sub, Departments: map[string]string{}, DepartmentProjects: map[string][]string{}}
+	a := &labspace.Actor{Subject: sub, Departments: map[string]string{}, DepartmentProjects: map[string][]string{},
+		Passwordless: sub.Type == labspace.SubjectUser && len(rec.Secret) == 0}
 	var projects []string
 	for _, r := range rules {
 		var rule labspace.AccessRule

@@ -44,6 +44,12 @@ func (d *detailView) SharedUsers() string { return strings.Join(d.W.Sharing.User
 // Running reports whether the user has asked for the workspace to run.
 func (d *detailView) Running() bool { return d.W.DesiredPhase == labspace.PhaseRunning }
 
+// Failed reports a workspace that failed while meant to run: it is offered
+// a start again, beside the stop that clears it.
+func (d *detailView) Failed() bool {
+	return d.W.DesiredPhase == labspace.PhaseRunning && d.W.Status.Phase == labspace.PhaseFailed
+}
+
 // Deleting reports whether the workspace is on its way out.
 func (d *detailView) Deleting() bool { return d.W.DesiredPhase == labspace.PhaseDeleted }
 
