@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,7 +16,18 @@ type client struct {
 	base    string
 	hc      *http.Client
 	listBuf bytes.Buffer // listWorkspaces' reply
+	// retried counts the requests sent again because the server answered
+	// that a concurrent change conflicted (409, "try again"): PostgreSQL
+	// aborts serializable transactions that lose a race, the store runs
+	// them again up to 10 times, then gives up.
+	retried atomic.Int64
 }
+
+// conflicted is how the server's 409 says a write lost its races.
+var conflicted = []byte("A concurrent change conflicted")
+
+// maxRetries bounds how often do sends a request again.
+const maxRetries = 100
 
 func newClient(base string, conns int) *client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -24,21 +36,44 @@ func newClient(base string, conns int) *client {
 }
 
 // do sends a request with body as JSON (none when nil) and the token; it
-// fails unless the reply has status want. It returns the reply body.
+// fails unless the reply has status want. It returns the reply body. A
+// request the server says lost its races is sent again, as its message
+// asks, and counted (retried).
 func (c *client) do(method, path, token string, body any, want int) ([]byte, error) {
-	var rd io.Reader
+	var raw []byte
 	if body != nil {
-		raw, err := json.Marshal(body)
+		var err error
+		if raw, err = json.Marshal(body); err != nil {
+			return nil, err
+		}
+	}
+	for try := 0; ; try++ {
+		got, status, err := c.send(method, path, token, raw, body != nil)
 		if err != nil {
 			return nil, err
 		}
-		rd = bytes.NewReader(raw)
+		if status == http.StatusConflict && want != status && bytes.Contains(got, conflicted) && try < maxRetries {
+			c.retried.Add(1)
+			continue
+		}
+		if status != want {
+			return nil, fmt.Errorf("%s %s: status %d, want %d: %s", method, path, status, want, got)
+		}
+		return got, nil
+	}
+}
+
+// send sends one request and reads its reply.
+func (c *client) send(method, path, token string, body []byte, hasBody bool) ([]byte, int, error) {
+	var rd io.Reader
+	if hasBody {
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if body != nil {
+	if hasBody {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
@@ -46,17 +81,11 @@ func (c *client) do(method, path, token string, body any, want int) ([]byte, err
 	}
 	res, err := c.hc.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	if res.StatusCode != want {
-		return nil, fmt.Errorf("%s %s: status %d, want %d: %s", method, path, res.StatusCode, want, raw)
-	}
-	return raw, nil
+	return raw, res.StatusCode, err
 }
 
 func (c *client) login(user, password string) (string, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	goruntime "runtime"
 	"sort"
 	"sync"
 	"time"
@@ -12,8 +11,8 @@ import (
 
 // The load phase (issue 11, "Under load"): many clients at once for a
 // while, most reading, some writing, as a team's browsers and scripts do;
-// beside the same mix on the raw SQLite file with as many goroutines, the
-// floor the store sets. Each client loops: i%10 == 0 creates a stopped
+// beside the same mix in SQL on the same database with as many goroutines,
+// the floor the store sets. Each client loops: i%10 == 0 creates a stopped
 // workspace and deletes it again (two writes), 1-3 lists the researcher's
 // workspaces, 4-6 reads one workspace, 7-9 asks /me (the raw side reads a
 // token by hash instead).
@@ -34,9 +33,11 @@ func (o *opStats) pct(q float64) time.Duration {
 
 // loadResult is one side's run.
 type loadResult struct {
-	ops   []*opStats // write, list, get, me
-	total int
-	wall  time.Duration
+	ops        []*opStats // write, list, get, me
+	total      int
+	wall       time.Duration
+	cpu, dbcpu time.Duration // this process's CPU time meanwhile, the database's
+	retried    int64         // requests sent again after a conflict (client.retried)
 }
 
 // runLoad runs c clients for d, each calling op(client, i) and recording
@@ -45,7 +46,7 @@ func runLoad(c int, d time.Duration, op func(client, i int) (kind int, err error
 	res := loadResult{ops: []*opStats{{name: "write"}, {name: "list"}, {name: "get"}, {name: "me / token"}}}
 	var mu sync.Mutex
 	var firstErr error
-	start := time.Now()
+	clk, start := readClock(), time.Now()
 	stop := start.Add(d)
 	var wg sync.WaitGroup
 	for g := 0; g < c; g++ {
@@ -76,6 +77,7 @@ func runLoad(c int, d time.Duration, op func(client, i int) (kind int, err error
 	}
 	wg.Wait()
 	res.wall = time.Since(start)
+	res.cpu, res.dbcpu = clk.since()
 	return res, firstErr
 }
 
@@ -92,11 +94,12 @@ func kindOf(i int) int {
 	return 3
 }
 
-// measureLoad runs the mix through the API, then on the raw file.
+// measureLoad runs the mix through the API, then on the raw database.
 func (b *bench) measureLoad() error {
 	c, d := b.cfg.loadC, b.cfg.loadD
 	progress("load: %d clients for %s through the API", c, d)
 	var err error
+	retried := b.cl.retried.Load()
 	b.res.load, err = runLoad(c, d, func(g, i int) (int, error) {
 		kind := kindOf(i)
 		project := projectName(g % b.cfg.projects)
@@ -122,44 +125,33 @@ func (b *bench) measureLoad() error {
 	if err != nil {
 		return fmt.Errorf("load through the API: %w", err)
 	}
-	progress("load: %d goroutines for %s on the raw file", c, d)
+	b.res.load.retried = b.cl.retried.Load() - retried
+	progress("load: %d goroutines for %s on the raw database", c, d)
 	b.res.rawLoad, err = b.rawLoad(c, d)
 	return err
 }
 
-// rawLoad is the same mix as SQL on the server's file: the list query of
-// measureRawList, a workspace by name, a token by hash, and an insert and
-// a delete each in its own write transaction. Like the server it prepares
-// each statement once and reads through as many connections.
+// rawLoad is the same mix as SQL on the server's database: the list query
+// of measureRawList, a workspace by name, a token by hash, and an insert
+// and a delete each in its own write transaction (the database's default
+// isolation). Like the server it prepares each statement once and goes
+// through as many connections (engine.open).
 func (b *bench) rawLoad(c int, d time.Duration) (loadResult, error) {
 	ctx := context.Background()
-	reader, err := openDB(b.dbPath, false)
+	reader, writer := b.db.reader, b.db.writer
+	t, _, newest, err := template(ctx, b.eng, writer)
 	if err != nil {
 		return loadResult{}, err
 	}
-	defer reader.Close()
-	reader.SetMaxOpenConns(max(4, goruntime.NumCPU())) // the server's reader pool (store/sqlstore)
-	writer, err := openDB(b.dbPath, true)
-	if err != nil {
-		return loadResult{}, err
-	}
-	defer writer.Close()
-	t, _, newest, err := template(ctx, writer)
-	if err != nil {
-		return loadResult{}, err
-	}
-	args := make([]any, len(b.mine))
-	for i, p := range b.mine {
-		args[i] = p
-	}
+	args := listArgs(b.mine)
 	var st [5]*sql.Stmt
 	for i, q := range []struct {
 		db  *sql.DB
 		sql string
-	}{{writer, insertRow}, {writer, `DELETE FROM objects WHERE id = ?`}, {reader, rawListQuery},
-		{reader, `SELECT ` + columns + ` FROM objects WHERE kind = 'workspace' AND scope_type = 'project' AND scope_name = ? AND name = ?`},
+	}{{writer, insertRow}, {writer, `DELETE FROM objects WHERE id = ?`}, {reader, b.eng.listQuery()},
+		{reader, `SELECT ` + columns + ` FROM objects WHERE kind = ? AND scope_type = ? AND scope_name = ? AND name = ?`},
 		{reader, `SELECT count(*) FROM tokens WHERE hash = ?`}} {
-		if st[i], err = q.db.PrepareContext(ctx, q.sql); err != nil {
+		if st[i], err = q.db.PrepareContext(ctx, b.eng.rebind(q.sql)); err != nil {
 			return loadResult{}, err
 		}
 		defer st[i].Close()
@@ -192,7 +184,7 @@ func (b *bench) rawLoad(c int, d time.Duration) (loadResult, error) {
 			return 1, rows.Err()
 		case 2:
 			var r row
-			return 2, st[3].QueryRowContext(ctx, projectName(0), "ws-000000").Scan(r.dest()...)
+			return 2, st[3].QueryRowContext(ctx, "workspace", "project", projectName(0), "ws-000000").Scan(r.dest()...)
 		}
 		var n int
 		return 3, st[4].QueryRowContext(ctx, "no-such-hash").Scan(&n)
@@ -202,7 +194,7 @@ func (b *bench) rawLoad(c int, d time.Duration) (loadResult, error) {
 // reportLoad prints the load phase's table.
 func reportLoad(w func(format string, a ...any), api, raw loadResult, c int, d time.Duration) {
 	w("\n### Under load: %d clients for %s\n\n", c, d)
-	w("Each client loops over ten steps: one creates a stopped workspace and deletes it (two writes), three list the researcher's workspaces, three read one workspace, three ask `/me`; the raw side does the same in SQL on the same file with as many goroutines (a token read by hash for `/me`).\n\n")
+	w("Each client loops over ten steps: one creates a stopped workspace and deletes it (two writes), three list the researcher's workspaces, three read one workspace, three ask `/me`; the raw side does the same in SQL on the same database with as many goroutines (a token read by hash for `/me`).\n\n")
 	w("| side | operations/s (a write is two requests) | op | n | p50 | p99 |\n|---|---:|---|---:|---:|---:|\n")
 	for _, side := range []struct {
 		name string
@@ -213,4 +205,7 @@ func reportLoad(w func(format string, a ...any), api, raw loadResult, c int, d t
 			w("| %s | %.0f | %s | %d | %s | %s |\n", side.name, rate, o.name, len(o.lat), ms(o.pct(0.5)), ms(o.pct(0.99)))
 		}
 	}
+	w("\nCPU cores busy: labspace API %s, raw SQL %s (this process; the database's own processes after the +).\n",
+		coresBusy(api.cpu, api.dbcpu, api.wall), coresBusy(raw.cpu, raw.dbcpu, raw.wall))
+	w("\nAPI requests sent again after a 409 \"a concurrent change conflicted\" (each counted once in n, timed from its first try): %d.\n", api.retried)
 }

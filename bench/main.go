@@ -1,11 +1,13 @@
 // Command bench is a whole-system benchmark of labspace: it starts a real
 // server in-process, seeds projects, a researcher and workspaces, then
 // measures the workspace list and workspace creation through the HTTP API,
-// each beside the raw SQL floor run on the same SQLite file. It prints a
-// Markdown table meant for docs/benchmarks.md.
+// each beside the raw SQL floor run on the same database: the SQLite file,
+// or with -database postgres a throwaway PostgreSQL cluster it starts. It
+// prints a Markdown table meant for docs/benchmarks.md.
 //
 //	go run ./bench                                  # the full run
 //	go run ./bench -projects 20 -workspaces 2000 -n 200 -m 200   # a quick one
+//	go run ./bench -database postgres               # on PostgreSQL
 package main
 
 import (
@@ -37,6 +39,8 @@ type config struct {
 	resync     time.Duration // the controller's resync period (0: the server's default)
 	loadC      int           // clients of the load phase (0: skip it)
 	loadD      time.Duration // its length
+	database   string        // sqlite, postgres or a postgres:// URL
+	pgBin      string        // PostgreSQL's programs
 	cpuprofile string
 	memprofile string
 	verbose    bool
@@ -57,7 +61,9 @@ func main() {
 	flag.DurationVar(&cfg.apiSeed, "api-seed", time.Minute, "seed workspaces through the API for at most this long; SQL copies the rest")
 	flag.DurationVar(&cfg.resync, "resync", 0, "the controller's resync period (0: the server's default, 5s)")
 	flag.IntVar(&cfg.loadC, "load-c", 200, "clients of the load phase: reads and writes at once (0: skip it)")
-	flag.DurationVar(&cfg.loadD, "load-d", 20*time.Second, "how long the load phase runs, through the API and on the raw file each")
+	flag.DurationVar(&cfg.loadD, "load-d", 20*time.Second, "how long the load phase runs, through the API and on the raw database each")
+	flag.StringVar(&cfg.database, "database", "sqlite", "the server's database: sqlite (a file in the data directory), postgres (a throwaway cluster this program starts, with PostgreSQL's defaults) or a postgres:// URL of an empty database; the floor runs on the same one")
+	flag.StringVar(&cfg.pgBin, "pg-bin", pgBin(), "folder of PostgreSQL's initdb and pg_ctl, for -database postgres")
 	flag.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of the measured phases (not the seeding) to this file")
 	flag.StringVar(&cfg.memprofile, "memprofile", "", "write allocation profiles to this file after measuring and to this file.before before (go tool pprof -sample_index=alloc_space -diff_base FILE.before FILE)")
 	flag.BoolVar(&cfg.verbose, "v", false, "show the server's log (warnings and up) on stderr")
@@ -83,7 +89,17 @@ func run(cfg config) error {
 	} else if _, err := os.Stat(filepath.Join(dir, "labspace.db")); err == nil {
 		return fmt.Errorf("%s already holds a labspace database; give a new or empty -data-dir", dir)
 	}
-	srv, err := startServer(cfg, dir)
+	eng, err := newEngine(cfg, dir)
+	if err != nil {
+		return err
+	}
+	dbCPU = eng.cpu
+	defer func() {
+		if err := eng.close(); err != nil {
+			log.Printf("database: %v", err)
+		}
+	}()
+	srv, err := startServer(cfg, dir, eng)
 	if err != nil {
 		return err
 	}
@@ -92,7 +108,12 @@ func run(cfg config) error {
 		defer cancel()
 		_ = srv.Close(ctx)
 	}()
-	b := &bench{cfg: cfg, cl: newClient(srv.URL(), max(cfg.c, cfg.seedC, cfg.loadC)), dbPath: filepath.Join(dir, "labspace.db")}
+	db, err := eng.open()
+	if err != nil {
+		return err
+	}
+	defer db.close()
+	b := &bench{cfg: cfg, cl: newClient(srv.URL(), max(cfg.c, cfg.seedC, cfg.loadC)), eng: eng, db: db}
 	if err := b.seed(); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
@@ -134,14 +155,15 @@ func writeAllocs(path, suffix string) error {
 }
 
 // startServer opens a labspace server on a free port and starts serving.
-func startServer(cfg config, dir string) (*server.Server, error) {
+func startServer(cfg config, dir string, eng engine) (*server.Server, error) {
 	var logOut io.Writer = io.Discard
 	if cfg.verbose {
 		logOut = os.Stderr
 	}
 	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := server.Open(context.Background(), server.Config{DataDir: dir, Addr: "127.0.0.1:0",
-		AdminPassword: adminPassword, BcryptCost: 4, Logger: logger, Resync: cfg.resync})
+	sc := server.Config{DataDir: dir, Addr: "127.0.0.1:0", AdminPassword: adminPassword, BcryptCost: 4, Logger: logger, Resync: cfg.resync}
+	eng.serve(&sc)
+	srv, err := server.Open(context.Background(), sc)
 	if err != nil {
 		return nil, err
 	}

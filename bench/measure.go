@@ -9,14 +9,19 @@ import (
 )
 
 // phase is one measured run: how many operations, the wall time, each
-// operation's latency and the CPU time this process spent meanwhile.
+// operation's latency and the CPU time this process (and the database's
+// processes, dbCPU) spent meanwhile.
 type phase struct {
 	count int
 	wall  time.Duration
 	lat   []time.Duration
 	cpu   time.Duration
-	alloc uint64 // bytes the process allocated meanwhile (where measured)
-	gcs   uint32 // garbage collections meanwhile (where measured)
+	dbcpu time.Duration
+	// retried is how many of its requests the client sent again after a
+	// 409 "a concurrent change conflicted" (client.retried).
+	retried int64
+	alloc   uint64 // bytes the process allocated meanwhile (where measured)
+	gcs     uint32 // garbage collections meanwhile (where measured)
 }
 
 // heap is the bytes allocated so far and the garbage collections run.
@@ -49,24 +54,47 @@ func (p phase) mean() time.Duration {
 	return sum / time.Duration(len(p.lat))
 }
 
-// cores is how many CPU cores this process kept busy on average.
-func (p phase) cores() float64 { return p.cpu.Seconds() / p.wall.Seconds() }
+// cores is how many CPU cores this process kept busy on average, and the
+// database's processes beside it where it has its own.
+func (p phase) cores() string { return coresBusy(p.cpu, p.dbcpu, p.wall) }
+
+func coresBusy(cpu, dbcpu, wall time.Duration) string {
+	s := fmt.Sprintf("%.2f", cpu.Seconds()/wall.Seconds())
+	if dbcpu > 0 {
+		s += fmt.Sprintf(" + %.2f database", dbcpu.Seconds()/wall.Seconds())
+	}
+	return s
+}
+
+// dbCPU is the CPU time the database's own processes have used so far:
+// engine.cpu, set once the database runs (0 for SQLite, in this process).
+var dbCPU = func() time.Duration { return 0 }
+
+// clock reads this process's and the database's CPU time.
+type clock struct{ cpu, db time.Duration }
+
+func readClock() clock { return clock{cpuTime(), dbCPU()} }
+
+// since is the CPU time of this process and of the database since c.
+func (c clock) since() (cpu, db time.Duration) { return cpuTime() - c.cpu, dbCPU() - c.db }
 
 type results struct {
-	seedProjects       time.Duration
-	settle             time.Duration // after the API seeding, until the controller caught up
-	seedAPI, seedSQL   phase
-	list, rawList      phase
-	listDecoded        phase // the same list requests, until the client had decoded the page
-	indexedList        phase
-	listPlan           string // SQLite's plan for the list query
-	indexedPlan        string
-	loadStart, loadEnd string // the 1-minute load average before measuring and after
-	create, rawInsert  phase
-	total, rawListRows int // workspaces at the end; rows per raw query
-	sqliteVersion      string
-	dbBytes, walBytes  int64
-	load, rawLoad      loadResult // the load phase (load.go)
+	seedProjects        time.Duration
+	seedProjectsRetried int64
+	settle              time.Duration // after the API seeding, until the controller caught up
+	seedAPI, seedSQL    phase
+	list, rawList       phase
+	listDecoded         phase  // the same list requests, until the client had decoded the page
+	txList              phase  // the floor in a read transaction as the store begins one
+	variantList         phase  // the floor run another way, for reference (engine.variant)
+	listPlan            string // the database's plan for the list query
+	variantPlan         string
+	loadStart, loadEnd  string // the 1-minute load average before measuring and after
+	create, rawInsert   phase
+	total, rawListRows  int // workspaces at the end; rows per raw query
+	dbVersion           string
+	dbBytes, walBytes   int64
+	load, rawLoad       loadResult // the load phase (load.go)
 }
 
 // cpuTime is the user and system CPU time this process has used.
@@ -86,7 +114,7 @@ func timed(warmup, n int, fn func() error) (phase, error) {
 		}
 	}
 	p := phase{count: n, lat: make([]time.Duration, n)}
-	cpu, start := cpuTime(), time.Now()
+	c, start := readClock(), time.Now()
 	for i := range n {
 		t := time.Now()
 		if err := fn(); err != nil {
@@ -94,7 +122,8 @@ func timed(warmup, n int, fn func() error) (phase, error) {
 		}
 		p.lat[i] = since(t)
 	}
-	p.wall, p.cpu = since(start), cpuTime()-cpu
+	p.wall = since(start)
+	p.cpu, p.dbcpu = c.since()
 	return p, nil
 }
 
@@ -113,7 +142,7 @@ func timedReply(warmup, n int, fn func() ([]byte, error), check func([]byte) err
 	}
 	got, decoded = phase{count: n, lat: make([]time.Duration, n)}, phase{count: n, lat: make([]time.Duration, n)}
 	alloc, gcs := heap()
-	cpu, start := cpuTime(), time.Now()
+	c, start := readClock(), time.Now()
 	for i := range n {
 		t := time.Now()
 		raw, err := fn()
@@ -126,18 +155,21 @@ func timedReply(warmup, n int, fn func() ([]byte, error), check func([]byte) err
 		}
 		decoded.lat[i] = since(t)
 	}
-	got.wall, got.cpu = since(start), cpuTime()-cpu
+	got.wall = since(start)
+	got.cpu, got.dbcpu = c.since()
 	a, g := heap()
 	got.alloc, got.gcs = a-alloc, g-gcs
-	decoded.wall, decoded.cpu, decoded.alloc, decoded.gcs = got.wall, got.cpu, got.alloc, got.gcs
+	decoded.wall, decoded.cpu, decoded.dbcpu, decoded.alloc, decoded.gcs = got.wall, got.cpu, got.dbcpu, got.alloc, got.gcs
 	return got, decoded, nil
 }
 
 // concurrent runs fn(0..n-1) on c goroutines, measured.
 func concurrent(c, n int, fn func(i int) error) (phase, error) {
-	cpu, start := cpuTime(), time.Now()
+	clk, start := readClock(), time.Now()
 	lat, err := parallel(c, n, time.Time{}, fn)
-	return phase{count: n, wall: since(start), lat: lat, cpu: cpuTime() - cpu}, err
+	p := phase{count: n, wall: since(start), lat: lat}
+	p.cpu, p.dbcpu = clk.since()
+	return p, err
 }
 
 // measure runs the four measured phases in turn.
@@ -157,11 +189,13 @@ func (b *bench) measure() error {
 	}
 	if b.cfg.m > 0 {
 		progress("create: %d workspaces, %d clients", b.cfg.m, b.cfg.c)
+		retried := b.cl.retried.Load()
 		if b.res.create, err = concurrent(b.cfg.c, b.cfg.m, func(i int) error {
 			return b.cl.createWorkspace(b.admin, projectName(i%b.cfg.projects), fmt.Sprintf("bench-%06d", i))
 		}); err != nil {
 			return err
 		}
+		b.res.create.retried = b.cl.retried.Load() - retried
 		progress("raw insert: %d rows, %d clients", b.cfg.m, b.cfg.c)
 		if err := b.measureRawInsert(); err != nil {
 			return err

@@ -9,96 +9,96 @@ import (
 	"time"
 )
 
-// rawListQuery is the query the server runs for the list request, with
-// the researcher's 5 projects: newest first, one row more than the page,
-// the page's rowids first from the index of (kind, scope_type, scope_name,
-// created_at, id), then their rows.
-const rawListQuery = `SELECT ` + columns + ` FROM objects WHERE rowid IN (SELECT rowid FROM objects INDEXED BY objects_created
-	WHERE kind = 'workspace' AND scope_type = 'project' AND scope_name IN (?,?,?,?,?)
-	ORDER BY created_at DESC, id DESC LIMIT 51) ORDER BY created_at DESC, id DESC`
-
-// indexedListQuery is, for reference, the same query without the index
-// hint: without statistics SQLite then picks the index on (kind,
-// created_at, id) and walks every workspace newest first, filtering by
-// project (what the server did before it named the index).
-var indexedListQuery = strings.Replace(rawListQuery, "FROM objects INDEXED BY objects_created", "FROM objects", 1)
-
-// measureRawList runs rawListQuery on the same file, reading every column
-// of every row, the same number of times as the list request; then the
-// same with indexedListQuery.
+// measureRawList runs the store's list query (engine.listQuery) on the
+// same database, prepared once as the store's are, reading every column of
+// every row, the same number of times as the list request; then the same
+// in a read transaction begun as the store begins one; then the engine's
+// variant of it.
 func (b *bench) measureRawList() error {
 	ctx := context.Background()
-	db, err := openDB(b.dbPath, false)
+	db := b.db.reader
+	args := listArgs(b.mine)
+	st, err := db.PrepareContext(ctx, b.eng.listQuery())
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	args := make([]any, len(b.mine))
-	for i, p := range b.mine {
-		args[i] = p
-	}
-	if b.res.listPlan, err = plan(ctx, db, rawListQuery, args); err != nil {
+	defer st.Close()
+	if b.res.rawList, err = timed(b.cfg.warmup, b.cfg.n, func() error { return b.readList(st.QueryContext(ctx, args...)) }); err != nil {
 		return err
 	}
-	if b.res.indexedPlan, err = plan(ctx, db, indexedListQuery, args); err != nil {
-		return err
-	}
-	query := func(q string) error {
-		rows, err := db.QueryContext(ctx, q, args...)
+	progress("raw list in a transaction: %d warm-up + %d queries", b.cfg.warmup, b.cfg.n)
+	if b.res.txList, err = timed(b.cfg.warmup, b.cfg.n, func() error {
+		tx, err := db.BeginTx(ctx, b.eng.viewTx())
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		n := 0
-		for rows.Next() {
-			var r row
-			if err := rows.Scan(r.dest()...); err != nil {
-				return err
-			}
-			n++
+		defer tx.Rollback()
+		if err := b.readList(tx.StmtContext(ctx, st).QueryContext(ctx, args...)); err != nil {
+			return err
 		}
-		b.res.rawListRows = n
-		return rows.Err()
-	}
-	if b.res.rawList, err = timed(b.cfg.warmup, b.cfg.n, func() error { return query(rawListQuery) }); err != nil {
+		return tx.Commit()
+	}); err != nil {
 		return err
 	}
-	progress("indexed list: %d warm-up + %d queries", b.cfg.warmup, b.cfg.n)
-	b.res.indexedList, err = timed(b.cfg.warmup, b.cfg.n, func() error { return query(indexedListQuery) })
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if b.res.listPlan, err = b.eng.plan(ctx, conn, b.eng.listQuery(), args); err != nil {
+		return err
+	}
+	return b.measureVariant(ctx, conn, args)
+}
+
+// measureVariant runs the engine's variant of the list query on conn.
+func (b *bench) measureVariant(ctx context.Context, conn *sql.Conn, args []any) error {
+	v := b.eng.variant()
+	progress("raw list, %s: %d warm-up + %d queries", v.label, b.cfg.warmup, b.cfg.n)
+	if v.setup != "" {
+		if _, err := conn.ExecContext(ctx, v.setup); err != nil {
+			return err
+		}
+		defer conn.ExecContext(ctx, v.reset)
+	}
+	st, err := conn.PrepareContext(ctx, v.query)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if b.res.variantList, err = timed(b.cfg.warmup, b.cfg.n, func() error { return b.readList(st.QueryContext(ctx, args...)) }); err != nil {
+		return err
+	}
+	b.res.variantPlan, err = b.eng.plan(ctx, conn, v.query, args)
 	return err
 }
 
-// plan is SQLite's query plan for q, its steps joined by "; ".
-func plan(ctx context.Context, db *sql.DB, q string, args []any) (string, error) {
-	rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+// readList reads every column of every row of a list query's result.
+func (b *bench) readList(rows *sql.Rows, err error) error {
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer rows.Close()
-	var steps []string
+	n := 0
 	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			return "", err
+		var r row
+		if err := rows.Scan(r.dest()...); err != nil {
+			return err
 		}
-		steps = append(steps, detail)
+		n++
 	}
-	return strings.Join(steps, "; "), rows.Err()
+	b.res.rawListRows = n
+	return rows.Err()
 }
 
 // measureRawInsert inserts rows like the created workspaces, one row per
 // transaction, from as many goroutines as the create benchmark had
-// clients, through one connection as the server writes. The rows are built
-// before the clock starts.
+// clients, through the store's writer connections (SQLite: one), the
+// statement prepared once. The rows are built before the clock starts.
 func (b *bench) measureRawInsert() error {
 	ctx := context.Background()
-	db, err := openDB(b.dbPath, true)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	t, _, newest, err := template(ctx, db)
+	db := b.db.writer
+	t, _, newest, err := template(ctx, b.eng, db)
 	if err != nil {
 		return err
 	}
@@ -108,9 +108,14 @@ func (b *bench) measureRawInsert() error {
 			return err
 		}
 	}
+	insert, err := db.PrepareContext(ctx, b.eng.rebind(insertRow))
+	if err != nil {
+		return err
+	}
+	defer insert.Close()
 	b.res.rawInsert, err = concurrent(b.cfg.c, b.cfg.m, func(i int) error {
 		return inTx(ctx, db, func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, insertRow, rows[i].args()...)
+			_, err := tx.StmtContext(ctx, insert).ExecContext(ctx, rows[i].args()...)
 			return err
 		})
 	})
@@ -120,23 +125,15 @@ func (b *bench) measureRawInsert() error {
 // facts gathers what the report says of the database.
 func (b *bench) facts() error {
 	ctx := context.Background()
-	db, err := openDB(b.dbPath, false)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.QueryRowContext(ctx, `SELECT sqlite_version()`).Scan(&b.res.sqliteVersion); err != nil {
+	db := b.db.reader
+	var err error
+	if b.res.dbVersion, err = b.eng.version(ctx, db); err != nil {
 		return err
 	}
 	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM objects WHERE kind = 'workspace'`).Scan(&b.res.total); err != nil {
 		return err
 	}
-	if fi, err := os.Stat(b.dbPath); err == nil {
-		b.res.dbBytes = fi.Size()
-	}
-	if fi, err := os.Stat(b.dbPath + "-wal"); err == nil {
-		b.res.walBytes = fi.Size()
-	}
+	b.res.dbBytes, b.res.walBytes = b.eng.size(ctx, db)
 	return nil
 }
 

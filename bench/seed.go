@@ -13,7 +13,8 @@ import (
 type bench struct {
 	cfg        config
 	cl         *client
-	dbPath     string
+	eng        engine   // the database (engine.go)
+	db         pools    // the floor's connections to it
 	admin      string   // the admin's token
 	researcher string   // the researcher's token
 	mine       []string // the researcher's projects
@@ -30,7 +31,7 @@ func (b *bench) seed() error {
 	if b.admin, err = b.cl.login("admin", adminPassword); err != nil {
 		return err
 	}
-	start := time.Now()
+	start, retried := time.Now(), b.cl.retried.Load()
 	if _, err := parallel(b.cfg.seedC, b.cfg.projects, time.Time{}, func(i int) error {
 		return b.cl.do2xx("POST", "/api/v1/projects", b.admin, map[string]any{
 			"meta": map[string]any{"name": projectName(i), "scope": map[string]any{"type": "global"}},
@@ -39,6 +40,7 @@ func (b *bench) seed() error {
 		return err
 	}
 	b.res.seedProjects = since(start)
+	b.res.seedProjectsRetried = b.cl.retried.Load() - retried
 	progress("seeded %d projects in %v", b.cfg.projects, b.res.seedProjects.Round(time.Millisecond))
 	if err := b.seedResearcher(); err != nil {
 		return err
@@ -49,7 +51,10 @@ func (b *bench) seed() error {
 	if b.res.settle, err = b.settle("ws-"); err != nil {
 		return err
 	}
-	return b.seedWorkspacesSQL()
+	if err := b.seedWorkspacesSQL(); err != nil {
+		return err
+	}
+	return b.eng.settled(context.Background(), b.db.writer)
 }
 
 // seedResearcher creates the researcher, l1-researcher in 5 projects
@@ -77,7 +82,7 @@ func (b *bench) seedResearcher() error {
 // seedWorkspacesAPI creates workspaces through the API, round-robin over
 // the projects, until all are there or the -api-seed time is up.
 func (b *bench) seedWorkspacesAPI() error {
-	start := time.Now()
+	start, retried := time.Now(), b.cl.retried.Load()
 	lat, err := parallel(b.cfg.seedC, b.cfg.workspaces, start.Add(b.cfg.apiSeed), func(i int) error {
 		if i%5000 == 4999 {
 			progress("seeded %d workspaces through the API", i+1)
@@ -87,9 +92,9 @@ func (b *bench) seedWorkspacesAPI() error {
 	if err != nil {
 		return err
 	}
-	b.res.seedAPI = phase{count: len(lat), wall: since(start), lat: lat}
-	progress("seeded %d workspaces through the API in %v (%.0f creates/s)", b.res.seedAPI.count,
-		b.res.seedAPI.wall.Round(time.Millisecond), b.res.seedAPI.rate())
+	b.res.seedAPI = phase{count: len(lat), wall: since(start), lat: lat, retried: b.cl.retried.Load() - retried}
+	progress("seeded %d workspaces through the API in %v (%.0f creates/s, %d sent again after a conflict)", b.res.seedAPI.count,
+		b.res.seedAPI.wall.Round(time.Millisecond), b.res.seedAPI.rate(), b.res.seedAPI.retried)
 	return nil
 }
 
@@ -139,16 +144,11 @@ func (c *client) do2xx(method, path, token string, body any) error {
 // that backlog, and the SQL copies start from a reconciled row.
 func (b *bench) settle(prefix string) (time.Duration, error) {
 	ctx := context.Background()
-	db, err := openDB(b.dbPath, false)
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
 	start := time.Now()
 	for {
 		var n int
-		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM objects WHERE kind = 'workspace' AND rv = 1
-			AND name LIKE ?`, prefix+"%").Scan(&n); err != nil {
+		if err := b.db.reader.QueryRowContext(ctx, b.eng.rebind(`SELECT COUNT(*) FROM objects WHERE kind = 'workspace' AND rv = 1
+			AND name LIKE ?`), prefix+"%").Scan(&n); err != nil {
 			return 0, err
 		}
 		if n == 0 {
@@ -164,8 +164,8 @@ func (b *bench) settle(prefix string) (time.Duration, error) {
 }
 
 // seedWorkspacesSQL seeds the workspaces the API did not, by copying the
-// first API-created workspace row (and its refs) straight into the SQLite
-// file while the server runs: new ids and names, round-robin projects,
+// first API-created workspace row (and its refs) straight into the
+// database while the server runs: new ids and names, round-robin projects,
 // created_at increasing by 1µs after the newest row.
 func (b *bench) seedWorkspacesSQL() error {
 	todo := b.cfg.workspaces - b.res.seedAPI.count
@@ -173,15 +173,12 @@ func (b *bench) seedWorkspacesSQL() error {
 		return nil
 	}
 	ctx := context.Background()
-	db, err := openDB(b.dbPath, true)
+	db := b.db.writer
+	t, refs, newest, err := template(ctx, b.eng, db)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	t, refs, newest, err := template(ctx, db)
-	if err != nil {
-		return err
-	}
+	insert, insertRef := b.eng.rebind(insertRow), b.eng.rebind(`INSERT INTO refs (from_id, to_id) VALUES (?, ?)`)
 	start := time.Now()
 	const batch = 5000
 	for lo := 0; lo < todo; lo += batch {
@@ -191,11 +188,11 @@ func (b *bench) seedWorkspacesSQL() error {
 				if err != nil {
 					return err
 				}
-				if _, err := tx.ExecContext(ctx, insertRow, r.args()...); err != nil {
+				if _, err := tx.ExecContext(ctx, insert, r.args()...); err != nil {
 					return err
 				}
 				for _, to := range refs {
-					if _, err := tx.ExecContext(ctx, `INSERT INTO refs (from_id, to_id) VALUES (?, ?)`, r.id, to); err != nil {
+					if _, err := tx.ExecContext(ctx, insertRef, r.id, to); err != nil {
 						return err
 					}
 				}

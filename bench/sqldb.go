@@ -6,42 +6,15 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/store"
-	_ "modernc.org/sqlite" // the driver the server uses
 )
 
-// openDB opens the server's SQLite file beside the running server, with
-// the server's own settings (sqlstore.OpenSQLite): WAL, a busy timeout, its
-// page cache and memory-mapped reads, and for a writer one connection
-// taking the write lock at BEGIN.
-func openDB(path string, write bool) (*sql.DB, error) {
-	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(ON)",
-		"cache_size(-65536)", "mmap_size(1073741824)"} {
-		q.Add("_pragma", p)
-	}
-	dsn := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path) + "?" + q.Encode()
-	if write {
-		dsn += "&_txlock=immediate"
-	} else {
-		dsn += "&mode=ro"
-	}
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, err
-	}
-	db.SetMaxOpenConns(1)
-	return db, db.Ping()
-}
-
 // columns are the objects table's columns, in the order row holds them:
-// all that the server reads for a list.
-const columns = `id, kind, name, scope_type, scope_name, rv, created_at, updated_at, created_by, phase, subject, data, secret, data_format`
+// all that the server reads for a list (store/sqlstore's objectColumns).
+const columns = `id, kind, name, scope_type, scope_name, rv, created_at, updated_at, created_by, phase, subject, data, secret, data_format, active_at`
 
 // row is one row of the objects table.
 type row struct {
@@ -50,30 +23,32 @@ type row struct {
 	createdBy, phase, subject, data      string
 	secret                               []byte
 	format                               string
+	activeAt                             int64
 }
 
 func (r *row) args() []any {
 	return []any{r.id, r.kind, r.name, r.scopeType, r.scopeName, r.rv, r.createdAt, r.updatedAt,
-		r.createdBy, r.phase, r.subject, r.data, r.secret, r.format}
+		r.createdBy, r.phase, r.subject, r.data, r.secret, r.format, r.activeAt}
 }
 
 func (r *row) dest() []any {
 	return []any{&r.id, &r.kind, &r.name, &r.scopeType, &r.scopeName, &r.rv, &r.createdAt, &r.updatedAt,
-		&r.createdBy, &r.phase, &r.subject, &r.data, &r.secret, &r.format}
+		&r.createdBy, &r.phase, &r.subject, &r.data, &r.secret, &r.format, &r.activeAt}
 }
 
-const insertRow = `INSERT INTO objects (` + columns + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+// insertRow inserts a row (through engine.rebind).
+const insertRow = `INSERT INTO objects (` + columns + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
 // template reads the first workspace created through the API, the
 // workspaces it refers to (environment, compute) and the newest created_at.
-func template(ctx context.Context, db *sql.DB) (*row, []string, int64, error) {
+func template(ctx context.Context, e engine, db *sql.DB) (*row, []string, int64, error) {
 	var t row
 	err := db.QueryRowContext(ctx, `SELECT `+columns+` FROM objects WHERE kind = 'workspace'
 		ORDER BY created_at, id LIMIT 1`).Scan(t.dest()...)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("template workspace: %w", err)
 	}
-	rows, err := db.QueryContext(ctx, `SELECT to_id FROM refs WHERE from_id = ?`, t.id)
+	rows, err := db.QueryContext(ctx, e.rebind(`SELECT to_id FROM refs WHERE from_id = ?`), t.id)
 	if err != nil {
 		return nil, nil, 0, err
 	}
