@@ -100,6 +100,14 @@ func TestKubeReplicasFailOver(t *testing.T) {
 		}
 		return r == 40
 	})
+	// A change through one replica shows through the other at once: both
+	// read the store (the grid and ws wait poll it).
+	asked := time.Now()
+	leader.must(202, "POST", "/api/v1/projects/ha/workspaces/w49/stop", leader.admin, nil, nil)
+	other.waitPhase("ha", "w49", "Stopped", converge)
+	t.Logf("a stop through the leader seen Stopped through the other replica %s later", time.Since(asked).Round(time.Millisecond))
+	other.must(202, "POST", "/api/v1/projects/ha/workspaces/w49/start", other.admin, nil, nil)
+	waitFor(t, "40 running again", 2*converge, func() bool { _, r := held(other, "ha"); return r == 40 })
 	leader.kill()
 	killed := time.Now()
 	waitFor(t, "the other replica to lead", 20*time.Second, func() bool { return leads(t, other) })
@@ -127,5 +135,21 @@ func TestKubeReplicasFailOver(t *testing.T) {
 	}
 	if h, _ := held(other, "ha"); h > 40 {
 		t.Errorf("%d hold an admission after it all, over the quota of 40", h)
+	}
+	// None lost or duplicated: every workspace that runs has one pod.
+	var list struct {
+		Items []struct {
+			Meta   struct{ ID, Name string }
+			Status struct{ Phase string }
+		}
+	}
+	other.must(200, "GET", "/api/v1/projects/ha/workspaces?limit=1000", other.admin, nil, &list)
+	if len(list.Items) != 51 {
+		t.Errorf("%d workspaces, want the 51 created", len(list.Items))
+	}
+	for _, w := range list.Items {
+		if n := len(pods(t, c, "labspace-ha", w.Meta.ID)); w.Status.Phase == "Running" && n != 1 {
+			t.Errorf("%s runs with %d pods", w.Meta.Name, n)
+		}
 	}
 }
