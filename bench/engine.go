@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -103,22 +102,6 @@ func listArgs(mine []string) []any {
 		args = append(args, p)
 	}
 	return append(args, 51)
-}
-
-// rebindNumbered turns ? placeholders into $1, $2... (store/sqlstore's
-// rebind).
-func rebindNumbered(q string) string {
-	var b strings.Builder
-	n := 0
-	for i := 0; i < len(q); i++ {
-		if q[i] == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteByte(q[i])
-	}
-	return b.String()
 }
 
 // sqliteEngine is the server's default: the SQLite file in its data

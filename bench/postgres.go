@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +20,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", the store's
 	"github.com/labspace/labspace/server"
+	"github.com/labspace/labspace/store/pgtest"
+	"github.com/labspace/labspace/store/sqlstore"
 )
 
 // pgConns is the store's pool: sqlstore.OpenPostgres's default, which the
@@ -45,17 +46,7 @@ type pgEngine struct {
 }
 
 // pgBin is the folder of the newest PostgreSQL's programs on this machine.
-func pgBin() string {
-	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	sort.Strings(found)
-	if len(found) > 0 {
-		return filepath.Dir(found[len(found)-1])
-	}
-	if p, err := exec.LookPath("initdb"); err == nil {
-		return filepath.Dir(p)
-	}
-	return ""
-}
+func pgBin() string { return pgtest.Bin() }
 
 // startPostgres makes a cluster, starts it and creates the benchmark's
 // database. PostgreSQL refuses to run as root: as root, the cluster runs
@@ -185,8 +176,8 @@ func freePort() (int, error) {
 
 func (e *pgEngine) title() string            { return "PostgreSQL" }
 func (e *pgEngine) serve(cfg *server.Config) { cfg.Database = e.url }
-func (e *pgEngine) rebind(q string) string   { return rebindNumbered(q) }
-func (e *pgEngine) listQuery() string        { return rebindNumbered(listQuery("id", "")) }
+func (e *pgEngine) rebind(q string) string   { return sqlstore.Numbered(q) }
+func (e *pgEngine) listQuery() string        { return sqlstore.Numbered(listQuery("id", "")) }
 func (e *pgEngine) viewTx() *sql.TxOptions   { return &sql.TxOptions{ReadOnly: true} }
 
 func (e *pgEngine) version(ctx context.Context, db *sql.DB) (string, error) {

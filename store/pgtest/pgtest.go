@@ -29,8 +29,9 @@ type Cluster struct {
 	cred *syscall.Credential
 }
 
-// bin finds PostgreSQL's programs.
-func bin() string {
+// Bin is the folder of PostgreSQL's programs: LABSPACE_PG_BIN, else the
+// newest Debian cluster's, else initdb's on PATH ("" when none).
+func Bin() string {
 	if b := os.Getenv("LABSPACE_PG_BIN"); b != "" {
 		return b
 	}
@@ -48,7 +49,7 @@ func bin() string {
 // Start runs a cluster until the test ends.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
-	b := bin()
+	b := Bin()
 	if b == "" {
 		msg := "PostgreSQL is not installed: apt-get install postgresql (or set LABSPACE_PG_BIN to the folder of initdb and pg_ctl)"
 		if os.Getenv("CI") != "" {

@@ -206,6 +206,11 @@ func (t *sqlTx) rebind(q string) string {
 	if !t.d.numbered {
 		return q
 	}
+	return Numbered(q)
+}
+
+// Numbered turns ? placeholders into PostgreSQL's $1, $2...
+func Numbered(q string) string {
 	var b strings.Builder
 	n := 0
 	for i := 0; i < len(q); i++ {
