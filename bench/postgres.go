@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -82,7 +81,7 @@ func startPostgres(bin string) (*pgEngine, error) {
 // init makes the cluster as its account and starts it on a free port.
 func (e *pgEngine) init() error {
 	if os.Geteuid() == 0 {
-		e.cred = pgAccount()
+		e.cred = pgtest.Account()
 		if err := os.Chown(e.dir, int(e.cred.Uid), int(e.cred.Gid)); err != nil {
 			return err
 		}
@@ -151,18 +150,6 @@ func (e *pgEngine) close() error {
 		err = errors.Join(err, os.RemoveAll(e.dir))
 	})
 	return err
-}
-
-// pgAccount is the postgres account, or nobody.
-func pgAccount() *syscall.Credential {
-	for _, name := range []string{"postgres", "nobody"} {
-		if u, err := user.Lookup(name); err == nil {
-			uid, _ := strconv.Atoi(u.Uid)
-			gid, _ := strconv.Atoi(u.Gid)
-			return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
-		}
-	}
-	return &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}
 }
 
 func freePort() (int, error) {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -96,10 +95,7 @@ func clipText(s string, n int) string {
 
 // seal signs v with the handler's key: "<base64 v>.<base64 mac>".
 func (h *Handler) seal(v []byte) string {
-	m := hmac.New(sha256.New, h.key)
-	m.Write([]byte("sso\x00"))
-	m.Write(v)
-	return base64.RawURLEncoding.EncodeToString(v) + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return base64.RawURLEncoding.EncodeToString(v) + "." + base64.RawURLEncoding.EncodeToString(h.sign("sso", v))
 }
 
 func (h *Handler) unseal(s string) ([]byte, bool) {
@@ -109,10 +105,7 @@ func (h *Handler) unseal(s string) ([]byte, bool) {
 	if !ok || err1 != nil || err2 != nil {
 		return nil, false
 	}
-	m := hmac.New(sha256.New, h.key)
-	m.Write([]byte("sso\x00"))
-	m.Write(v)
-	return v, hmac.Equal(sum, m.Sum(nil))
+	return v, hmac.Equal(sum, h.sign("sso", v))
 }
 
 // The command line signs in through the browser (service/cli_login.go):

@@ -234,9 +234,17 @@ func wantsJSON(r *http.Request) bool {
 // csrfToken is derived from the session token, so it needs no storage and
 // dies with the session.
 func (h *Handler) csrfToken(session string) string {
+	return base64.RawURLEncoding.EncodeToString(h.sign("csrf", []byte(session)))
+}
+
+// sign is the MAC of v under the handler's key, for one purpose (a
+// CSRF token, a sealed sign-in attempt), so that one never passes for
+// the other.
+func (h *Handler) sign(purpose string, v []byte) []byte {
 	m := hmac.New(sha256.New, h.key)
-	m.Write([]byte("csrf\x00" + session))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	m.Write([]byte(purpose + "\x00"))
+	m.Write(v)
+	return m.Sum(nil)
 }
 
 func sameToken(a, b string) bool {

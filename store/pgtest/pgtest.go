@@ -67,7 +67,7 @@ func Start(t testing.TB) *Cluster {
 	c.dir = dir
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	if os.Geteuid() == 0 {
-		c.cred = account()
+		c.cred = Account()
 		if err := os.Chown(dir, int(c.cred.Uid), int(c.cred.Gid)); err != nil {
 			t.Fatal(err)
 		}
@@ -133,8 +133,9 @@ func (c *Cluster) run(t testing.TB, prog string, args ...string) {
 	}
 }
 
-// account is the postgres account, or nobody.
-func account() *syscall.Credential {
+// Account is who runs PostgreSQL when the caller is root (which
+// PostgreSQL refuses to run as): the postgres account, or nobody.
+func Account() *syscall.Credential {
 	for _, name := range []string{"postgres", "nobody"} {
 		if u, err := user.Lookup(name); err == nil {
 			uid, _ := strconv.Atoi(u.Uid)

@@ -45,8 +45,7 @@ func (db *DB) Lead(ctx context.Context, changed func(leading bool), run func(ctx
 		cancel()
 		<-done
 		changed(false)
-		_, _ = conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(leaderLock))
-		conn.Close()
+		releaseLead(conn)
 	}
 }
 
@@ -60,10 +59,7 @@ func (db *DB) TryLead(ctx context.Context) (release func(), ok bool) {
 	if conn == nil {
 		return nil, false
 	}
-	return func() {
-		_, _ = conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(leaderLock))
-		conn.Close()
-	}, true
+	return func() { releaseLead(conn) }, true
 }
 
 // tryLead returns a connection holding the lock, or nil.
@@ -78,6 +74,13 @@ func (db *DB) tryLead(ctx context.Context) *sql.Conn {
 		return nil
 	}
 	return conn
+}
+
+// releaseLead gives the lock back and the connection up (a dead session
+// has given the lock back already).
+func releaseLead(conn *sql.Conn) {
+	_, _ = conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(leaderLock))
+	conn.Close()
 }
 
 // holdLead returns when ctx ends or the lock's session is gone.
