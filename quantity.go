@@ -89,3 +89,38 @@ func validateMemory(field, s string, v *Invalid) int64 {
 	}
 	return n
 }
+
+// Quantities written for people, in messages and pages.
+
+// FormatMemory writes bytes as people read them: "0", "64Mi", "32Gi",
+// "1.5Gi" (not "0.0Gi" or "64.0Gi").
+func FormatMemory(b int64) string {
+	const mi, gi = 1 << 20, 1 << 30
+	switch {
+	case b == 0:
+		return "0"
+	case b >= gi && b%gi == 0:
+		return strconv.FormatInt(b/gi, 10) + "Gi"
+	case b >= gi:
+		return strconv.FormatFloat(float64(b)/gi, 'f', 1, 64) + "Gi"
+	case b%mi == 0:
+		return strconv.FormatInt(b/mi, 10) + "Mi"
+	}
+	return strconv.FormatFloat(float64(b)/mi, 'f', 1, 64) + "Mi"
+}
+
+// FormatCores writes millicores as cores with their unit: "1 core",
+// "4 cores", "0.5 cores".
+func FormatCores(milli int64) string {
+	return Count(float64(milli)/1000, "core", "cores")
+}
+
+// Count writes n with the noun's singular or plural: "1 GPU", "2 GPUs",
+// "0 GPUs".
+func Count(n float64, one, many string) string {
+	s := strconv.FormatFloat(n, 'g', -1, 64)
+	if n == 1 {
+		return s + " " + one
+	}
+	return s + " " + many
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/labspace/labspace"
@@ -229,22 +230,12 @@ func inQuota(w *labspace.Workspace, q *labspace.Quota, inProject usage) bool {
 // fits returns "" and the GPU devices to give when w fits, else the
 // reason and message for staying Pending.
 func fits(w *labspace.Workspace, q *labspace.Quota, inProject, onHost usage, host HostCapacity) (string, string, []int) {
-	need := usage{}
-	need.add(w)
+	need := asks(w)
 	if !w.Spec.General.Preemptible || !q.OverQuota {
 		u := inProject
 		u.add(w)
-		const r = "NonPreemptibleOverQuota"
-		switch overQuota(q, u) {
-		case "gpus":
-			return r, fmt.Sprintf("Project %s deserves %g GPUs; %g are in use and this workspace needs %g.",
-				w.Project(), q.GPUs, inProject.gpus, need.gpus), nil
-		case "cpu":
-			return r, fmt.Sprintf("Project %s deserves %s CPU cores; %s are in use and this workspace needs %s.",
-				w.Project(), q.CPU, cores(inProject.milliCPU), cores(need.milliCPU)), nil
-		case "memory":
-			return r, fmt.Sprintf("Project %s deserves %s of memory; %s is in use and this workspace needs %s.",
-				w.Project(), q.Memory, bytesOf(inProject.memory), bytesOf(need.memory)), nil
+		if over := overQuota(q, u); over != "" {
+			return "NonPreemptibleOverQuota", quotaWait("project "+w.Project(), over, q, inProject, need), nil
 		}
 	}
 	if host.Scheduled {
@@ -271,16 +262,17 @@ func fitsHost(w *labspace.Workspace, need, onHost usage, host HostCapacity) (str
 			}
 		}
 	}
+	const wait = "Waiting for room on this host: this workspace needs %s; free now: %s of %s."
 	switch {
 	case len(devices) < w.Spec.Compute.Spec.GPUDevices:
-		return "InsufficientCapacity", fmt.Sprintf("Needs %d GPUs; %d of the host's %d are free.",
-			w.Spec.Compute.Spec.GPUDevices, free, len(host.GPUs)), nil
+		return "InsufficientCapacity", fmt.Sprintf(wait, labspace.Count(float64(w.Spec.Compute.Spec.GPUDevices), "GPU", "GPUs"),
+			strconv.Itoa(free), labspace.Count(float64(len(host.GPUs)), "GPU", "GPUs")), nil
 	case onHost.milliCPU+need.milliCPU > host.MilliCPU:
-		return "InsufficientCapacity", fmt.Sprintf("Needs %s CPU cores; %s of the host's %s are free.",
-			cores(need.milliCPU), cores(host.MilliCPU-onHost.milliCPU), cores(host.MilliCPU)), nil
+		return "InsufficientCapacity", fmt.Sprintf(wait, labspace.FormatCores(need.milliCPU),
+			cores(host.MilliCPU-onHost.milliCPU), labspace.FormatCores(host.MilliCPU)), nil
 	case onHost.memory+need.memory > host.MemoryBytes:
-		return "InsufficientCapacity", fmt.Sprintf("Needs %s of memory; %s of the host's %s is free.",
-			bytesOf(need.memory), bytesOf(host.MemoryBytes-onHost.memory), bytesOf(host.MemoryBytes)), nil
+		return "InsufficientCapacity", fmt.Sprintf(wait, labspace.FormatMemory(need.memory)+" of memory",
+			labspace.FormatMemory(host.MemoryBytes-onHost.memory), labspace.FormatMemory(host.MemoryBytes)), nil
 	}
 	return "", "", devices
 }
@@ -374,9 +366,41 @@ func (s *Service) preempt(tx store.Tx, v, w *labspace.Workspace) error {
 		Reason: "Preempted", Message: fmt.Sprintf("Stopped to give project %s its deserved share back (workspace %s).", w.Project(), w.Name)})
 }
 
+// asks is what w asks for.
+func asks(w *labspace.Workspace) usage {
+	var u usage
+	u.add(w)
+	return u
+}
+
 func cores(milli int64) string { return fmt.Sprintf("%g", float64(milli)/1000) }
 
-func bytesOf(b int64) string { return fmt.Sprintf("%.1fGi", float64(b)/(1<<30)) }
+// quotaWait says, in plain words, why a workspace waits for a quota: what
+// (gpus, cpu or memory) of whose quota (a project or a department) is in
+// use by the others, or smaller than this workspace alone.
+func quotaWait(whose, what string, q *labspace.Quota, held, need usage) string {
+	var name, quota, inUse, needs string
+	var none bool
+	switch what {
+	case "gpus":
+		gpus := func(n float64) string { return labspace.Count(n, "GPU", "GPUs") }
+		name, quota, inUse, needs, none = "GPU", gpus(q.GPUs), gpus(held.gpus), gpus(need.gpus), held.gpus == 0
+	case "cpu":
+		milli, _ := labspace.MilliCPU(q.CPU)
+		name, quota, inUse, needs, none = "CPU", labspace.FormatCores(milli), labspace.FormatCores(held.milliCPU),
+			labspace.FormatCores(need.milliCPU), held.milliCPU == 0
+	default:
+		b, _ := labspace.MemoryBytes(q.Memory)
+		name, quota, inUse, needs, none = "memory", labspace.FormatMemory(b), labspace.FormatMemory(held.memory),
+			labspace.FormatMemory(need.memory), held.memory == 0
+	}
+	if none {
+		return fmt.Sprintf("Waiting: this workspace needs %s, more than %s's whole %s quota (%s). An administrator can raise the quota.",
+			needs, whose, name, quota)
+	}
+	return fmt.Sprintf("Waiting: %s's %s quota (%s) is in use: %s held by its other workspaces, and this one needs %s. It starts when some of them stop.",
+		whose, name, quota, inUse, needs)
+}
 
 // departmentFits returns "" when w fits its department's quota beside the
 // workspaces its department's projects hold, else the reason to wait.
@@ -424,8 +448,7 @@ func (s *Service) departmentFits(tx store.Tx, w *labspace.Workspace) (string, st
 		with.gpus, q.GPUs = 0, 0 // no bound on GPUs
 	}
 	if over := overQuota(&q, with); over != "" {
-		return "DepartmentOverQuota", fmt.Sprintf("Department %s's %s quota is in use by its projects' workspaces (GPUs %g, CPU %s, memory %s held).",
-			d.Name, over, used.gpus, cores(used.milliCPU), bytesOf(used.memory)), nil
+		return "DepartmentOverQuota", quotaWait("department "+d.Name, over, &q, used, asks(w)), nil
 	}
 	return "", "", nil
 }

@@ -74,9 +74,10 @@ func feasible(w *labspace.Workspace, c HostCapacity) error {
 	if largest.Pool != "" {
 		where += " in pool " + largest.Pool
 	}
-	v.Add("compute", "no node can ever hold this workspace: it asks for %d GPUs, %s CPU cores and %s of memory; "+
-		"the largest node (%s) has %d GPUs, %s cores and %s", spec.GPUDevices, cores(cpu), bytesOf(mem),
-		where, largest.GPUs, cores(largest.MilliCPU), bytesOf(largest.MemoryBytes))
+	gpus := func(n int) string { return labspace.Count(float64(n), "GPU", "GPUs") }
+	v.Add("compute", "no node can ever hold this workspace: it asks for %s, %s and %s of memory; "+
+		"the largest node (%s) has %s, %s and %s", gpus(spec.GPUDevices), labspace.FormatCores(cpu), labspace.FormatMemory(mem),
+		where, gpus(largest.GPUs), labspace.FormatCores(largest.MilliCPU), labspace.FormatMemory(largest.MemoryBytes))
 	return v.ErrCode(labspace.EUNPROCESSABLE)
 }
 

@@ -174,7 +174,7 @@ func (s *Service) setStatus(tx store.Tx, w *labspace.Workspace, rv int64, st lab
 		return nil
 	}
 	now := s.now().UTC()
-	from := w.Status.Phase
+	from, fromReason := w.Status.Phase, w.Status.PhaseReason
 	if st.Phase == labspace.PhaseRunning && from != labspace.PhaseRunning {
 		st.StartedAt = &now
 	}
@@ -196,7 +196,13 @@ func (s *Service) setStatus(tx store.Tx, w *labspace.Workspace, rv int64, st lab
 		}
 	}
 	if from == st.Phase {
-		return nil
+		if st.Phase != labspace.PhasePending || st.PhaseReason == fromReason {
+			return nil
+		}
+		// Still Pending, for a new reason (held by quota after its start
+		// was asked): the timeline says what it waits for now.
+		return tx.AddEvent(&labspace.Event{WorkspaceID: w.ID, Time: now, Type: "Waiting",
+			Reason: st.PhaseReason, Message: st.PhaseMessage, Actor: ControllerSubject.Name})
 	}
 	return tx.AddEvent(&labspace.Event{WorkspaceID: w.ID, Time: now, Type: "PhaseChanged", FromPhase: from,
 		ToPhase: st.Phase, Reason: st.PhaseReason, Message: st.PhaseMessage, Actor: ControllerSubject.Name})

@@ -74,7 +74,7 @@ func check(a *labspace.Actor, verb labspace.Verb, k labspace.Kind, m *labspace.M
 		// caller sees but may not write in is a 403 (docs/api.md).
 		return labspace.Errorf(labspace.ENOTFOUND, "Project %q not found.", s.Name)
 	}
-	return labspace.Errorf(labspace.EFORBIDDEN, "Your role does not allow you to %s %ss in %s.", verb, title(k), s)
+	return labspace.Errorf(labspace.EFORBIDDEN, "Your role does not allow you to %s %ss in %s.", verb, title(k), s.Words())
 }
 
 // asked words a not-found answer with the key the caller gave (an id, or a

@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/labspace/labspace"
@@ -82,5 +83,42 @@ func TestDepartmentQuotaIsEnforced(t *testing.T) {
 	got := admitEach(t, s, admin, [][2]string{{"p1", "a"}, {"p2", "b"}}, "core")
 	if got[0] != "Initializing/Admitted" || got[1] != "Pending/DepartmentOverQuota" {
 		t.Errorf("two one-core workspaces in a one-core department: %v", got)
+	}
+}
+
+// A stopped workspace started again, held by its project's quota: the
+// timeline records Stopped -> Pending and then what it waits for, in
+// plain words with the quota in people's units.
+func TestStartHeldByQuotaIsOnTheTimeline(t *testing.T) {
+	s, admin, mustDo := adminOf(t)
+	mustDo(s.Create(admin, &labspace.Project{Meta: labspace.Meta{Name: "lab", Scope: labspace.Global},
+		Spec: labspace.ProjectSpec{Quota: labspace.Quota{GPUs: 8, CPU: "2"}}}))
+	mustDo(s.Create(admin, &labspace.ComputeResource{Meta: labspace.Meta{Name: "two-cores", Scope: labspace.Global},
+		Spec: labspace.ComputeSpec{CPURequest: "2"}}))
+	admitEach(t, s, admin, [][2]string{{"lab", "first"}}, "two-cores")
+	mustDo(s.CreateWorkspace(admin, "lab", &labspace.WorkspaceCreate{Name: "second", Environment: "python-http",
+		Compute: "two-cores", DesiredPhase: labspace.PhaseStopped}))
+	w, err := s.SetDesiredPhase(admin, "lab", "second", labspace.PhaseRunning)
+	mustDo(w, err)
+	host := service.HostCapacity{MilliCPU: 64000, MemoryBytes: 64 << 30, Nodes: []runtime.Node{{Name: "n", MilliCPU: 64000, MemoryBytes: 64 << 30}}}
+	w, err = s.Admit(service.AsController(context.Background()), w.ID, host)
+	mustDo(w, err)
+	want := "Waiting: project lab's CPU quota (2 cores) is in use: 2 cores held by its other workspaces, and this one needs 2 cores. It starts when some of them stop."
+	if w.Status.Phase != labspace.PhasePending || w.Status.PhaseMessage != want {
+		t.Fatalf("held by quota: %s %q", w.Status.Phase, w.Status.PhaseMessage)
+	}
+	events, err := s.WorkspaceEvents(admin, "lab", "second")
+	mustDo(events, err)
+	var got []string
+	for _, e := range events {
+		got = append(got, e.Type+" "+string(e.FromPhase)+">"+string(e.ToPhase)+" "+e.Reason)
+	}
+	if g := strings.Join(got, ", "); g != "Created >Stopped CreatedStopped, StartRequested > , PhaseChanged Stopped>Pending StartRequested, Waiting > NonPreemptibleOverQuota" {
+		t.Errorf("timeline: %s", g)
+	}
+	// Admitted again with nothing changed: no new entry.
+	mustDo(s.Admit(service.AsController(context.Background()), w.ID, host))
+	if again, _ := s.WorkspaceEvents(admin, "lab", "second"); len(again) != len(events) {
+		t.Errorf("a second pass with the same reason added %d entries", len(again)-len(events))
 	}
 }

@@ -143,7 +143,7 @@ func resolveAsset(tx store.Tx, a *labspace.Actor, k labspace.Kind, ref string, c
 			}
 		}
 	}
-	v.Add(field, "no %s %q usable in %s", strings.ReplaceAll(string(k), "-", " "), ref, chain[0])
+	v.Add(field, "no %s %q usable in %s", strings.ReplaceAll(string(k), "-", " "), ref, chain[0].Words())
 	return nil
 }
 

@@ -82,7 +82,7 @@ func nearest(tx store.Tx, k labspace.Kind, name string, chain []labspace.Scope) 
 			return rec, nil
 		}
 	}
-	return nil, labspace.Errorf(labspace.EUNPROCESSABLE, "No credential %q is usable in %s.", name, chain[0])
+	return nil, labspace.Errorf(labspace.EUNPROCESSABLE, "No credential %q is usable in %s.", name, chain[0].Words())
 }
 
 func (s *Service) registries(tx store.Tx, chain []labspace.Scope) ([]runtime.Credential, error) {

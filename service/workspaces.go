@@ -402,6 +402,7 @@ func (s *Service) changeWorkspace(ctx context.Context, a *labspace.Actor, projec
 			return err
 		}
 		w.UpdatedAt = s.now().UTC()
+		from := w.Status.Phase
 		ev, err := edit(w)
 		if err != nil {
 			return err
@@ -409,7 +410,17 @@ func (s *Service) changeWorkspace(ctx context.Context, a *labspace.Actor, projec
 		if err := s.saveWorkspace(tx, w, rec.RV); err != nil {
 			return err
 		}
-		if ev != nil {
+		evs := []*labspace.Event{ev}
+		if to := w.Status.Phase; to != from {
+			// The timeline records every transition, this one too (a
+			// stopped workspace queued again by its user's start).
+			evs = append(evs, &labspace.Event{Type: "PhaseChanged", FromPhase: from, ToPhase: to,
+				Reason: w.Status.PhaseReason, Message: w.Status.PhaseMessage})
+		}
+		for _, ev := range evs {
+			if ev == nil {
+				continue
+			}
 			ev.WorkspaceID, ev.Time, ev.Actor = w.ID, w.UpdatedAt, a.Subject.Name
 			if err := tx.AddEvent(ev); err != nil {
 				return err

@@ -7,7 +7,6 @@ import (
 	"html/template"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -140,19 +139,5 @@ func gpusOf(c labspace.ComputeSpec) string {
 	return fmt.Sprintf("%g", g)
 }
 
-// memoryFor writes bytes as people read them: "0", "64Mi", "32Gi", "1.5Gi"
-// (not "0.0Gi" or "64.0Gi").
-func memoryFor(b int64) string {
-	const mi, gi = 1 << 20, 1 << 30
-	switch {
-	case b == 0:
-		return "0"
-	case b >= gi && b%gi == 0:
-		return fmt.Sprintf("%dGi", b/gi)
-	case b >= gi:
-		return strconv.FormatFloat(float64(b)/gi, 'f', 1, 64) + "Gi"
-	case b%mi == 0:
-		return fmt.Sprintf("%dMi", b/mi)
-	}
-	return strconv.FormatFloat(float64(b)/mi, 'f', 1, 64) + "Mi"
-}
+// memoryFor writes bytes as people read them (labspace.FormatMemory).
+func memoryFor(b int64) string { return labspace.FormatMemory(b) }

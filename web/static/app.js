@@ -32,9 +32,9 @@
     const detail = it.reason ? it.reason + (it.message ? ": " + it.message : "") : "";
     badge.title = detail;
     if (why) {
-      why.textContent = "";
-      if (it.reason) why.appendChild(el("b", {}, it.reason));
-      why.appendChild(document.createTextNode(it.message ? " " + it.message : (it.reason ? "" : "No details.")));
+      // Plain words first, the code beside them for searches and support.
+      why.textContent = it.message || (it.reason ? "" : "No details.");
+      if (it.reason) why.appendChild(el("code", { class: "reason" }, it.reason));
     }
   }
 
