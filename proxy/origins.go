@@ -75,7 +75,7 @@ func (p *Proxy) toolHost(r *http.Request) string {
 func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/connect/"), "/", 4)
 	if p.opts.Domain == "" || len(parts) < 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" || r.Method != http.MethodGet {
-		problem(w, http.StatusNotFound, "No such tool address.")
+		p.fail(w, r, http.StatusNotFound, "No such tool address.", nil)
 		return
 	}
 	rt := route{project: parts[0], workspace: parts[1], tool: parts[2]}
@@ -99,18 +99,18 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	p.refuse(w, err)
+	p.refuse(w, r, err)
 }
 
 // refuse answers a service error as the proxy's problem.
-func (p *Proxy) refuse(w http.ResponseWriter, err error) {
+func (p *Proxy) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	code := labspace.ErrorCode(err)
 	if code == labspace.EINTERNAL {
 		p.log.Error("proxy", "err", err)
-		problem(w, http.StatusInternalServerError, "Internal error.")
+		p.fail(w, r, http.StatusInternalServerError, "Internal error.", nil)
 		return
 	}
-	problem(w, labspace.HTTPStatus(code), err.Error())
+	p.fail(w, r, labspace.HTTPStatus(code), err.Error(), nil)
 }
 
 // serveToolHost serves a tool on its own host: the ticket's redemption,
@@ -118,7 +118,7 @@ func (p *Proxy) refuse(w http.ResponseWriter, err error) {
 func (p *Proxy) serveToolHost(w http.ResponseWriter, r *http.Request) {
 	routes := splits(p.toolHost(r))
 	if len(routes) == 0 {
-		problem(w, http.StatusNotFound, "No such tool address.")
+		p.fail(w, r, http.StatusNotFound, "No such tool address.", nil)
 		return
 	}
 	if r.URL.Path == redeemPath {
@@ -131,7 +131,7 @@ func (p *Proxy) serveToolHost(w http.ResponseWriter, r *http.Request) {
 	} else if ck, err := r.Cookie(ToolCookie); err == nil {
 		c = credential{token: ck.Value, tool: true}
 	} else {
-		problem(w, http.StatusUnauthorized, "Open this tool from labspace.")
+		p.fail(w, r, http.StatusUnauthorized, "Open this tool from labspace.", nil)
 		return
 	}
 	// Names hold '-': several splits of the host may name tools. The one
@@ -140,7 +140,7 @@ func (p *Proxy) serveToolHost(w http.ResponseWriter, r *http.Request) {
 	status, msg := http.StatusNotFound, "Workspace not found."
 	for _, rt := range routes {
 		if foreign(r, p.scheme) {
-			problem(w, http.StatusForbidden, "A page of another site may not act on a tool.")
+			p.fail(w, r, http.StatusForbidden, "A page of another site may not act on a tool.", nil)
 			return
 		}
 		ws, tool, st, m := p.authorized(r, rt, c, service.OriginOwn)
@@ -152,14 +152,14 @@ func (p *Proxy) serveToolHost(w http.ResponseWriter, r *http.Request) {
 			status, msg = st, m
 		}
 	}
-	problem(w, status, msg)
+	p.fail(w, r, status, msg, nil)
 }
 
 // redeem spends a ticket for the tool of this host and sets its cookie.
 func (p *Proxy) redeem(w http.ResponseWriter, r *http.Request, routes []route) {
 	raw, tk, err := p.svc.RedeemTicket(r.Context(), r.URL.Query().Get("ticket"))
 	if err != nil {
-		p.refuse(w, err)
+		p.refuse(w, r, err)
 		return
 	}
 	for _, rt := range routes {
@@ -173,7 +173,7 @@ func (p *Proxy) redeem(w http.ResponseWriter, r *http.Request, routes []route) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	problem(w, http.StatusForbidden, "This link is for another tool; open the tool from labspace.")
+	p.fail(w, r, http.StatusForbidden, "This link is for another tool; open the tool from labspace.", nil)
 }
 
 // foreign reports a request that a page of another origin made in the

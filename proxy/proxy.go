@@ -6,7 +6,6 @@
 package proxy
 
 import (
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -96,7 +95,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(r.URL.Path, "/connect/"):
 		p.connect(w, r)
 	case p.opts.NoPaths:
-		problem(w, http.StatusNotFound, "Tools are served on addresses of their own here: open them from labspace.")
+		p.fail(w, r, http.StatusNotFound, "Tools are served on addresses of their own here: open them from labspace.", nil)
 	default:
 		p.servePath(w, r)
 	}
@@ -107,21 +106,21 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (p *Proxy) servePath(w http.ResponseWriter, r *http.Request) {
 	rt, ok := parsePath(r.URL.Path)
 	if !ok {
-		problem(w, http.StatusNotFound, "No such tool address.")
+		p.fail(w, r, http.StatusNotFound, "No such tool address.", nil)
 		return
 	}
 	if foreign(r, p.scheme) {
-		problem(w, http.StatusForbidden, "A page of another site may not act on a tool.")
+		p.fail(w, r, http.StatusForbidden, "A page of another site may not act on a tool.", nil)
 		return
 	}
 	token := bearer(r)
 	if token == "" {
-		problem(w, http.StatusUnauthorized, "Sign in first.")
+		p.fail(w, r, http.StatusUnauthorized, "Sign in first.", nil)
 		return
 	}
 	ws, tool, status, msg := p.authorized(r, rt, credential{token: token}, service.OriginPath)
 	if status != 0 {
-		problem(w, status, msg)
+		p.fail(w, r, status, msg, nil)
 		return
 	}
 	p.forward(w, r, ws, tool, rt)
@@ -132,7 +131,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ws *labspace.Wor
 	target, ok := p.targets.Target(ws.ID, tool.Name)
 	if !ok || ws.Status.Phase != labspace.PhaseRunning {
 		p.drop(ws.ID)
-		problem(w, http.StatusServiceUnavailable, "Tool "+tool.Name+" of workspace "+ws.Name+" is not running (the workspace is "+string(ws.Status.Phase)+").")
+		p.fail(w, r, http.StatusServiceUnavailable, "Tool "+tool.Name+" of workspace "+ws.Name+" is not running (the workspace is "+string(ws.Status.Phase)+").", ws)
 		return
 	}
 	if tool.StripPrefix && r.URL.Path+"/" == rt.prefix {
@@ -344,7 +343,7 @@ func (p *Proxy) reverse(target, prefix string, strip bool, workspaceID string) *
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			p.log.Warn("proxy: tool unreachable", "target", target, "err", err)
-			problem(w, http.StatusBadGateway, "The tool did not answer.")
+			p.fail(w, r, http.StatusBadGateway, "The tool did not answer.", nil)
 		},
 	}
 	p.proxies[key] = toolProxy{target: target, strip: strip, rp: rp}
@@ -371,13 +370,6 @@ func confineCookies(res *http.Response, prefix string) {
 		}
 		res.Header.Add("Set-Cookie", c.String())
 	}
-}
-
-func problem(w http.ResponseWriter, status int, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": http.StatusText(status),
-		"status": status, "detail": detail})
 }
 
 // copyBufferSize is ReverseProxy's own buffer size.

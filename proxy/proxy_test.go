@@ -610,6 +610,26 @@ func TestRefusals(t *testing.T) {
 		e.waitPhase("lab", "box", "Stopped", converge)
 		e.get(web, bearer(s.alice)).expect(t, "a workspace that was stopped", 503)
 		e.get("/ws/lab/box/secret/", bearer(s.bob)).expect(t, "bob, a private tool of a stopped workspace", 403)
+
+		// A browser gets a page with a way forward; the API keeps its problem.
+		const browser = "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+		page := e.get(web, bearer(s.alice), browser)
+		if page.status != 503 || !strings.HasPrefix(page.header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(string(page.raw), "<h1>box is stopped</h1>") ||
+			!strings.Contains(string(page.raw), `href="`+e.url+`/projects/lab/workspaces/box">Start box on its page</a>`) {
+			t.Errorf("a browser opening a stopped workspace's tool: %d %s\n%s", page.status, page.header.Get("Content-Type"), page.raw)
+		}
+		e.get(web, bearer(s.alice), "Accept: application/json").expect(t, "the API asking for a stopped workspace's tool", 503)
+		// What the caller put in the address is written as text, never as
+		// markup of labspace's page; another project's workspace is not named.
+		page = e.get("/ws/lab/%3Cscript%3Ealert(1)%3C%2Fscript%3E/web/", bearer(s.alice), browser)
+		if page.status != 404 || strings.Contains(string(page.raw), "<script>") || !strings.Contains(string(page.raw), "Back to labspace") {
+			t.Errorf("a made-up address in a browser: %d\n%s", page.status, page.raw)
+		}
+		page = e.get("/ws/lab/box/secret/", bearer(s.bob), browser)
+		if page.status != 403 || strings.Contains(string(page.raw), "Start box") {
+			t.Errorf("bob, in a browser, a private tool: %d\n%s", page.status, page.raw)
+		}
 	})
 }
 
