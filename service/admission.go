@@ -222,9 +222,13 @@ func overQuota(q *labspace.Quota, u usage) string {
 
 // inQuota reports whether w fits its project's deserved quota.
 func inQuota(w *labspace.Workspace, q *labspace.Quota, inProject usage) bool {
-	u := inProject
+	return overQuota(q, addTo(inProject, w)) == ""
+}
+
+// addTo is u with w's share added.
+func addTo(u usage, w *labspace.Workspace) usage {
 	u.add(w)
-	return overQuota(q, u) == ""
+	return u
 }
 
 // fits returns "" and the GPU devices to give when w fits, else the
@@ -232,9 +236,7 @@ func inQuota(w *labspace.Workspace, q *labspace.Quota, inProject usage) bool {
 func fits(w *labspace.Workspace, q *labspace.Quota, inProject, onHost usage, host HostCapacity) (string, string, []int) {
 	need := asks(w)
 	if !w.Spec.General.Preemptible || !q.OverQuota {
-		u := inProject
-		u.add(w)
-		if over := overQuota(q, u); over != "" {
+		if over := overQuota(q, addTo(inProject, w)); over != "" {
 			return "NonPreemptibleOverQuota", quotaWait("project "+w.Project(), over, q, inProject, need), nil
 		}
 	}

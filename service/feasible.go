@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -100,4 +101,81 @@ func withinWholeQuota(tx store.Tx, w *labspace.Workspace) error {
 	}
 	quota := map[string]string{"gpus": fmt.Sprintf("%g GPUs", q.GPUs), "cpu": q.CPU + " CPU cores", "memory": q.Memory + " of memory"}[over]
 	return unprocessable("compute", "this workspace asks for more than project %s's whole quota of %s: it could never start; ask for less, or for a larger quota", w.Project(), quota)
+}
+
+// ComputeFit is how a compute resource would fare in a project, said
+// before a workspace is created: Never when the service would refuse it
+// (over the project's whole quota, or no node could ever hold it), Waits
+// when it would wait for quota the project's other workspaces hold now.
+type ComputeFit struct{ Never, Waits string }
+
+// NewWorkspaceLimits is what a new workspace of a project may ask for, as
+// the new-workspace page shows it before submit.
+type NewWorkspaceLimits struct {
+	// Computes judges each compute resource offered, by name.
+	Computes map[string]ComputeFit
+	// MaxGPUs is the most GPUs one workspace may ask for (-1: no bound
+	// known), and MaxGPUsWhy says what sets it.
+	MaxGPUs    int
+	MaxGPUsWhy string
+}
+
+// CreateLimits judges compute resources and GPU counts for a new workspace
+// of project (not preemptible, on any node pool) as creation would, so
+// that the new-workspace page can say no before the user submits.
+func (s *Service) CreateLimits(ctx context.Context, project string, computes []*labspace.ComputeResource) (*NewWorkspaceLimits, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !canSee(a, labspace.KindProject, labspace.ProjectScope(project)) {
+		return nil, labspace.Errorf(labspace.ENOTFOUND, "Project %q not found.", project)
+	}
+	capacity, known, err := s.capacity.read(ctx)
+	if err != nil || !known {
+		capacity = HostCapacity{} // unknown nodes refuse nothing, as at creation
+	}
+	out := &NewWorkspaceLimits{Computes: map[string]ComputeFit{}, MaxGPUs: -1}
+	for _, n := range capacity.Nodes {
+		if n.GPUs > out.MaxGPUs {
+			out.MaxGPUs, out.MaxGPUsWhy = n.GPUs, "the largest node ("+n.Name+") has "+labspace.Count(float64(n.GPUs), "GPU", "GPUs")
+		}
+	}
+	err = s.store.View(ctx, func(tx store.Tx) error {
+		quota, err := projectQuota(tx, map[string]*labspace.Quota{}, project)
+		if err != nil {
+			return err
+		}
+		if q := int(quota.GPUs); out.MaxGPUs < 0 || q < out.MaxGPUs {
+			out.MaxGPUs, out.MaxGPUsWhy = q, "project "+project+"'s whole quota is "+labspace.Count(quota.GPUs, "GPU", "GPUs")
+		}
+		inProject, _, _, err := readLedger(tx, projectLedger(project))
+		if err != nil {
+			return err
+		}
+		for _, c := range computes {
+			w := &labspace.Workspace{Meta: labspace.Meta{Scope: labspace.ProjectScope(project)}}
+			w.Spec.Compute.Spec = c.Spec
+			var fit ComputeFit
+			if err := feasible(w, capacity); err != nil {
+				fit.Never = detail(err)
+			} else if err := withinWholeQuota(tx, w); err != nil {
+				fit.Never = detail(err)
+			} else if over := overQuota(quota, addTo(inProject, w)); over != "" {
+				fit.Waits = quotaWait("project "+project, over, quota, inProject, asks(w))
+			}
+			out.Computes[c.Name] = fit
+		}
+		return nil
+	})
+	return out, err
+}
+
+// detail is an error's words for people: its first field's detail.
+func detail(err error) string {
+	var e *labspace.Error
+	if errors.As(err, &e) && len(e.Fields) > 0 {
+		return e.Fields[0].Detail
+	}
+	return err.Error()
 }

@@ -58,6 +58,36 @@ type newView struct {
 	CanOverride bool
 	// Policy is what the project's policies allow (policy.go).
 	Policy *labspace.EffectivePolicy
+	// Limits says which compute resources and GPU counts creation would
+	// refuse, or leave waiting for quota, before the user submits.
+	Limits *service.NewWorkspaceLimits
+	// CanCreateProject: the caller may create a project (an administrator
+	// with none yet is shown the way instead of "ask an administrator").
+	CanCreateProject bool
+}
+
+// Fit is how compute resource c would fare (Limits).
+func (v *newView) Fit(c *labspace.ComputeResource) service.ComputeFit {
+	if v.Limits == nil {
+		return service.ComputeFit{}
+	}
+	return v.Limits.Computes[c.Name]
+}
+
+// MaxGPUs is the bound of the GPU count input: the policy's and the
+// project's and nodes' (Limits), whichever is lower ("" for none).
+func (v *newView) MaxGPUs() string {
+	max := -1
+	if r := v.Rule("compute.gpuDevices"); r.Max != "" {
+		max, _ = strconv.Atoi(r.Max)
+	}
+	if v.Limits != nil && v.Limits.MaxGPUs >= 0 && (max < 0 || v.Limits.MaxGPUs < max) {
+		max = v.Limits.MaxGPUs
+	}
+	if max < 0 {
+		return ""
+	}
+	return strconv.Itoa(max)
 }
 
 // PolicyLines are the project's rules in words.
@@ -161,6 +191,9 @@ func (h *Handler) newView(ctx context.Context, f newForm) (*newView, error) {
 	if err != nil {
 		return nil, err
 	}
+	if a := service.ActorFrom(ctx); a != nil {
+		v.CanCreateProject = a.Can(labspace.VerbCreate, labspace.ResProjects, labspace.Global)
+	}
 	for _, p := range projects {
 		v.Projects = append(v.Projects, p.GetMeta().Name)
 	}
@@ -184,6 +217,9 @@ func (h *Handler) newView(ctx context.Context, f newForm) (*newView, error) {
 		return nil, err
 	}
 	if err := h.galleries(ctx, v); err != nil {
+		return nil, err
+	}
+	if v.Limits, err = h.svc.CreateLimits(ctx, v.Form.Project, v.Computes); err != nil {
 		return nil, err
 	}
 	v.fillFromPolicy()
@@ -300,10 +336,7 @@ func parseNewForm(r *http.Request) (newForm, *labspace.WorkspaceCreate, error) {
 		Env: pf.Get("env"), GPUDevices: strings.TrimSpace(pf.Get("gpuDevices")), DataSources: pf["dataSources"],
 		Vars: map[string]string{}, Start: pf.Get("start") != ""}
 	req := &labspace.WorkspaceCreate{Name: f.Name, Description: f.Description, Template: f.Template,
-		Environment: f.Environment, Compute: f.Compute, Args: strings.Fields(f.Args)}
-	if len(req.Args) == 0 {
-		req.Args = nil // keep the environment's or template's arguments
-	}
+		Environment: f.Environment, Compute: f.Compute, Args: argLines(f.Args)}
 	var bad labspace.Invalid
 	if f.Project == "" {
 		bad.Add("project", "choose a project")
@@ -374,4 +407,17 @@ func (h *Handler) createWorkspace(w http.ResponseWriter, r *http.Request) error 
 	}
 	h.render(w, r, status, "newworkspace", v)
 	return nil
+}
+
+// argLines reads arguments one per line, so that one may hold spaces
+// ("-c" then "import sys; print(sys.argv)"); blank lines are skipped, and
+// none at all keeps the environment's or template's arguments (nil).
+func argLines(text string) []string {
+	var out []string
+	for _, line := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
+		if strings.TrimSpace(line) != "" {
+			out = append(out, line)
+		}
+	}
+	return out
 }

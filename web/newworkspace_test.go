@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"net/url"
 	"regexp"
 	"slices"
@@ -8,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/labspace/labspace"
+	"github.com/labspace/labspace/runtime"
+	"github.com/labspace/labspace/service"
 )
 
 // From a template that leaves a variable open, with a data source ticked:
@@ -126,4 +129,79 @@ func lockPolicy(k *kit) {
 	k.must(k.svc.Create(k.admin, &labspace.Policy{Meta: labspace.Meta{Name: labspace.PolicyName, Scope: labspace.ProjectScope("lab")},
 		Spec: labspace.PolicySpec{Fields: map[string]labspace.FieldRule{"compute": {Default: "cpu-medium", Required: true},
 			"compute.gpuDevices": {Max: "1"}}}}))
+}
+
+// The flow says no before submit: a compute resource over the project's
+// whole quota, or larger than any node, is disabled with the reason; one
+// that fits but would wait for quota held now says so; the GPU count is
+// bounded; the name comes right after the project.
+func TestNewWorkspaceSaysNoBeforeSubmit(t *testing.T) {
+	k := newKit(t, "")
+	k.svc.SetCapacity(func(context.Context) (service.HostCapacity, error) {
+		return service.HostCapacity{Nodes: []runtime.Node{{Name: "node-a", GPUs: 2, MilliCPU: 16000, MemoryBytes: 64 << 30}}}, nil
+	})
+	k.must(k.svc.Create(k.admin, &labspace.Project{Meta: labspace.Meta{Name: "lab", Scope: labspace.Global},
+		Spec: labspace.ProjectSpec{Quota: labspace.Quota{GPUs: 4, CPU: "2"}}}))
+	rita := k.researcher("rita", "lab")
+	for name, spec := range map[string]labspace.ComputeSpec{
+		"three-gpus": {GPUDevices: 3, CPURequest: "1"}, // within the quota, over every node
+		"eight-gpus": {GPUDevices: 8, CPURequest: "1"}, // over the quota
+		"two-cores":  {CPURequest: "2"},                // fits, but rita's other workspace holds a core
+		"small":      {CPURequest: "500m"},             // fits now
+	} {
+		k.must(k.svc.Create(k.admin, &labspace.ComputeResource{Meta: labspace.Meta{Name: name, Scope: labspace.Global}, Spec: spec}))
+	}
+	w, err := k.svc.CreateWorkspace(k.admin, "lab", &labspace.WorkspaceCreate{Name: "busy", Environment: "python-http", Compute: "small"})
+	k.must(w, err)
+	k.must(k.svc.Admit(service.AsController(context.Background()), w.ID, service.HostCapacity{MilliCPU: 16000, MemoryBytes: 64 << 30}))
+
+	page := k.do("GET", "/workspaces/new?project=lab", rita, nil).Body.String()
+	for _, want := range []string{
+		`id="compute-three-gpus" disabled aria-describedby="compute-three-gpus-no"`,
+		`Cannot run here: no node can ever hold this workspace: it asks for 3 GPUs, 1 core and 0 of memory; the largest node (node-a) has 2 GPUs, 16 cores and 64Gi`,
+		`id="compute-eight-gpus" disabled`,
+		`Cannot run here: this workspace asks for more than project lab&#39;s whole quota`,
+		`id="compute-two-cores" aria-describedby="compute-two-cores-no"`,
+		`Waiting: project lab&#39;s CPU quota (2 cores) is in use: 0.5 cores held by its other workspaces, and this one needs 2 cores.`,
+		`id="compute-small">`,
+		`max="2"`, `At most 2: the largest node (node-a) has 2 GPUs.`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the form lacks %s", want)
+		}
+	}
+	if name, tmpl := strings.Index(page, `id="name"`), strings.Index(page, `id="template-none"`); name < 0 || name > tmpl {
+		t.Error("the name is not asked right after the project")
+	}
+}
+
+// Arguments are one per line, so that one may hold spaces.
+func TestArgumentsOnePerLine(t *testing.T) {
+	k := newKit(t, "")
+	k.project("lab")
+	admin := k.token("admin", adminPassword)
+	page := k.do("GET", "/workspaces/new?project=lab", admin, nil)
+	form := url.Values{"csrf": {csrf(t, page.Body.String())}, "project": {"lab"}, "environment": {"python-http"},
+		"compute": {"cpu-small"}, "name": {"argv"}, "args": {"-c\r\nimport sys; print(sys.argv)\r\n\r\n"}}
+	if w := k.do("POST", "/workspaces/new", admin, form); w.Code != 303 {
+		t.Fatalf("create: %d\n%.1500s", w.Code, w.Body.String())
+	}
+	ws, err := k.svc.GetWorkspace(k.admin, "lab", "argv")
+	k.must(ws, err)
+	if got := strings.Join(ws.Spec.Args, "|"); got != "-c|import sys; print(sys.argv)" {
+		t.Errorf("arguments %q", ws.Spec.Args)
+	}
+}
+
+// An administrator with no project is shown how to make one.
+func TestAdministratorWithoutProjectIsShownTheWay(t *testing.T) {
+	k := newKit(t, "")
+	expect(t, "the admin's form", k.do("GET", "/workspaces/new", k.token("admin", adminPassword), nil), 200,
+		`<a href="/admin/projects/new">Create a project</a>`)
+	k.project("lab")
+	k.must(k.svc.CreateUser(k.admin, &labspace.User{Meta: labspace.Meta{Name: "nora"}}, "nora-password"))
+	page := k.do("GET", "/workspaces/new", k.token("nora", "nora-password"), nil).Body.String()
+	if !strings.Contains(page, "ask an administrator") || strings.Contains(page, "/admin/projects/new") {
+		t.Errorf("a researcher without a project: %.600s", page)
+	}
 }
