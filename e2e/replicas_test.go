@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -85,6 +87,7 @@ func TestKubeReplicasFailOver(t *testing.T) {
 		}
 		return a != b
 	})
+	t.Cleanup(func() { explainFailure(t, other, "ha") })
 	kubeBlocks(leader, freePort(t))
 	other.must(201, "POST", "/api/v1/compute-resources", other.admin, map[string]any{
 		"meta": map[string]any{"name": "tenth", "scope": map[string]any{"type": "global"}},
@@ -152,4 +155,23 @@ func TestKubeReplicasFailOver(t *testing.T) {
 			t.Errorf("%s runs with %d pods", w.Meta.Name, n)
 		}
 	}
+}
+
+// explainFailure, for a failed test, shows every workspace of project as
+// the replica s sees it, and the goroutines of s (SIGQUIT makes a Go
+// program print them and exit), to tell a stuck controller from a stuck
+// workspace.
+func explainFailure(t *testing.T, s *server, project string) {
+	if !t.Failed() || s == nil || s.cmd.ProcessState != nil {
+		return
+	}
+	var lines []string
+	for _, w := range s.workspaces(project) {
+		lines = append(lines, fmt.Sprintf("%s desired %s: %s/%s %s", w.Meta.Name, w.DesiredPhase, w.Status.Phase, w.Status.PhaseReason, w.Status.PhaseMessage))
+	}
+	sort.Strings(lines)
+	t.Logf("workspaces of %s:\n%s", project, strings.Join(lines, "\n"))
+	_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+	_ = s.cmd.Wait()
+	t.Logf("the replica's log and goroutines:\n%s", lastLines(s.log.String(), 400))
 }
