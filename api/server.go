@@ -44,7 +44,7 @@ func New(svc *service.Service, log *slog.Logger) *Server {
 	for _, k := range kinds {
 		s.routes = append(s.routes, s.kindRoutes(k)...)
 	}
-	s.routes = append(s.routes, route{method: "GET", path: "/api/v1/openapi.json", summary: "This API's OpenAPI 3.1 document",
+	s.routes = append(s.routes, route{method: "GET", path: openAPIPath, summary: "This API's OpenAPI 3.1 document",
 		tag: "meta", public: true, out: map[string]any{}, status: 200, handle: s.openAPI})
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))

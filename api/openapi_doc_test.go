@@ -1,0 +1,90 @@
+package api_test
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/labspace/labspace/api"
+	"github.com/labspace/labspace/internal/typedoc"
+)
+
+func newDocServer() *api.Server {
+	return api.New(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// TestDocsGenFresh fails when docs_gen.go is not what go generate writes
+// from today's doc comments.
+func TestDocsGenFresh(t *testing.T) {
+	want, err := typedoc.Generate("api", typedoc.APIPackages("."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("docs_gen.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("api/docs_gen.go is stale: run go generate ./api/")
+	}
+}
+
+// TestOpenAPIDescribed fails for a schema or a field without a
+// description: write it as a doc comment on the Go type or field.
+func TestOpenAPIDescribed(t *testing.T) {
+	doc := newDocServer().OpenAPI()
+	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	var missing []string
+	for name, s := range schemas {
+		s := s.(map[string]any)
+		if s["description"] == nil {
+			missing = append(missing, name)
+		}
+		for field, p := range s["properties"].(map[string]any) {
+			if p := p.(map[string]any); p["description"] == nil && p["$ref"] == nil {
+				missing = append(missing, name+"."+field)
+			}
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("%d schemas or fields have no description (add a doc comment to the Go type or field, then go generate ./api/):\n%s",
+			len(missing), strings.Join(missing, "\n"))
+	}
+}
+
+var opIDShape = regexp.MustCompile(`^[a-z]+[A-Za-z]*$`)
+
+// TestOperationIDs checks that every operation has a unique verbNoun id.
+func TestOperationIDs(t *testing.T) {
+	doc := newDocServer().OpenAPI()
+	seen := map[string]string{}
+	for path, item := range doc["paths"].(map[string]any) {
+		for method, op := range item.(map[string]any) {
+			id, _ := op.(map[string]any)["operationId"].(string)
+			where := strings.ToUpper(method) + " " + path
+			if !opIDShape.MatchString(id) {
+				t.Errorf("%s: operationId %q is not verbNoun", where, id)
+			}
+			if other, dup := seen[id]; dup {
+				t.Errorf("operationId %q names %s and %s", id, other, where)
+			}
+			seen[id] = where
+		}
+	}
+	for id, want := range map[string]string{
+		"listProjects": "GET /api/v1/projects", "createWorkspace": "POST /api/v1/projects/{project}/workspaces",
+		"getWorkspace": "GET /api/v1/projects/{project}/workspaces/{name}", "startWorkspace": "POST /api/v1/projects/{project}/workspaces/{name}/start",
+		"stopWorkspace": "POST /api/v1/projects/{project}/workspaces/{name}/stop", "deleteWorkspace": "DELETE /api/v1/projects/{project}/workspaces/{name}",
+		"updateAccessRule": "PUT /api/v1/access-rules/{id}", "listWorkspaces": "GET /api/v1/workspaces",
+	} {
+		if seen[id] != want {
+			t.Errorf("operationId %s names %q, want %s", id, seen[id], want)
+		}
+	}
+}
