@@ -49,6 +49,8 @@ func New(svc *service.Service, log *slog.Logger) *Server {
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
 	}
+	// The human reference: the same document, as HTML (not an API operation).
+	s.mux.Handle("GET /api/docs", s.docsPage())
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := s.allowed(r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
