@@ -36,6 +36,13 @@ var tagTypes = map[string]string{
 // OpenAPI returns the API's OpenAPI 3.1 document.
 func (s *Server) OpenAPI() map[string]any {
 	g := newSchemaGen()
+	// Every body's requirements first: a schema shared by several (Meta)
+	// is generated once, requiring what any of them requires.
+	for _, rt := range s.routes {
+		if rt.in != nil {
+			g.requireFrom(rt.in)
+		}
+	}
 	problem := g.ref(reflect.TypeOf(Problem{}), false)
 	paths := map[string]any{}
 	var tags []string

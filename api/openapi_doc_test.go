@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/api"
 	"github.com/labspace/labspace/internal/typedoc"
 )
@@ -85,6 +87,70 @@ func TestOperationIDs(t *testing.T) {
 	} {
 		if seen[id] != want {
 			t.Errorf("operationId %s names %q, want %s", id, seen[id], want)
+		}
+	}
+}
+
+// TestOpenAPIAnnotations spot-checks what the document derives from the
+// Go types: required inputs from validation, access from tags, enums
+// from constants.
+func TestOpenAPIAnnotations(t *testing.T) {
+	doc := newDocServer().OpenAPI()
+	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	prop := func(schema, field string) map[string]any {
+		p, _ := schemas[schema].(map[string]any)["properties"].(map[string]any)[field].(map[string]any)
+		return p
+	}
+	required := func(schema, field string) bool {
+		r, _ := schemas[schema].(map[string]any)["required"].([]string)
+		for _, f := range r {
+			if f == field {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range []struct {
+		schema, field string
+		want          bool
+	}{
+		{"WorkspaceCreateInput", "name", true},
+		{"WorkspaceCreateInput", "template", false}, // a template, or an environment and a compute resource
+		{"CredentialSpecInput", "type", true},
+		{"DataSourceSpecInput", "mountPath", true},
+		{"ProjectSpecInput", "namespace", false}, // filled from the name
+		{"MetaInput", "name", true},
+		{"MetaInput", "id", false},
+		{"PasswordChangeInput", "newPassword", true},
+	} {
+		if got := required(c.schema, c.field); got != c.want {
+			t.Errorf("%s.%s required = %v, want %v", c.schema, c.field, got, c.want)
+		}
+	}
+	for _, c := range []struct{ schema, field, key string }{
+		{"CredentialSpecInput", "password", "writeOnly"}, {"CredentialSpec", "secretAccessKey", "writeOnly"},
+		{"UserBodyInput", "password", "writeOnly"}, {"TokenRequestInput", "clientSecret", "writeOnly"},
+		{"Meta", "id", "readOnly"}, {"Meta", "createdAt", "readOnly"}, {"Workspace", "status", "readOnly"},
+		{"CredentialSpec", "keys", "readOnly"},
+	} {
+		if prop(c.schema, c.field)[c.key] != true {
+			t.Errorf("%s.%s is not %s", c.schema, c.field, c.key)
+		}
+	}
+	if prop("Meta", "resourceVersion")["readOnly"] != nil {
+		t.Error("resourceVersion is sent back with updates: not read-only")
+	}
+	enum := func(schema, field string) string { return fmt.Sprint(prop(schema, field)["enum"]) }
+	for _, c := range []struct{ schema, field, want string }{
+		{"WorkspaceStatus", "phase", fmt.Sprint(labspace.Phases)},
+		{"Workspace", "desiredPhase", "[Running Stopped Deleted]"},
+		{"AccessRuleSpec", "role", fmt.Sprint(labspace.Roles)},
+		{"Scope", "type", "[global department project]"},
+		{"CredentialSpec", "type", "[docker-registry access-key username-password generic-secret]"},
+		{"Tool", "type", fmt.Sprint(labspace.ToolTypes)},
+	} {
+		if got := enum(c.schema, c.field); got != c.want {
+			t.Errorf("%s.%s enum = %s, want %s", c.schema, c.field, got, c.want)
 		}
 	}
 }

@@ -95,8 +95,8 @@ func singleObject(rt route) bool { return strings.HasSuffix(rt.path, "}") }
 func statuses(rt route) []int {
 	var out []int
 	hasParams := strings.Contains(rt.path, "{")
-	if rt.in != nil || len(rt.query) > 0 || hasParams {
-		out = append(out, 400) // a bad body, query parameter or name
+	if rt.in != nil || contains(rt.query, "limit") {
+		out = append(out, 400) // a bad body or list parameter (a bad name in a path is just not found)
 	}
 	if !rt.public || rt.path == "/api/v1/token" {
 		out = append(out, 401) // no token, or wrong credentials
@@ -135,10 +135,13 @@ var selfReads = map[string]bool{"GET /api/v1/me": true, "POST /api/v1/logout": t
 // duplicate name, a stale resourceVersion, an object in use, a workspace
 // being deleted.
 func conflicts(rt route) bool {
-	if rt.method == "GET" || rt.public || rt.tag == "identity" && rt.method != "POST" {
-		return false
+	switch {
+	case rt.method == "GET" || rt.public || rt.tag == "identity":
+		return false // the caller's own tokens and password collide with nothing
+	case strings.HasSuffix(rt.path, "/keep-running"):
+		return false // it only counts as activity
 	}
-	return rt.path != "/api/v1/logout" && rt.path != "/api/v1/me/password"
+	return true
 }
 
 // queryParams describes each query parameter a route may take.

@@ -281,8 +281,5 @@ func (g *schemaGen) body(v any, input bool) map[string]any {
 					"description": "Give it as the continue parameter to read the next page; absent on the last page."},
 			}}
 	}
-	if input {
-		g.requireFrom(v)
-	}
 	return g.schema(reflect.TypeOf(v), input)
 }
