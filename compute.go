@@ -13,7 +13,7 @@ func (*ComputeResource) Kind() Kind { return KindComputeResource }
 // ComputeSpec carries every compute field of the reference.
 type ComputeSpec struct {
 	// GPUDevices is the number of whole GPUs, or 1 with a GPUPortion.
-	GPUDevices int `json:"gpuDevices"`
+	GPUDevices int `json:"gpuDevices" example:"1"`
 	// GPUPortion asks for part of one GPU, by percent or by memory.
 	GPUPortion *GPUPortion `json:"gpuPortion,omitempty"`
 	// CPU cores reserved, e.g. "2" or "500m".

@@ -26,7 +26,7 @@ const (
 // server; the rest is accepted on create and update and never returned.
 type CredentialSpec struct {
 	// The shape of the secret.
-	Type     CredentialType `json:"type"`
+	Type     CredentialType `json:"type" example:"docker-registry"`
 	Registry string         `json:"registry,omitempty"`                // docker-registry: the registry's address
 	Keys     []string       `json:"keys,omitempty" openapi:"readOnly"` // read-only: the names of the secret's keys
 

@@ -26,7 +26,7 @@ const (
 // DataSourceSpec: the type, where it mounts, and exactly one per-type block.
 type DataSourceSpec struct {
 	// Where the data comes from; the field of that name gives the details.
-	Type DataSourceType `json:"type"`
+	Type DataSourceType `json:"type" example:"pvc"`
 	// Where the data appears in the workspace.
 	MountPath string `json:"mountPath" example:"/data"`
 	// Mounts the data read-only.
@@ -57,7 +57,7 @@ type PVCSource struct {
 // NewPVC describes a claim labspace creates and keeps across stop/start.
 type NewPVC struct {
 	// The claim's size, e.g. "100Gi".
-	Size string `json:"size"`
+	Size string `json:"size" example:"100Gi"`
 	// The storage class (empty: the cluster's default).
 	StorageClass string `json:"storageClass,omitempty"`
 	// The claim's access modes, e.g. ReadWriteOnce.
@@ -81,7 +81,7 @@ type HostPathSource struct {
 // GitSource clones a repository into the mount path.
 type GitSource struct {
 	// The repository's URL.
-	Repository string `json:"repository"`
+	Repository string `json:"repository" example:"https://git.example.org/team/repo.git"`
 	// The branch to check out (default: the repository's).
 	Branch string `json:"branch,omitempty"`
 	// A commit to check out, instead of a branch's head.

@@ -67,8 +67,8 @@ type Tool struct {
 	// The tool's name, unique in the environment.
 	Name string `json:"name" example:"jupyter"`
 	// The kind of tool.
-	Type ToolType `json:"type"`
-	Port int      `json:"port,omitempty"` // container port; not for external tools
+	Type ToolType `json:"type" example:"jupyter-notebook"`
+	Port int      `json:"port,omitempty" example:"8888"` // container port; not for external tools
 	// How users reach the tool (default external-url: through labspace's proxy).
 	Connection ConnectionType `json:"connection,omitempty"`
 	// NodePort, for node-port connections, asks for a fixed port (0: any free one).

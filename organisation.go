@@ -92,7 +92,7 @@ type Group struct {
 // GroupSpec lists a group's members by user name.
 type GroupSpec struct {
 	// The members' user names.
-	Members []string `json:"members"`
+	Members []string `json:"members" example:"ada,grace"`
 }
 
 func (*Group) Kind() Kind { return KindGroup }
@@ -189,8 +189,8 @@ func (p *Project) Validate(v *Invalid) {
 type Quota struct {
 	// GPUs deserved (fractions allowed).
 	GPUs   float64 `json:"gpus" example:"4"`
-	CPU    string  `json:"cpu,omitempty"`    // cores, e.g. "64"; empty: unlimited
-	Memory string  `json:"memory,omitempty"` // e.g. "512Gi"; empty: unlimited
+	CPU    string  `json:"cpu,omitempty" example:"64"`       // cores, e.g. "64"; empty: unlimited
+	Memory string  `json:"memory,omitempty" example:"512Gi"` // e.g. "512Gi"; empty: unlimited
 	// Lets preemptible workspaces use idle capacity beyond the quota.
 	OverQuota bool `json:"overQuota"`
 }
@@ -216,7 +216,7 @@ const (
 // Subject names a user, group or application.
 type Subject struct {
 	// User, group or application.
-	Type SubjectType `json:"type"`
+	Type SubjectType `json:"type" example:"user"`
 	// The subject's name.
 	Name string `json:"name" example:"ada"`
 }
@@ -235,7 +235,7 @@ type AccessRuleSpec struct {
 	// Who gets the role.
 	Subject Subject `json:"subject"`
 	// The role given over the rule's scope (meta.scope).
-	Role Role `json:"role"`
+	Role Role `json:"role" example:"l1-researcher"`
 }
 
 func (*AccessRule) Kind() Kind { return KindAccessRule }

@@ -30,7 +30,7 @@ type Workspace struct {
 	// The resolved building blocks, fixed when the workspace was created.
 	Spec WorkspaceSpec `json:"spec" openapi:"readOnly"`
 	// What was asked: Running, Stopped or Deleted; status.phase follows as the controller acts.
-	DesiredPhase Phase `json:"desiredPhase"`
+	DesiredPhase Phase `json:"desiredPhase" example:"Running"`
 	// Sharing says who besides the creator may connect to its tools.
 	Sharing Sharing `json:"sharing"`
 	// StopCause says why the desired phase became Stopped when no person
@@ -250,7 +250,7 @@ type WorkspaceCreate struct {
 	// Annotations for the workspace's Kubernetes objects.
 	Annotations map[string]string `json:"annotations,omitempty"`
 	// DesiredPhase is Running (the default: create and start) or Stopped.
-	DesiredPhase Phase `json:"desiredPhase,omitempty"`
+	DesiredPhase Phase `json:"desiredPhase,omitempty" example:"Running"`
 }
 
 // Validate checks the request's own fields; references are resolved by the service.

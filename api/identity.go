@@ -15,7 +15,7 @@ import (
 // (clientId, clientSecret).
 type TokenRequest struct {
 	// A user's name, with password.
-	Username string `json:"username,omitempty"`
+	Username string `json:"username,omitempty" example:"ada"`
 	// The user's password.
 	Password string `json:"password,omitempty" openapi:"writeOnly"`
 	// An application's client id, with clientSecret.
@@ -46,7 +46,7 @@ type TokenResponse struct {
 // client secret.
 type PersonalTokenRequest struct {
 	// The token's name.
-	Name string `json:"name"`
+	Name string `json:"name" example:"ci"`
 	// How long the token lasts.
 	ExpiresInSeconds int64 `json:"expiresInSeconds" example:"2592000"`
 	// Your password, or an application's client secret.
