@@ -73,7 +73,9 @@ func (s *Server) OpenAPI() map[string]any {
 		"info": map[string]any{"title": "labspace API", "version": "1",
 			"description": "Workspaces for AI research teams. Errors are RFC 9457 problem documents; " +
 				"lists take limit and continue; updates take the resourceVersion you read.",
-			"license": map[string]any{"name": "Proprietary", "identifier": "LicenseRef-labspace"}},
+			// The repository grants no license yet: say so rather than invent one.
+			"license": map[string]any{"name": "All rights reserved (no license has been chosen yet)",
+				"identifier": "LicenseRef-all-rights-reserved"}},
 		"servers": []any{map[string]any{"url": "{origin}", "description": "The labspace server (its --public-url).",
 			"variables": map[string]any{"origin": map[string]any{"default": "http://127.0.0.1:8080",
 				"description": "Where the server is reached; labspace serve listens on 127.0.0.1:8080 by default."}}}},

@@ -36,8 +36,8 @@ func TestDocsGenFresh(t *testing.T) {
 	}
 }
 
-// TestOpenAPIDescribed fails for a schema or a field without a
-// description: write it as a doc comment on the Go type or field.
+// TestOpenAPIDescribed fails for a schema, a field or a parameter without
+// a description: write it as a doc comment on the Go type or field.
 func TestOpenAPIDescribed(t *testing.T) {
 	doc := newDocServer().OpenAPI()
 	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
@@ -50,6 +50,18 @@ func TestOpenAPIDescribed(t *testing.T) {
 		for field, p := range s["properties"].(map[string]any) {
 			if p := p.(map[string]any); p["description"] == nil && p["$ref"] == nil {
 				missing = append(missing, name+"."+field)
+			}
+		}
+	}
+	for path, item := range doc["paths"].(map[string]any) {
+		for method, op := range item.(map[string]any) {
+			params, _ := op.(map[string]any)["parameters"].([]any)
+			for _, p := range params {
+				p := p.(map[string]any)
+				if p["description"] == nil || p["description"] == "" || p["schema"] == nil {
+					missing = append(missing, fmt.Sprintf("%s %s parameter %s (queryParams or pathParams in api/openapi_ops.go)",
+						strings.ToUpper(method), path, p["name"]))
+				}
 			}
 		}
 	}

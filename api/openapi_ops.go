@@ -200,7 +200,7 @@ func parameters(rt route) []any {
 		}
 	}
 	for _, q := range query {
-		p := map[string]any{"name": q, "in": "query"}
+		p := map[string]any{"name": q, "in": "query", "schema": map[string]any{"type": "string"}}
 		for k, v := range queryParams[q] {
 			p[k] = v
 		}
