@@ -395,8 +395,6 @@ var typeDocs = map[string]string{
 	"service.UsePoint.At":                                  "When the sample was taken.",
 	"service.UsePoint.Used":                                "GPUs in use, by their utilisation.",
 	"service.UsePoint.UsedKnown":                           "Whether utilisation was measured (false: no GPU metrics).",
-	"service.admissionView":                                "admissionView is the part of a workspace admission reads. Decoding only it keeps each admission cheap when thousands of workspaces hold quota.",
-	"service.ledgerDoc":                                    "ledgerDoc is one ledger record.",
 }
 
 // typeEnums lists the constants of each string type, in source order.

@@ -94,6 +94,9 @@ func collect(p Package, docs map[string]string, enums map[string][]string) error
 		return err
 	}
 	for _, t := range dp.Types {
+		if !ast.IsExported(t.Name) {
+			continue // not encoded by anything the API serves
+		}
 		spec := t.Decl.Specs[0].(*ast.TypeSpec)
 		key := p.Name + "." + t.Name
 		switch typ := spec.Type.(type) {
