@@ -96,6 +96,8 @@ func TestOperationIDs(t *testing.T) {
 		"getWorkspace": "GET /api/v1/projects/{project}/workspaces/{name}", "startWorkspace": "POST /api/v1/projects/{project}/workspaces/{name}/start",
 		"stopWorkspace": "POST /api/v1/projects/{project}/workspaces/{name}/stop", "deleteWorkspace": "DELETE /api/v1/projects/{project}/workspaces/{name}",
 		"updateAccessRule": "PUT /api/v1/access-rules/{id}", "listWorkspaces": "GET /api/v1/workspaces",
+		"keepWorkspaceRunning":  "POST /api/v1/projects/{project}/workspaces/{name}/keep-running",
+		"listProjectWorkspaces": "GET /api/v1/projects/{project}/workspaces", "getProjectUsage": "GET /api/v1/projects/{project}/usage",
 	} {
 		if seen[id] != want {
 			t.Errorf("operationId %s names %q, want %s", id, seen[id], want)

@@ -17,14 +17,13 @@ var operationIDOverrides = map[string]string{
 	"PUT /api/v1/me/password":  "changePassword",
 	"GET /api/v1/openapi.json": "getOpenAPIDocument",
 	"GET /api/v1/audit":        "listAuditEntries",
-	"POST /api/v1/projects/{project}/workspaces/{name}/keep-running": "keepWorkspaceRunning",
 }
 
 // operationID derives a verbNoun id from the method and path: GET of a
 // collection lists (listProjects), POST to it creates (createProject), a
 // path ending in a parameter is one object (getProject, updateProject,
 // deleteProject), a POST to a word after an object is that action
-// (startWorkspace), and other words after an object are its parts
+// (startWorkspace, keepWorkspaceRunning), and other words after an object are its parts
 // (getProjectUsage, updateWorkspaceSharing, listWorkspaceEvents).
 func operationID(rt route) string {
 	if id, ok := operationIDOverrides[rt.method+" "+rt.path]; ok {
@@ -54,7 +53,10 @@ func operationID(rt route) string {
 	case rt.method == "POST" && rt.status == http.StatusCreated:
 		return "create" + pascal(singular(last))
 	case rt.method == "POST" && owner != "":
-		return camel(last) + owner
+		// The action's first word is the verb, the rest follows the noun:
+		// keep-running -> keepWorkspaceRunning, rotate-secret -> rotateApplicationSecret.
+		verb, rest, _ := strings.Cut(last, "-")
+		return verb + owner + pascal(rest)
 	case rt.method == "POST":
 		return camel(last)
 	case rt.method == "PUT":
