@@ -90,8 +90,8 @@ func camel(s string) string {
 }
 
 // singleObject reports whether the route addresses one stored object,
-// which has an ETag and takes If-Match.
-func singleObject(rt route) bool { return strings.HasSuffix(rt.path, "}") }
+// which has an ETag and takes If-Match (a token is revoked, not versioned).
+func singleObject(rt route) bool { return strings.HasSuffix(rt.path, "}") && rt.tag != "identity" }
 
 // statuses lists the error statuses rt can answer.
 func statuses(rt route) []int {
