@@ -23,8 +23,8 @@ var operationIDOverrides = map[string]string{
 // collection lists (listProjects), POST to it creates (createProject), a
 // path ending in a parameter is one object (getProject, updateProject,
 // deleteProject), a POST to a word after an object is that action
-// (startWorkspace, keepWorkspaceRunning), and other words after an object are its parts
-// (getProjectUsage, updateWorkspaceSharing, listWorkspaceEvents).
+// (startWorkspace, keepWorkspaceRunning), and other words after an object
+// are its parts (getProjectUsage, updateWorkspaceSharing, listWorkspaceEvents).
 func operationID(rt route) string {
 	if id, ok := operationIDOverrides[rt.method+" "+rt.path]; ok {
 		return id
@@ -103,7 +103,7 @@ func statuses(rt route) []int {
 	if !rt.public || rt.path == "/api/v1/token" {
 		out = append(out, 401) // no token, or wrong credentials
 	}
-	if !rt.public && !selfReads[rt.method+" "+rt.path] {
+	if !rt.public && !selfRoutes[rt.method+" "+rt.path] {
 		out = append(out, 403)
 	}
 	if hasParams || rt.status == http.StatusCreated && rt.tag != "identity" {
@@ -130,8 +130,8 @@ func statuses(rt route) []int {
 	return append(out, 500)
 }
 
-// selfReads are about the caller's own identity: no role is needed.
-var selfReads = map[string]bool{"GET /api/v1/me": true, "POST /api/v1/logout": true, "GET /api/v1/tokens": true}
+// selfRoutes are about the caller's own session: no role is needed.
+var selfRoutes = map[string]bool{"GET /api/v1/me": true, "POST /api/v1/logout": true, "GET /api/v1/tokens": true}
 
 // conflicts reports whether rt writes something that may collide: a
 // duplicate name, a stale resourceVersion, an object in use, a workspace
