@@ -85,7 +85,8 @@ type ApplicationCreated struct {
 func (s *Server) identityRoutes() []route {
 	return []route{
 		{method: "POST", path: "/api/v1/token", summary: "Sign in: exchange a password or client secret for a token",
-			tag: "identity", public: true, in: TokenRequest{}, out: TokenResponse{}, status: 200, handle: s.token},
+			tag: "identity", public: true, in: TokenRequest{Username: "ada", Password: "correct-horse-battery"},
+			out: TokenResponse{}, status: 200, handle: s.token},
 		{method: "POST", path: "/api/v1/logout", summary: "Revoke the token used for this request", tag: "identity",
 			status: 204, handle: func(w http.ResponseWriter, r *http.Request) error {
 				if err := s.svc.Logout(r.Context(), r.Context().Value(tokenKey{}).(*labspace.Token)); err != nil {
@@ -114,7 +115,8 @@ func (s *Server) identityRoutes() []route {
 				return reply(w, 200, List[labspace.Token]{Items: items}, err)
 			}},
 		{method: "POST", path: "/api/v1/tokens", summary: "Create a personal access token", tag: "identity",
-			in: PersonalTokenRequest{}, out: TokenResponse{}, status: 201, handle: func(w http.ResponseWriter, r *http.Request) error {
+			in:  PersonalTokenRequest{Name: "ci", ExpiresInSeconds: 30 * 24 * 3600, Password: "correct-horse-battery"},
+			out: TokenResponse{}, status: 201, handle: func(w http.ResponseWriter, r *http.Request) error {
 				var req PersonalTokenRequest
 				if err := decode(r, &req); err != nil {
 					return err

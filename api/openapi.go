@@ -96,8 +96,11 @@ func operation(g *schemaGen, rt route, problem map[string]any) map[string]any {
 		op["parameters"] = params
 	}
 	if rt.in != nil {
-		op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
-			"application/json": map[string]any{"schema": g.body(rt.in, true)}}}
+		media := map[string]any{"schema": g.body(rt.in, true)}
+		if !reflect.Indirect(reflect.ValueOf(rt.in)).IsZero() {
+			media["example"] = rt.in
+		}
+		op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": media}}
 	}
 	ok := map[string]any{"description": http.StatusText(rt.status)}
 	switch {

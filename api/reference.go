@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	_ "embed"
+	"encoding/json"
 	"html/template"
 	"net/http"
 	"reflect"
@@ -35,6 +36,7 @@ type refOp struct {
 	Public                    bool
 	Params                    []refField
 	Body                      *refType
+	Example                   string // of the request body, as JSON
 	Responses                 []refResponse
 }
 
@@ -168,8 +170,13 @@ func refOperation(method, path string, op map[string]any) refOp {
 			Type: typeOf(sch), Required: req, Enum: enumOf(sch)})
 	}
 	if rb, ok := op["requestBody"].(map[string]any); ok {
-		t := typeOf(rb["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any))
+		media := rb["content"].(map[string]any)["application/json"].(map[string]any)
+		t := typeOf(media["schema"].(map[string]any))
 		o.Body = &t
+		if ex, ok := media["example"]; ok {
+			raw, _ := json.MarshalIndent(ex, "", "  ")
+			o.Example = string(raw)
+		}
 	}
 	responses := op["responses"].(map[string]any)
 	codes := make([]string, 0, len(responses))

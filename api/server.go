@@ -28,7 +28,7 @@ type route struct {
 	summary      string
 	tag          string
 	public       bool // no token needed
-	in           any  // request body type (nil: none)
+	in           any  // request body type (nil: none); a value that is not empty is the document's example
 	out          any  // success body type (nil: none)
 	status       int  // success status
 	query        []string
