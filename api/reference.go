@@ -18,6 +18,9 @@ import (
 //go:embed reference.html
 var referenceHTML string
 
+//go:embed reference.css
+var referenceCSS []byte
+
 var referenceTmpl = template.Must(template.New("reference").Parse(referenceHTML))
 
 type refDoc struct {
@@ -229,6 +232,13 @@ func refSchemaOf(name string, s map[string]any) refSchema {
 		out.Fields = append(out.Fields, f)
 	}
 	return out
+}
+
+// docsStyle serves the reference's stylesheet.
+func docsStyle(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(referenceCSS)
 }
 
 // docsPage serves the reference, rendered once.

@@ -21,6 +21,11 @@ func TestReferencePage(t *testing.T) {
 	if strings.Contains(page, `="http`) || strings.Contains(page, `="//`) || strings.Contains(page, "<script") {
 		t.Error("the reference must load nothing from elsewhere and run no script")
 	}
+	css := httptest.NewRecorder()
+	srv.ServeHTTP(css, httptest.NewRequest("GET", "/api/docs/reference.css", nil))
+	if css.Code != 200 || !strings.HasPrefix(css.Header().Get("Content-Type"), "text/css") || !strings.Contains(page, "/api/docs/reference.css") {
+		t.Errorf("the reference's stylesheet: %d %s", css.Code, css.Header().Get("Content-Type"))
+	}
 	doc := srv.OpenAPI()
 	for path, item := range doc["paths"].(map[string]any) {
 		for method, op := range item.(map[string]any) {

@@ -51,6 +51,7 @@ func New(svc *service.Service, log *slog.Logger) *Server {
 	}
 	// The human reference: the same document, as HTML (not an API operation).
 	s.mux.Handle("GET /api/docs", s.docsPage())
+	s.mux.HandleFunc("GET /api/docs/reference.css", docsStyle)
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := s.allowed(r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
