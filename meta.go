@@ -99,6 +99,7 @@ type Meta struct {
 	// Unique id, set by the server.
 	ID string `json:"id" openapi:"readOnly" example:"01JD4Q8M6XQ5V0A9R2T7C3E1KZ"`
 	// DNS-1123 label, unique among the objects of its kind and scope; it cannot change.
+	// An access rule's is derived from its subject and role (what is sent is replaced).
 	Name string `json:"name" example:"vision"`
 	// Free text for people, at most 1024 characters.
 	Description string `json:"description,omitempty"`

@@ -210,7 +210,7 @@ var typeDocs = map[string]string{
 	"labspace.Meta.CreatedBy":                              "The user or application that created the object.",
 	"labspace.Meta.Description":                            "Free text for people, at most 1024 characters.",
 	"labspace.Meta.ID":                                     "Unique id, set by the server.",
-	"labspace.Meta.Name":                                   "DNS-1123 label, unique among the objects of its kind and scope; it cannot change.",
+	"labspace.Meta.Name":                                   "DNS-1123 label, unique among the objects of its kind and scope; it cannot change. An access rule's is derived from its subject and role (what is sent is replaced).",
 	"labspace.Meta.ResourceVersion":                        "Increases with every change; send the one you read with an update, a stale one is refused with 409.",
 	"labspace.Meta.UpdatedAt":                              "When the object last changed.",
 	"labspace.NFSSource":                                   "NFSSource mounts an NFS export.",
