@@ -13,14 +13,20 @@ func (*ComputeResource) Kind() Kind { return KindComputeResource }
 // ComputeSpec carries every compute field of the reference.
 type ComputeSpec struct {
 	// GPUDevices is the number of whole GPUs, or 1 with a GPUPortion.
-	GPUDevices int `json:"gpuDevices"`
+	GPUDevices int `json:"gpuDevices" example:"1"`
 	// GPUPortion asks for part of one GPU, by percent or by memory.
-	GPUPortion        *GPUPortion        `json:"gpuPortion,omitempty"`
-	CPURequest        string             `json:"cpuRequest,omitempty"`
-	CPULimit          string             `json:"cpuLimit,omitempty"`
-	MemoryRequest     string             `json:"memoryRequest,omitempty"`
-	MemoryLimit       string             `json:"memoryLimit,omitempty"`
-	LargeShm          bool               `json:"largeShm,omitempty"`
+	GPUPortion *GPUPortion `json:"gpuPortion,omitempty"`
+	// CPU cores reserved, e.g. "2" or "500m".
+	CPURequest string `json:"cpuRequest,omitempty" example:"2"`
+	// CPU cores the workspace may use at most.
+	CPULimit string `json:"cpuLimit,omitempty"`
+	// Memory reserved, e.g. "16Gi".
+	MemoryRequest string `json:"memoryRequest,omitempty" example:"16Gi"`
+	// Memory the workspace may use at most.
+	MemoryLimit string `json:"memoryLimit,omitempty"`
+	// Mounts a large /dev/shm (for data loaders that share memory).
+	LargeShm bool `json:"largeShm,omitempty"`
+	// Other resources of the nodes, by Kubernetes name.
 	ExtendedResources []ExtendedResource `json:"extendedResources,omitempty"`
 }
 
@@ -32,7 +38,9 @@ type GPUPortion struct {
 
 // ExtendedResource is any other countable resource a node offers.
 type ExtendedResource struct {
-	Name     string `json:"name"`
+	// The resource's Kubernetes name, e.g. example.com/fpga.
+	Name string `json:"name"`
+	// How much of it, as a Kubernetes quantity.
 	Quantity string `json:"quantity"`
 }
 

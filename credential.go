@@ -25,15 +25,21 @@ const (
 // CredentialSpec: Type and Registry are readable; Keys is filled by the
 // server; the rest is accepted on create and update and never returned.
 type CredentialSpec struct {
-	Type     CredentialType `json:"type"`
-	Registry string         `json:"registry,omitempty"` // docker-registry: the registry's address
-	Keys     []string       `json:"keys,omitempty"`     // read-only: the names of the secret's keys
+	// The shape of the secret.
+	Type     CredentialType `json:"type" example:"docker-registry"`
+	Registry string         `json:"registry,omitempty"`                // docker-registry: the registry's address
+	Keys     []string       `json:"keys,omitempty" openapi:"readOnly"` // read-only: the names of the secret's keys
 
-	Username        string            `json:"username,omitempty"`
-	Password        string            `json:"password,omitempty"`
-	AccessKeyID     string            `json:"accessKeyId,omitempty"`
-	SecretAccessKey string            `json:"secretAccessKey,omitempty"`
-	Data            map[string]string `json:"data,omitempty"`
+	// The user name (docker-registry, username-password); never returned.
+	Username string `json:"username,omitempty" openapi:"writeOnly"`
+	// The password (docker-registry, username-password); never returned.
+	Password string `json:"password,omitempty" openapi:"writeOnly"`
+	// The access key id (access-key); never returned.
+	AccessKeyID string `json:"accessKeyId,omitempty" openapi:"writeOnly"`
+	// The secret access key (access-key); never returned.
+	SecretAccessKey string `json:"secretAccessKey,omitempty" openapi:"writeOnly"`
+	// The secret's keys and values (generic-secret); never returned.
+	Data map[string]string `json:"data,omitempty" openapi:"writeOnly"`
 }
 
 // Validate checks the credential and that the secret fits its type.

@@ -25,64 +25,88 @@ const (
 
 // DataSourceSpec: the type, where it mounts, and exactly one per-type block.
 type DataSourceSpec struct {
-	Type      DataSourceType   `json:"type"`
-	MountPath string           `json:"mountPath"`
-	ReadOnly  bool             `json:"readOnly,omitempty"`
-	PVC       *PVCSource       `json:"pvc,omitempty"`
-	NFS       *NFSSource       `json:"nfs,omitempty"`
-	HostPath  *HostPathSource  `json:"hostPath,omitempty"`
-	Git       *GitSource       `json:"git,omitempty"`
-	S3        *S3Source        `json:"s3,omitempty"`
+	// Where the data comes from; the field of that name gives the details.
+	Type DataSourceType `json:"type" example:"pvc"`
+	// Where the data appears in the workspace.
+	MountPath string `json:"mountPath" example:"/data"`
+	// Mounts the data read-only.
+	ReadOnly bool `json:"readOnly,omitempty"`
+	// For type pvc: a persistent volume claim.
+	PVC *PVCSource `json:"pvc,omitempty"`
+	// For type nfs: an NFS export.
+	NFS *NFSSource `json:"nfs,omitempty"`
+	// For type host-path: a folder of the node.
+	HostPath *HostPathSource `json:"hostPath,omitempty"`
+	// For type git: a repository cloned at start.
+	Git *GitSource `json:"git,omitempty"`
+	// For type s3: a bucket.
+	S3 *S3Source `json:"s3,omitempty"`
+	// For type config-map: a Kubernetes config map.
 	ConfigMap *ConfigMapSource `json:"configMap,omitempty"`
-	Secret    *SecretSource    `json:"secret,omitempty"`
+	// For type secret: a credential's keys as files.
+	Secret *SecretSource `json:"secret,omitempty"`
 }
 
 // PVCSource is an existing claim, or a new one made for each workspace.
 type PVCSource struct {
-	ClaimName string  `json:"claimName,omitempty"` // existing claim
-	New       *NewPVC `json:"new,omitempty"`
+	ClaimName string `json:"claimName,omitempty"` // existing claim
+	// A claim to create for the workspace.
+	New *NewPVC `json:"new,omitempty"`
 }
 
 // NewPVC describes a claim labspace creates and keeps across stop/start.
 type NewPVC struct {
-	Size         string   `json:"size"`
-	StorageClass string   `json:"storageClass,omitempty"`
-	AccessModes  []string `json:"accessModes,omitempty"`
+	// The claim's size, e.g. "100Gi".
+	Size string `json:"size" example:"100Gi"`
+	// The storage class (empty: the cluster's default).
+	StorageClass string `json:"storageClass,omitempty"`
+	// The claim's access modes, e.g. ReadWriteOnce.
+	AccessModes []string `json:"accessModes,omitempty"`
 }
 
 // NFSSource mounts an NFS export.
 type NFSSource struct {
+	// The NFS server's address.
 	Server string `json:"server"`
-	Path   string `json:"path"`
+	// The exported path.
+	Path string `json:"path"`
 }
 
 // HostPathSource mounts a path of the node (or host, on the local runtime).
 type HostPathSource struct {
+	// The folder on the node.
 	Path string `json:"path"`
 }
 
 // GitSource clones a repository into the mount path.
 type GitSource struct {
-	Repository string `json:"repository"`
-	Branch     string `json:"branch,omitempty"`
+	// The repository's URL.
+	Repository string `json:"repository" example:"https://git.example.org/team/repo.git"`
+	// The branch to check out (default: the repository's).
+	Branch string `json:"branch,omitempty"`
+	// A commit to check out, instead of a branch's head.
 	Revision   string `json:"revision,omitempty"`
 	Credential string `json:"credential,omitempty"` // a username-password credential
 }
 
 // S3Source mounts a bucket.
 type S3Source struct {
-	Bucket     string `json:"bucket"`
+	// The bucket's name.
+	Bucket string `json:"bucket"`
+	// The service's endpoint URL.
 	URL        string `json:"url,omitempty"`
 	Credential string `json:"credential,omitempty"` // an access-key credential
 }
 
 // ConfigMapSource mounts a ConfigMap of the project's namespace.
 type ConfigMapSource struct {
+	// The config map's name in the project's namespace.
 	Name string `json:"name"`
 }
 
 // SecretSource mounts a credential's keys as files.
 type SecretSource struct {
+	// The credential, by name.
 	Credential string `json:"credential"`
 }
 

@@ -25,16 +25,25 @@ const (
 
 // EnvironmentSpec is everything the reference environment offers.
 type EnvironmentSpec struct {
-	Image           string     `json:"image"`
+	// The container image.
+	Image           string     `json:"image" example:"jupyter/base-notebook:latest"`
 	ImagePullPolicy PullPolicy `json:"imagePullPolicy,omitempty"`
-	Tools           []Tool     `json:"tools,omitempty"`
-	Command         []string   `json:"command,omitempty"`
-	Args            []string   `json:"args,omitempty"`
-	Env             []EnvVar   `json:"env,omitempty"`
-	WorkingDir      string     `json:"workingDir,omitempty"`
-	RunAs           RunAs      `json:"runAs"`
-	Capabilities    []string   `json:"capabilities,omitempty"`
-	Security        Security   `json:"security"`
+	// The tools users connect to.
+	Tools []Tool `json:"tools,omitempty"`
+	// The command the workspace runs (default: the image's).
+	Command []string `json:"command,omitempty"`
+	// The command's arguments.
+	Args []string `json:"args,omitempty"`
+	// Environment variables.
+	Env []EnvVar `json:"env,omitempty"`
+	// The working directory (default: the image's).
+	WorkingDir string `json:"workingDir,omitempty"`
+	// The user and groups the workload runs as.
+	RunAs RunAs `json:"runAs"`
+	// Linux capabilities to add.
+	Capabilities []string `json:"capabilities,omitempty"`
+	// The container's security settings.
+	Security Security `json:"security"`
 }
 
 // ToolType is a kind of tool a workspace offers.
@@ -55,9 +64,12 @@ const (
 
 // Tool is one thing a user connects to in a workspace.
 type Tool struct {
-	Name       string         `json:"name"`
-	Type       ToolType       `json:"type"`
-	Port       int            `json:"port,omitempty"` // container port; not for external tools
+	// The tool's name, unique in the environment.
+	Name string `json:"name" example:"jupyter"`
+	// The kind of tool.
+	Type ToolType `json:"type" example:"jupyter-notebook"`
+	Port int      `json:"port,omitempty" example:"8888"` // container port; not for external tools
+	// How users reach the tool (default external-url: through labspace's proxy).
 	Connection ConnectionType `json:"connection,omitempty"`
 	// NodePort, for node-port connections, asks for a fixed port (0: any free one).
 	NodePort int `json:"nodePort,omitempty"`
@@ -74,18 +86,25 @@ type Tool struct {
 // EnvVar is an environment variable: a value, a value left for the user to
 // fill in when creating a workspace, or a key of a credential.
 type EnvVar struct {
-	Name        string     `json:"name"`
-	Value       string     `json:"value,omitempty"`
-	FromUser    bool       `json:"fromUser,omitempty"`
-	Description string     `json:"description,omitempty"`
-	Credential  *SecretRef `json:"credential,omitempty"`
+	// The variable's name.
+	Name string `json:"name" example:"HF_HOME"`
+	// The variable's value.
+	Value string `json:"value,omitempty"`
+	// The user gives the value when creating a workspace.
+	FromUser bool `json:"fromUser,omitempty"`
+	// What the variable is for, shown to the user.
+	Description string `json:"description,omitempty"`
+	// Takes the value from a credential's key instead.
+	Credential *SecretRef `json:"credential,omitempty"`
 }
 
 // SecretRef names one key of a credential.
 type SecretRef struct {
+	// The credential's name.
 	Name string `json:"name"`
-	Key  string `json:"key"`
-	ID   string `json:"id,omitempty"` // set when a workspace resolves it
+	// The key of the credential's secret.
+	Key string `json:"key"`
+	ID  string `json:"id,omitempty"` // set when a workspace resolves it
 }
 
 // UIDSource says where a workspace's uid/gid come from.
@@ -99,16 +118,22 @@ const (
 
 // RunAs sets the user and groups the workload runs as.
 type RunAs struct {
-	Source             UIDSource `json:"source,omitempty"` // default image
-	UID                *int64    `json:"uid,omitempty"`
-	GID                *int64    `json:"gid,omitempty"`
-	SupplementalGroups []int64   `json:"supplementalGroups,omitempty"`
+	Source UIDSource `json:"source,omitempty"` // default image
+	// The user id, for source custom.
+	UID *int64 `json:"uid,omitempty"`
+	// The group id, for source custom.
+	GID *int64 `json:"gid,omitempty"`
+	// More group ids, for source custom.
+	SupplementalGroups []int64 `json:"supplementalGroups,omitempty"`
 }
 
 // Security holds the container's security flags.
 type Security struct {
-	RunAsNonRoot             bool `json:"runAsNonRoot,omitempty"`
-	ReadOnlyRootFilesystem   bool `json:"readOnlyRootFilesystem,omitempty"`
+	// Refuses to run as root.
+	RunAsNonRoot bool `json:"runAsNonRoot,omitempty"`
+	// Mounts the image's file system read-only.
+	ReadOnlyRootFilesystem bool `json:"readOnlyRootFilesystem,omitempty"`
+	// Lets processes gain privileges (setuid); needs the privilege-escalation privilege.
 	AllowPrivilegeEscalation bool `json:"allowPrivilegeEscalation,omitempty"`
 }
 

@@ -23,12 +23,15 @@ const (
 	ETOOLARGE      = "too_large"              // a body over its limit: 413
 	EMETHOD        = "method_not_allowed"     // a known path, another method: 405
 	EUNSUPPORTED   = "unsupported_media_type" // a body of a type not taken: 415
+	ENOTACCEPTABLE = "not_acceptable"         // no answer of a type the Accept header takes: 406
 	EINTERNAL      = "internal"               // anything else: 500, details logged only
 )
 
 // FieldError names one field at fault by its JSON path.
 type FieldError struct {
-	Field  string `json:"field"`
+	// The JSON path of the field at fault, e.g. spec.quota.gpus.
+	Field string `json:"field"`
+	// What is wrong with it.
 	Detail string `json:"detail"`
 }
 
@@ -93,6 +96,8 @@ func HTTPStatus(code string) int {
 		return http.StatusMethodNotAllowed
 	case EUNSUPPORTED:
 		return http.StatusUnsupportedMediaType
+	case ENOTACCEPTABLE:
+		return http.StatusNotAcceptable
 	}
 	return http.StatusInternalServerError
 }

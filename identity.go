@@ -5,12 +5,17 @@ import "time"
 // Token is a bearer token: a session from sign-in, or a personal access
 // token. Only its SHA-256 hash is stored.
 type Token struct {
-	ID        string    `json:"id"`
-	Hash      string    `json:"-"`
-	Subject   Subject   `json:"subject"`
-	Kind      string    `json:"kind"` // session | personal
-	Name      string    `json:"name,omitempty"`
+	// The token's id.
+	ID   string `json:"id"`
+	Hash string `json:"-"`
+	// Who the token signs in.
+	Subject Subject `json:"subject"`
+	Kind    string  `json:"kind"` // session | personal
+	// A personal token's name.
+	Name string `json:"name,omitempty"`
+	// When the token was made.
 	CreatedAt time.Time `json:"createdAt"`
+	// When the token stops working.
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
@@ -22,13 +27,20 @@ const (
 
 // AuditEntry records one change: who, what, which object, when, from where.
 type AuditEntry struct {
-	ID         int64     `json:"id"`
-	Time       time.Time `json:"time"`
-	Actor      string    `json:"actor"`
-	Action     string    `json:"action"` // create, update, delete, start, stop, revoke, ...
-	Kind       Kind      `json:"kind"`
-	ObjectID   string    `json:"objectId"`
-	ObjectName string    `json:"objectName"`
-	Scope      Scope     `json:"scope"`
-	Source     string    `json:"source"` // the client's address
+	// The entry's number, increasing.
+	ID int64 `json:"id"`
+	// When it happened.
+	Time time.Time `json:"time"`
+	// Who did it: a user or application name.
+	Actor  string `json:"actor"`
+	Action string `json:"action"` // create, update, delete, start, stop, revoke, ...
+	// The kind of object changed.
+	Kind Kind `json:"kind"`
+	// The object's id.
+	ObjectID string `json:"objectId"`
+	// The object's name.
+	ObjectName string `json:"objectName"`
+	// The object's scope.
+	Scope  Scope  `json:"scope"`
+	Source string `json:"source"` // the client's address
 }

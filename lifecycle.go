@@ -21,7 +21,8 @@ type LifecycleRules struct {
 	CPUIdleBelowMillicores int `json:"cpuIdleBelowMillicores,omitempty"`
 	// MaxRunningSeconds stops a workspace this long after it started,
 	// busy or not; MaxPreemptibleRunningSeconds does for preemptible ones.
-	MaxRunningSeconds            int64 `json:"maxRunningSeconds,omitempty"`
+	MaxRunningSeconds int64 `json:"maxRunningSeconds,omitempty"`
+	// As maxRunningSeconds, for preemptible workspaces.
 	MaxPreemptibleRunningSeconds int64 `json:"maxPreemptibleRunningSeconds,omitempty"`
 	// WarnBeforeSeconds is how long before such a stop the user is told
 	// (default 600, at most half the rule's duration).
@@ -88,6 +89,7 @@ func joinSignals(ss []Signal) string {
 // the scope each comes from.
 type EffectiveLifecycle struct {
 	LifecycleRules
+	// The scope each rule comes from, by rule.
 	From map[string]Scope `json:"from"`
 }
 
@@ -162,23 +164,30 @@ func (e *EffectiveLifecycle) CPUThreshold() int {
 
 // StopCause says why a workspace was stopped other than by a person.
 type StopCause struct {
-	Reason  string    `json:"reason"` // IdleTimeout, MaxDurationReached
-	Message string    `json:"message"`
-	At      time.Time `json:"at"`
+	Reason string `json:"reason"` // IdleTimeout, MaxDurationReached
+	// Why, in words.
+	Message string `json:"message"`
+	// When it was stopped.
+	At time.Time `json:"at"`
 }
 
 // Activity is a workspace's last activity that counts, as last recorded.
 type Activity struct {
-	Last   time.Time `json:"last"`
-	Signal Signal    `json:"signal"`
+	// When the last activity was seen.
+	Last time.Time `json:"last"`
+	// What the activity was.
+	Signal Signal `json:"signal"`
 }
 
 // StopNotice tells that a running workspace will be stopped at At unless
 // it is used (an idle stop) or in any case (a maximum duration).
 type StopNotice struct {
-	At      time.Time `json:"at"`
-	Reason  string    `json:"reason"`
-	Message string    `json:"message"`
+	// When the workspace will be stopped.
+	At time.Time `json:"at"`
+	// Why, as a code (IdleTimeout, MaxDurationReached).
+	Reason string `json:"reason"`
+	// Why, in words.
+	Message string `json:"message"`
 }
 
 // Deadline is when the rules stop running workspace w, last active at

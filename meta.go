@@ -49,8 +49,10 @@ const (
 // Scope locates an object. Departments and projects are named by their
 // (immutable) names. A project's scope is its department, or global.
 type Scope struct {
-	Type ScopeType `json:"type"`
-	Name string    `json:"name,omitempty"`
+	// Where the object lives: global, department or project.
+	Type ScopeType `json:"type" example:"project"`
+	// The department's or project's name; empty for the global scope.
+	Name string `json:"name,omitempty" example:"vision"`
 }
 
 // Global is the scope above all others.
@@ -94,14 +96,22 @@ func (s Scope) Validate(field string, v *Invalid) {
 
 // Meta is carried by every stored object.
 type Meta struct {
-	ID              string    `json:"id"`
-	Name            string    `json:"name"`
-	Description     string    `json:"description,omitempty"`
-	Scope           Scope     `json:"scope"`
-	ResourceVersion int64     `json:"resourceVersion"`
-	CreatedAt       time.Time `json:"createdAt"`
-	UpdatedAt       time.Time `json:"updatedAt"`
-	CreatedBy       string    `json:"createdBy"`
+	// Unique id, set by the server.
+	ID string `json:"id" openapi:"readOnly" example:"01JD4Q8M6XQ5V0A9R2T7C3E1KZ"`
+	// DNS-1123 label, unique among the objects of its kind and scope; it cannot change.
+	// An access rule's is derived from its subject and role (what is sent is replaced).
+	Name string `json:"name" example:"vision"`
+	// Free text for people, at most 1024 characters.
+	Description string `json:"description,omitempty"`
+	Scope       Scope  `json:"scope"`
+	// Increases with every change; send the one you read with an update, a stale one is refused with 409.
+	ResourceVersion int64 `json:"resourceVersion" example:"3"`
+	// When the object was created.
+	CreatedAt time.Time `json:"createdAt" openapi:"readOnly"`
+	// When the object last changed.
+	UpdatedAt time.Time `json:"updatedAt" openapi:"readOnly"`
+	// The user or application that created the object.
+	CreatedBy string `json:"createdBy" openapi:"readOnly"`
 }
 
 // Object is anything stored: it has a Meta and a Kind.

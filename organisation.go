@@ -12,7 +12,7 @@ import (
 type User struct {
 	Meta   `json:"meta"`
 	Spec   UserSpec   `json:"spec"`
-	Status UserStatus `json:"status"`
+	Status UserStatus `json:"status" openapi:"readOnly"`
 }
 
 // UserStatus is what labspace learnt of a user, never set by a request.
@@ -24,17 +24,22 @@ type UserStatus struct {
 
 // ExternalIdentity is what an OpenID provider said of a person at sign-in.
 type ExternalIdentity struct {
-	Issuer  string `json:"issuer"`
+	// The provider's issuer URL.
+	Issuer string `json:"issuer"`
+	// The person's id at the provider.
 	Subject string `json:"subject"`
 	// Groups are the provider's groups: access rules naming a group of
 	// that name apply to the user, as for a labspace group.
 	Groups []string `json:"groups,omitempty"`
 	// UID, GID and SupplementaryGIDs are the POSIX identity workloads of
 	// environments with runAs source identity-provider run as.
-	UID               *int64    `json:"uid,omitempty"`
-	GID               *int64    `json:"gid,omitempty"`
-	SupplementaryGIDs []int64   `json:"supplementaryGids,omitempty"`
-	LastSignIn        time.Time `json:"lastSignIn"`
+	UID *int64 `json:"uid,omitempty"`
+	// The primary group id.
+	GID *int64 `json:"gid,omitempty"`
+	// More group ids.
+	SupplementaryGIDs []int64 `json:"supplementaryGids,omitempty"`
+	// When the person last signed in.
+	LastSignIn time.Time `json:"lastSignIn"`
 }
 
 // SubjectKey is how a user's record is found from its identity.
@@ -42,9 +47,12 @@ func (e *ExternalIdentity) SubjectKey() string { return "oidc:" + e.Issuer + "#"
 
 // UserSpec is what an administrator sets on a user.
 type UserSpec struct {
-	Email       string `json:"email,omitempty"`
-	DisplayName string `json:"displayName,omitempty"`
-	Disabled    bool   `json:"disabled,omitempty"`
+	// The user's e-mail address.
+	Email string `json:"email,omitempty" example:"ada@example.org"`
+	// The user's name for people.
+	DisplayName string `json:"displayName,omitempty" example:"Ada Lovelace"`
+	// A disabled user cannot sign in.
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 func (*User) Kind() Kind { return KindUser }
@@ -83,7 +91,8 @@ type Group struct {
 
 // GroupSpec lists a group's members by user name.
 type GroupSpec struct {
-	Members []string `json:"members"`
+	// The members' user names.
+	Members []string `json:"members" example:"ada,grace"`
 }
 
 func (*Group) Kind() Kind { return KindGroup }
@@ -108,7 +117,8 @@ type Application struct {
 
 // ApplicationSpec holds the application's public client id.
 type ApplicationSpec struct {
-	ClientID string `json:"clientId"`
+	// The id the application signs in with, set by the server.
+	ClientID string `json:"clientId" openapi:"readOnly"`
 }
 
 func (*Application) Kind() Kind { return KindApplication }
@@ -177,10 +187,12 @@ func (p *Project) Validate(v *Invalid) {
 // preemptible are admitted only within it; over-quota lets preemptible
 // workspaces use idle capacity beyond it.
 type Quota struct {
-	GPUs      float64 `json:"gpus"`
-	CPU       string  `json:"cpu,omitempty"`    // cores, e.g. "64"; empty: unlimited
-	Memory    string  `json:"memory,omitempty"` // e.g. "512Gi"; empty: unlimited
-	OverQuota bool    `json:"overQuota"`
+	// GPUs deserved (fractions allowed).
+	GPUs   float64 `json:"gpus" example:"4"`
+	CPU    string  `json:"cpu,omitempty" example:"64"`       // cores, e.g. "64"; empty: unlimited
+	Memory string  `json:"memory,omitempty" example:"512Gi"` // e.g. "512Gi"; empty: unlimited
+	// Lets preemptible workspaces use idle capacity beyond the quota.
+	OverQuota bool `json:"overQuota"`
 }
 
 // Validate checks the quota's quantities.
@@ -203,8 +215,10 @@ const (
 
 // Subject names a user, group or application.
 type Subject struct {
-	Type SubjectType `json:"type"`
-	Name string      `json:"name"`
+	// User, group or application.
+	Type SubjectType `json:"type" example:"user"`
+	// The subject's name.
+	Name string `json:"name" example:"ada"`
 }
 
 func (s Subject) String() string { return string(s.Type) + ":" + s.Name }
@@ -218,8 +232,10 @@ type AccessRule struct {
 
 // AccessRuleSpec is the subject and the role it gets.
 type AccessRuleSpec struct {
+	// Who gets the role.
 	Subject Subject `json:"subject"`
-	Role    Role    `json:"role"`
+	// The role given over the rule's scope (meta.scope).
+	Role Role `json:"role" example:"l1-researcher"`
 }
 
 func (*AccessRule) Kind() Kind { return KindAccessRule }

@@ -25,6 +25,7 @@ const PolicyName = "workspaces"
 // PolicySpec holds a policy's rules, by field (PolicyFields). Values are
 // strings, as Kubernetes writes quantities: "2", "500m", "8Gi", "true".
 type PolicySpec struct {
+	// Rules for workspace fields, by field name (e.g. compute.gpuDevices).
 	Fields map[string]FieldRule `json:"fields,omitempty"`
 	// ImposedDataSources are data sources (by name, visible in the scope)
 	// that every workspace in the scope mounts.
@@ -42,6 +43,7 @@ type FieldRule struct {
 	Default string `json:"default,omitempty"`
 	// Min and Max bound numbers and quantities.
 	Min string `json:"min,omitempty"`
+	// The largest value allowed.
 	Max string `json:"max,omitempty"`
 	// Options are the values allowed (strings).
 	Options []string `json:"options,omitempty"`

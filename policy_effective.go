@@ -9,7 +9,9 @@ import (
 // EffectivePolicy is what applies to the workspaces of one scope: the
 // strictest of the policies of the scope and the scopes above it.
 type EffectivePolicy struct {
-	Scope  Scope                    `json:"scope"`
+	// The project's scope.
+	Scope Scope `json:"scope"`
+	// The strictest rule of each field.
 	Fields map[string]EffectiveRule `json:"fields"`
 	// ImposedDataSources are mounted by every workspace, with the scope
 	// whose policy imposes each.
@@ -24,20 +26,26 @@ type EffectivePolicy struct {
 // min, max, options, required and canEdit, the scope whose policy set it.
 type EffectiveRule struct {
 	FieldRule
-	Type FieldType        `json:"type"`
+	// The field's type.
+	Type FieldType `json:"type"`
+	// The scope each part of the rule comes from, by part (default, min, max...).
 	From map[string]Scope `json:"from"`
 }
 
 // Imposed is a data source a policy imposes.
 type Imposed struct {
+	// The data source's name.
 	Name string `json:"name"`
-	From Scope  `json:"from"`
+	// The scope whose policy imposes it.
+	From Scope `json:"from"`
 }
 
 // Granted is a privilege a policy grants.
 type Granted struct {
+	// The privilege.
 	Privilege Privilege `json:"privilege"`
-	From      Scope     `json:"from"`
+	// The scope whose policy grants it.
+	From Scope `json:"from"`
 }
 
 // Merge combines the policies of a chain, outermost first, into what

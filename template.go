@@ -17,29 +17,42 @@ func (*Template) Kind() Kind { return KindTemplate }
 // TemplateSpec references building blocks by name or id, with overrides.
 // Env values left empty with fromUser are for the workspace's creator.
 type TemplateSpec struct {
-	Environment string          `json:"environment"`
-	Compute     string          `json:"compute"`
+	// The environment, by name or id.
+	Environment string `json:"environment"`
+	// The compute resource, by name or id.
+	Compute string `json:"compute"`
+	// The data sources to mount.
 	DataSources []DataSourceUse `json:"dataSources,omitempty"`
-	Command     []string        `json:"command,omitempty"`
-	Args        []string        `json:"args,omitempty"`
-	Env         []EnvVar        `json:"env,omitempty"`
-	General     GeneralSettings `json:"general"`
+	// Replaces the environment's command.
+	Command []string `json:"command,omitempty"`
+	// Replaces the environment's arguments.
+	Args []string `json:"args,omitempty"`
+	// Environment variables, added to the environment's.
+	Env []EnvVar `json:"env,omitempty"`
+	// Labels, annotations, node pool and preemptibility.
+	General GeneralSettings `json:"general"`
 }
 
 // DataSourceUse names a data source and, optionally, another mount path.
 type DataSourceUse struct {
-	Name      string `json:"name"`
+	// The data source, by name or id.
+	Name string `json:"name"`
+	// Overrides the data source's mount path.
 	MountPath string `json:"mountPath,omitempty"`
 }
 
 // GeneralSettings apply to the workload itself.
 type GeneralSettings struct {
-	Labels      map[string]string `json:"labels,omitempty"`
+	// Labels for the workspace's Kubernetes objects.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Annotations for the workspace's Kubernetes objects.
 	Annotations map[string]string `json:"annotations,omitempty"`
 	// AutoDeleteSeconds deletes a workspace this long after it stops (0: never).
-	AutoDeleteSeconds int64  `json:"autoDeleteSeconds,omitempty"`
-	Preemptible       bool   `json:"preemptible,omitempty"`
-	NodePool          string `json:"nodePool,omitempty"`
+	AutoDeleteSeconds int64 `json:"autoDeleteSeconds,omitempty"`
+	// The workspace may run beyond the project's quota and be preempted.
+	Preemptible bool `json:"preemptible,omitempty"`
+	// The node pool to run on.
+	NodePool string `json:"nodePool,omitempty"`
 }
 
 // Validate checks the template's own fields (references are resolved by the service).

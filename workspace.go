@@ -26,15 +26,17 @@ var Phases = []Phase{PhaseCreating, PhasePending, PhaseInitializing, PhaseRunnin
 // a resolved snapshot of the building blocks it was made from: later edits
 // of those blocks do not change it.
 type Workspace struct {
-	Meta         `json:"meta"`
-	Spec         WorkspaceSpec `json:"spec"`
-	DesiredPhase Phase         `json:"desiredPhase"`
+	Meta `json:"meta"`
+	// The resolved building blocks, fixed when the workspace was created.
+	Spec WorkspaceSpec `json:"spec" openapi:"readOnly"`
+	// What was asked: Running, Stopped or Deleted; status.phase follows as the controller acts.
+	DesiredPhase Phase `json:"desiredPhase" example:"Running"`
 	// Sharing says who besides the creator may connect to its tools.
 	Sharing Sharing `json:"sharing"`
 	// StopCause says why the desired phase became Stopped when no person
 	// asked (a policy's idle or running-time rule); cleared at the next start.
-	StopCause *StopCause      `json:"stopCause,omitempty"`
-	Status    WorkspaceStatus `json:"status"`
+	StopCause *StopCause      `json:"stopCause,omitempty" openapi:"readOnly"`
+	Status    WorkspaceStatus `json:"status" openapi:"readOnly"`
 }
 
 func (*Workspace) Kind() Kind { return KindWorkspace }
@@ -82,52 +84,74 @@ func (w *Workspace) Project() string { return w.Scope.Name }
 
 // AssetRef records which building block a snapshot came from.
 type AssetRef struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	Scope Scope  `json:"scope"`
+	// The building block's id.
+	ID string `json:"id"`
+	// The building block's name when it was used.
+	Name string `json:"name"`
+	// The building block's scope.
+	Scope Scope `json:"scope"`
 }
 
 // WorkspaceSpec is the resolved, self-contained description of a workspace.
 type WorkspaceSpec struct {
-	Template    *AssetRef            `json:"template,omitempty"`
-	Environment ResolvedEnvironment  `json:"environment"`
-	Compute     ResolvedCompute      `json:"compute"`
+	// The template the workspace was made from, if any.
+	Template *AssetRef `json:"template,omitempty"`
+	// The environment: image, tools and how they run.
+	Environment ResolvedEnvironment `json:"environment"`
+	// The compute resource: GPUs, CPU and memory.
+	Compute ResolvedCompute `json:"compute"`
+	// The data sources mounted, the policy's imposed ones included.
 	DataSources []ResolvedDataSource `json:"dataSources"`
-	Command     []string             `json:"command,omitempty"`
-	Args        []string             `json:"args,omitempty"`
-	Env         []EnvVar             `json:"env,omitempty"`
-	General     GeneralSettings      `json:"general"`
+	// Replaces the environment's command.
+	Command []string `json:"command,omitempty"`
+	// Replaces the environment's arguments.
+	Args []string `json:"args,omitempty"`
+	// The environment variables, with the values given at creation.
+	Env []EnvVar `json:"env,omitempty"`
+	// Labels, annotations, node pool and preemptibility.
+	General GeneralSettings `json:"general"`
 }
 
 // ResolvedEnvironment is a snapshot of an environment.
 type ResolvedEnvironment struct {
-	From AssetRef        `json:"from"`
+	// The environment the snapshot was taken of.
+	From AssetRef `json:"from"`
+	// The environment's spec at that time.
 	Spec EnvironmentSpec `json:"spec"`
 }
 
 // ResolvedCompute is a snapshot of a compute resource.
 type ResolvedCompute struct {
-	From AssetRef    `json:"from"`
+	// The compute resource the snapshot was taken of.
+	From AssetRef `json:"from"`
+	// The compute resource's spec at that time, GPU override applied.
 	Spec ComputeSpec `json:"spec"`
 }
 
 // ResolvedDataSource is a snapshot of a data source, mount path overridden.
 type ResolvedDataSource struct {
-	From AssetRef       `json:"from"`
+	// The data source the snapshot was taken of.
+	From AssetRef `json:"from"`
+	// The data source's spec at that time, mount path overridden.
 	Spec DataSourceSpec `json:"spec"`
 }
 
 // WorkspaceStatus is what is true, as the lifecycle last observed it.
 type WorkspaceStatus struct {
-	Phase        Phase       `json:"phase"`
-	PhaseReason  string      `json:"phaseReason,omitempty"`
-	PhaseMessage string      `json:"phaseMessage,omitempty"`
-	Conditions   []Condition `json:"conditions"`
+	// Where the workspace is in its lifecycle, as last observed.
+	Phase Phase `json:"phase" example:"Running"`
+	// Why it is in this phase, as a code (e.g. Unschedulable, NonPreemptibleOverQuota).
+	PhaseReason string `json:"phaseReason,omitempty"`
+	// Why it is in this phase, in words.
+	PhaseMessage string `json:"phaseMessage,omitempty"`
+	// Aspects of the status, as in Kubernetes.
+	Conditions []Condition `json:"conditions"`
 	// Admission is set while the workspace holds quota and capacity.
 	Admission *Admission `json:"admission,omitempty"`
 	// Tools lists how to reach each tool of the environment.
-	Tools     []ToolStatus `json:"tools,omitempty"`
-	StartedAt *time.Time   `json:"startedAt,omitempty"`
+	Tools []ToolStatus `json:"tools,omitempty"`
+	// When the workspace last started running.
+	StartedAt *time.Time `json:"startedAt,omitempty"`
 	// Activity is the last activity recorded (at most a minute behind:
 	// the running server holds the newest in memory).
 	Activity *Activity `json:"activity,omitempty"`
@@ -137,6 +161,7 @@ type WorkspaceStatus struct {
 
 // Admission records what an admitted workspace holds.
 type Admission struct {
+	// When the workspace was admitted.
 	Time time.Time `json:"time"`
 	// GPUDevices are the host's GPU indexes given to it (local runtime).
 	GPUDevices []int `json:"gpuDevices,omitempty"`
@@ -144,10 +169,14 @@ type Admission struct {
 
 // ToolStatus is one tool's connection.
 type ToolStatus struct {
-	Name  string   `json:"name"`
-	Type  ToolType `json:"type"`
-	URL   string   `json:"url"`
-	Ready bool     `json:"ready"`
+	// The tool's name in the environment.
+	Name string `json:"name"`
+	// The kind of tool.
+	Type ToolType `json:"type"`
+	// Where to connect to the tool.
+	URL string `json:"url"`
+	// Whether the tool answers.
+	Ready bool `json:"ready"`
 }
 
 // Holds reports whether the workspace counts against quota and capacity.
@@ -155,47 +184,73 @@ func (w *Workspace) Holds() bool { return w.Status.Admission != nil }
 
 // Condition is one aspect of the status, as in Kubernetes.
 type Condition struct {
-	Type               string    `json:"type"`
-	Status             string    `json:"status"` // True, False, Unknown
-	Reason             string    `json:"reason,omitempty"`
-	Message            string    `json:"message,omitempty"`
+	// The aspect this condition is about (e.g. Scheduled, Ready).
+	Type string `json:"type"`
+	// True, False or Unknown.
+	Status string `json:"status"` // True, False, Unknown
+	// Why, as a code.
+	Reason string `json:"reason,omitempty"`
+	// Why, in words.
+	Message string `json:"message,omitempty"`
+	// When the status last changed.
 	LastTransitionTime time.Time `json:"lastTransitionTime"`
 }
 
 // Event is one entry of a workspace's history.
 type Event struct {
-	ID          int64     `json:"id"`
-	WorkspaceID string    `json:"workspaceId"`
-	Time        time.Time `json:"time"`
-	Type        string    `json:"type"` // PhaseChanged, StartRequested, StopRequested, DeleteRequested, Created
-	FromPhase   Phase     `json:"fromPhase,omitempty"`
-	ToPhase     Phase     `json:"toPhase,omitempty"`
-	Reason      string    `json:"reason,omitempty"`
-	Message     string    `json:"message,omitempty"`
-	Actor       string    `json:"actor"`
+	// The event's number, increasing.
+	ID int64 `json:"id"`
+	// The workspace's id.
+	WorkspaceID string `json:"workspaceId"`
+	// When it happened.
+	Time time.Time `json:"time"`
+	// What happened: PhaseChanged, StartRequested, StopRequested, DeleteRequested or Created.
+	Type string `json:"type"` // PhaseChanged, StartRequested, StopRequested, DeleteRequested, Created
+	// The phase before, for PhaseChanged.
+	FromPhase Phase `json:"fromPhase,omitempty"`
+	// The phase after, for PhaseChanged.
+	ToPhase Phase `json:"toPhase,omitempty"`
+	// Why, as a code.
+	Reason string `json:"reason,omitempty"`
+	// Why, in words.
+	Message string `json:"message,omitempty"`
+	// Who asked, or the controller.
+	Actor string `json:"actor"`
 }
 
 // WorkspaceCreate is the request to create a workspace: a template, or
 // building blocks by name or id, plus overrides.
 type WorkspaceCreate struct {
-	Name        string          `json:"name"`
-	Description string          `json:"description,omitempty"`
-	Template    string          `json:"template,omitempty"`
-	Environment string          `json:"environment,omitempty"`
-	Compute     string          `json:"compute,omitempty"`
+	// The workspace's name, a DNS-1123 label unique in the project.
+	Name string `json:"name" example:"exp1"`
+	// Free text for people, at most 1024 characters.
+	Description string `json:"description,omitempty"`
+	// A template, by name or id; or give an environment and a compute resource.
+	Template string `json:"template,omitempty"`
+	// An environment, by name or id (overrides the template's).
+	Environment string `json:"environment,omitempty" example:"jupyter-lab"`
+	// A compute resource, by name or id (overrides the template's).
+	Compute string `json:"compute,omitempty" example:"one-gpu"`
+	// Data sources to mount, by name or id, each with an optional mount path.
 	DataSources []DataSourceUse `json:"dataSources,omitempty"`
-	Command     []string        `json:"command,omitempty"`
-	Args        []string        `json:"args,omitempty"`
+	// Replaces the environment's command.
+	Command []string `json:"command,omitempty"`
+	// Replaces the environment's arguments, one item per argument.
+	Args []string `json:"args,omitempty"`
 	// Env sets the values of variables, the ones left for the user included.
 	Env map[string]string `json:"env,omitempty"`
 	// GPUDevices replaces the compute resource's number of GPUs.
-	GPUDevices  *int              `json:"gpuDevices,omitempty"`
-	Preemptible *bool             `json:"preemptible,omitempty"`
-	NodePool    string            `json:"nodePool,omitempty"`
-	Labels      map[string]string `json:"labels,omitempty"`
+	GPUDevices *int `json:"gpuDevices,omitempty"`
+	// Whether the workspace may run beyond the project's quota and be preempted.
+	Preemptible *bool `json:"preemptible,omitempty"`
+	// The node pool to run on.
+	NodePool string `json:"nodePool,omitempty"`
+	// Labels for the workspace's Kubernetes objects.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Annotations for the workspace's Kubernetes objects.
 	Annotations map[string]string `json:"annotations,omitempty"`
 	// DesiredPhase is Running (the default: create and start) or Stopped.
-	DesiredPhase Phase `json:"desiredPhase,omitempty"`
+	DesiredPhase Phase `json:"desiredPhase,omitempty" example:"Running"`
 }
 
 // Validate checks the request's own fields; references are resolved by the service.

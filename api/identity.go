@@ -14,61 +14,79 @@ import (
 // TokenRequest signs in a user (username, password) or an application
 // (clientId, clientSecret).
 type TokenRequest struct {
-	Username     string `json:"username,omitempty"`
-	Password     string `json:"password,omitempty"`
-	ClientID     string `json:"clientId,omitempty"`
-	ClientSecret string `json:"clientSecret,omitempty"`
+	// A user's name, with password.
+	Username string `json:"username,omitempty" example:"ada"`
+	// The user's password.
+	Password string `json:"password,omitempty" openapi:"writeOnly"`
+	// An application's client id, with clientSecret.
+	ClientID string `json:"clientId,omitempty"`
+	// The application's client secret.
+	ClientSecret string `json:"clientSecret,omitempty" openapi:"writeOnly"`
 	// Code, CodeVerifier and RedirectURI: the command line's sign-in
 	// through the browser (a code from /auth/cli and its PKCE verifier).
-	Code         string `json:"code,omitempty"`
-	CodeVerifier string `json:"codeVerifier,omitempty"`
-	RedirectURI  string `json:"redirectUri,omitempty"`
+	Code string `json:"code,omitempty" openapi:"writeOnly"`
+	// The PKCE verifier of the code.
+	CodeVerifier string `json:"codeVerifier,omitempty" openapi:"writeOnly"`
+	// The redirect URI the code was issued for.
+	RedirectURI string `json:"redirectUri,omitempty"`
 }
 
 // TokenResponse carries a new token; it is shown only this once.
 type TokenResponse struct {
-	AccessToken string    `json:"accessToken"`
-	ExpiresAt   time.Time `json:"expiresAt"`
-	ID          string    `json:"id"`
+	// The token: send it as Authorization: Bearer <token>.
+	AccessToken string `json:"accessToken"`
+	// When the token stops working.
+	ExpiresAt time.Time `json:"expiresAt"`
+	// The token's id, to revoke it.
+	ID string `json:"id"`
 }
 
 // PersonalTokenRequest asks for a named personal access token.
 // Password confirms the caller: its own password, or an application's
 // client secret.
 type PersonalTokenRequest struct {
-	Name             string `json:"name"`
-	ExpiresInSeconds int64  `json:"expiresInSeconds"`
-	Password         string `json:"password"`
+	// The token's name.
+	Name string `json:"name" example:"ci"`
+	// How long the token lasts.
+	ExpiresInSeconds int64 `json:"expiresInSeconds" example:"2592000"`
+	// Your password, or an application's client secret.
+	Password string `json:"password" openapi:"writeOnly"`
 }
 
 // PasswordChange is a user's own new password, confirmed with the current one.
 type PasswordChange struct {
-	CurrentPassword string `json:"currentPassword"`
-	NewPassword     string `json:"newPassword"`
+	// Your password now.
+	CurrentPassword string `json:"currentPassword" openapi:"writeOnly"`
+	// The new password, 8 to 72 bytes.
+	NewPassword string `json:"newPassword" openapi:"writeOnly"`
 }
 
 // ApplicationBody is a new application, confirmed with the caller's password.
 type ApplicationBody struct {
 	labspace.Application
-	Password string `json:"password"`
+	// Your password, confirming the request.
+	Password string `json:"password" openapi:"writeOnly"`
 }
 
 // UserBody is a user with its (write-only) password.
 type UserBody struct {
 	labspace.User
-	Password string `json:"password,omitempty"`
+	// A new password for the user, 8 to 72 bytes; never returned.
+	Password string `json:"password,omitempty" openapi:"writeOnly"`
 }
 
 // ApplicationCreated is a new application with its client secret, shown once.
 type ApplicationCreated struct {
 	labspace.Application
+	// The client secret, shown this once.
 	ClientSecret string `json:"clientSecret"`
 }
 
 func (s *Server) identityRoutes() []route {
 	return []route{
 		{method: "POST", path: "/api/v1/token", summary: "Sign in: exchange a password or client secret for a token",
-			tag: "identity", public: true, in: TokenRequest{}, out: TokenResponse{}, status: 200, handle: s.token},
+			tag: "identity", public: true, in: TokenRequest{Username: "ada", Password: "correct-horse-battery"},
+			out: TokenResponse{}, status: 200, handle: s.token},
 		{method: "POST", path: "/api/v1/logout", summary: "Revoke the token used for this request", tag: "identity",
 			status: 204, handle: func(w http.ResponseWriter, r *http.Request) error {
 				if err := s.svc.Logout(r.Context(), r.Context().Value(tokenKey{}).(*labspace.Token)); err != nil {
@@ -97,7 +115,8 @@ func (s *Server) identityRoutes() []route {
 				return reply(w, 200, List[labspace.Token]{Items: items}, err)
 			}},
 		{method: "POST", path: "/api/v1/tokens", summary: "Create a personal access token", tag: "identity",
-			in: PersonalTokenRequest{}, out: TokenResponse{}, status: 201, handle: func(w http.ResponseWriter, r *http.Request) error {
+			in:  PersonalTokenRequest{Name: "ci", ExpiresInSeconds: 30 * 24 * 3600, Password: "correct-horse-battery"},
+			out: TokenResponse{}, status: 201, handle: func(w http.ResponseWriter, r *http.Request) error {
 				var req PersonalTokenRequest
 				if err := decode(r, &req); err != nil {
 					return err

@@ -19,10 +19,15 @@ import (
 
 // Problem is an RFC 9457 problem document; Errors names the fields at fault.
 type Problem struct {
-	Type   string                `json:"type"`
-	Title  string                `json:"title"`
-	Status int                   `json:"status"`
-	Detail string                `json:"detail"`
+	// A URI naming the kind of problem.
+	Type string `json:"type"`
+	// The HTTP status in words.
+	Title string `json:"title"`
+	// The HTTP status.
+	Status int `json:"status"`
+	// What went wrong, for people.
+	Detail string `json:"detail"`
+	// The fields at fault, for invalid input.
 	Errors []labspace.FieldError `json:"errors,omitempty"`
 }
 

@@ -28,7 +28,7 @@ type route struct {
 	summary      string
 	tag          string
 	public       bool // no token needed
-	in           any  // request body type (nil: none)
+	in           any  // request body type (nil: none); a value that is not empty is the document's example
 	out          any  // success body type (nil: none)
 	status       int  // success status
 	query        []string
@@ -44,11 +44,14 @@ func New(svc *service.Service, log *slog.Logger) *Server {
 	for _, k := range kinds {
 		s.routes = append(s.routes, s.kindRoutes(k)...)
 	}
-	s.routes = append(s.routes, route{method: "GET", path: "/api/v1/openapi.json", summary: "This API's OpenAPI 3.1 document",
+	s.routes = append(s.routes, route{method: "GET", path: openAPIPath, summary: "This API's OpenAPI 3.1 document",
 		tag: "meta", public: true, out: map[string]any{}, status: 200, handle: s.openAPI})
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
 	}
+	// The human reference: the same document, as HTML (not an API operation).
+	s.mux.Handle("GET /api/docs", s.docsPage())
+	s.mux.HandleFunc("GET /api/docs/reference.css", docsStyle)
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := s.allowed(r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))

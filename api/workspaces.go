@@ -51,7 +51,8 @@ func (s *Server) workspaceRoutes() []route {
 				return reply(w, 200, out, err)
 			}},
 		{method: "POST", path: base, summary: "Create a workspace from a template or building blocks, started unless desiredPhase is Stopped",
-			tag: "workspaces", in: labspace.WorkspaceCreate{}, out: ws, status: 201,
+			tag: "workspaces", in: labspace.WorkspaceCreate{Name: "exp1", Environment: "jupyter-lab", Compute: "one-gpu",
+				DataSources: []labspace.DataSourceUse{{Name: "imagenet", MountPath: "/data"}}}, out: ws, status: 201,
 			handle: func(w http.ResponseWriter, r *http.Request) error {
 				var req labspace.WorkspaceCreate
 				if err := decode(r, &req); err != nil {
@@ -78,7 +79,7 @@ func (s *Server) workspaceRoutes() []route {
 		{method: "DELETE", path: one, summary: "Ask for the workspace to be deleted", tag: "workspaces", out: ws, status: 202,
 			handle: desired(labspace.PhaseDeleted)},
 		{method: "PUT", path: one + "/sharing", summary: "Set who besides its creator may connect to the workspace's tools (the creator only; needs tools on hosts of their own)",
-			tag: "workspaces", in: labspace.Sharing{}, out: ws, status: 200,
+			tag: "workspaces", in: labspace.Sharing{Users: []string{"grace"}}, out: ws, status: 200,
 			handle: func(w http.ResponseWriter, r *http.Request) error {
 				var req labspace.Sharing
 				if err := decode(r, &req); err != nil {

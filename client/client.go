@@ -123,6 +123,9 @@ type Me struct {
 		Role  labspace.Role  `json:"role"`
 		Scope labspace.Scope `json:"scope"`
 	} `json:"grants"`
+	// Passwordless: a user of the identity provider without a labspace
+	// password (a recent sign-in there confirms instead).
+	Passwordless bool `json:"passwordless,omitempty"`
 }
 
 // WhoAmI returns the caller.

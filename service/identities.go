@@ -98,8 +98,10 @@ func (s *Service) CreateApplication(ctx context.Context, app *labspace.Applicati
 
 // Me describes the caller: who it is and the roles it holds where.
 type Me struct {
+	// The caller.
 	Subject labspace.Subject `json:"subject"`
-	Grants  []MeGrant        `json:"grants"`
+	// The roles the caller holds, each over a scope.
+	Grants []MeGrant `json:"grants"`
 	// Passwordless: a user of the identity provider without a labspace
 	// password; a sign-in there of the last 10 minutes confirms instead.
 	Passwordless bool `json:"passwordless,omitempty"`
@@ -107,7 +109,9 @@ type Me struct {
 
 // MeGrant is one role over one scope.
 type MeGrant struct {
-	Role  labspace.Role  `json:"role"`
+	// The role.
+	Role labspace.Role `json:"role"`
+	// Where the role holds.
 	Scope labspace.Scope `json:"scope"`
 }
 

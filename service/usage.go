@@ -11,16 +11,22 @@ import (
 // hold now: the picture the new-workspace flow and the administration
 // pages draw as bars.
 type ProjectUsage struct {
-	Project    string         `json:"project"`
-	Quota      labspace.Quota `json:"quota"`
-	GPUs       float64        `json:"gpus"`
-	MilliCPU   int64          `json:"milliCpu"`
-	Memory     int64          `json:"memoryBytes"`
-	Workspaces int            `json:"workspaces"` // how many hold an admission
+	// The project's name.
+	Project string `json:"project"`
+	// The project's quota.
+	Quota labspace.Quota `json:"quota"`
+	// GPUs its admitted workspaces hold.
+	GPUs float64 `json:"gpus"`
+	// CPU its admitted workspaces hold, in thousandths of a core.
+	MilliCPU int64 `json:"milliCpu"`
+	// Memory its admitted workspaces hold, in bytes.
+	Memory     int64 `json:"memoryBytes"`
+	Workspaces int   `json:"workspaces"` // how many hold an admission
 	// QuotaMilliCPU and QuotaMemory are the quota in the same units; 0
 	// when the quota sets no limit.
 	QuotaMilliCPU int64 `json:"quotaMilliCpu"`
-	QuotaMemory   int64 `json:"quotaMemoryBytes"`
+	// The memory quota in bytes; 0 when it sets no limit.
+	QuotaMemory int64 `json:"quotaMemoryBytes"`
 	// History is the project's GPUs allocated and used over the last
 	// hours, one point per sample of the controller (utilisation.go).
 	History []UsePoint `json:"history,omitempty"`

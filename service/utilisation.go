@@ -38,10 +38,14 @@ type WorkspaceUse struct {
 // used (each workspace's GPUs times their utilisation); UsedKnown is
 // false when no reading of its GPUs' utilisation was to be had.
 type UsePoint struct {
-	At        time.Time `json:"at"`
-	Allocated float64   `json:"allocated"`
-	Used      float64   `json:"used"`
-	UsedKnown bool      `json:"usedKnown"`
+	// When the sample was taken.
+	At time.Time `json:"at"`
+	// GPUs allocated to the project's workspaces.
+	Allocated float64 `json:"allocated"`
+	// GPUs in use, by their utilisation.
+	Used float64 `json:"used"`
+	// Whether utilisation was measured (false: no GPU metrics).
+	UsedKnown bool `json:"usedKnown"`
 }
 
 // useLog holds the samples.
