@@ -129,7 +129,7 @@ func (s *Server) identityRoutes() []route {
 		{method: "GET", path: "/api/v1/users/{name}", summary: "Get a user", tag: "users", out: labspace.User{},
 			status: 200, handle: s.get(labspace.KindUser, "name")},
 		{method: "PUT", path: "/api/v1/users/{name}", summary: "Update a user; a new password signs it out everywhere", tag: "users",
-			in: UserBody{}, out: labspace.User{}, status: 200, handle: func(w http.ResponseWriter, r *http.Request) error {
+			in: UserBody{}, out: labspace.User{}, status: 200, conditional: true, handle: func(w http.ResponseWriter, r *http.Request) error {
 				var b UserBody
 				if err := decode(r, &b); err != nil {
 					return err
@@ -138,7 +138,7 @@ func (s *Server) identityRoutes() []route {
 				return reply(w, 200, u, err)
 			}},
 		{method: "DELETE", path: "/api/v1/users/{name}", summary: "Delete a user, its tokens and access rules", tag: "users",
-			status: 204, handle: s.del(labspace.KindUser, "name")},
+			status: 204, conditional: true, handle: s.del(labspace.KindUser, "name")},
 		{method: "GET", path: "/api/v1/applications", summary: "List applications (service accounts)", tag: "applications",
 			out: List[labspace.Object]{Items: []labspace.Object{&labspace.Application{}}}, status: 200, query: listQuery, handle: s.list(labspace.KindApplication)},
 		{method: "POST", path: "/api/v1/applications", summary: "Create an application; its client secret is shown once", tag: "applications",
@@ -156,7 +156,7 @@ func (s *Server) identityRoutes() []route {
 		{method: "GET", path: "/api/v1/applications/{name}", summary: "Get an application", tag: "applications",
 			out: labspace.Application{}, status: 200, handle: s.get(labspace.KindApplication, "name")},
 		{method: "DELETE", path: "/api/v1/applications/{name}", summary: "Revoke an application: delete it, its tokens and rules", tag: "applications",
-			status: 204, handle: s.del(labspace.KindApplication, "name")},
+			status: 204, conditional: true, handle: s.del(labspace.KindApplication, "name")},
 		{method: "GET", path: "/api/v1/audit", summary: "The audit log, newest first (system administrators)", tag: "audit",
 			out: List[labspace.AuditEntry]{}, status: 200, query: []string{"limit", "continue", "actor", "objectId"},
 			handle: func(w http.ResponseWriter, r *http.Request) error {
@@ -207,6 +207,10 @@ func reply(w http.ResponseWriter, status int, v any, err error) error {
 	if v == nil {
 		w.WriteHeader(status)
 		return nil
+	}
+	if o, ok := v.(labspace.Object); ok && o.GetMeta().ResourceVersion > 0 {
+		// The version the body shows, for If-Match on the next write.
+		w.Header().Set("ETag", service.ETag(o.GetMeta().ResourceVersion))
 	}
 	writeJSON(w, status, v)
 	return nil

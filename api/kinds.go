@@ -109,7 +109,7 @@ func (s *Server) kindRoutes(k kindPath) []route {
 			}},
 		{method: "GET", path: one, summary: "Get a " + name, tag: k.path, out: sample, status: 200, handle: s.get(k.kind, k.key)},
 		{method: "PUT", path: one, summary: "Update a " + name + " (send the resourceVersion you read)", tag: k.path,
-			in: sample, out: sample, status: 200, handle: func(w http.ResponseWriter, r *http.Request) error {
+			in: sample, out: sample, status: 200, conditional: true, handle: func(w http.ResponseWriter, r *http.Request) error {
 				obj := labspace.New(k.kind).(labspace.Validator)
 				if err := decode(r, obj); err != nil {
 					return err
@@ -118,7 +118,7 @@ func (s *Server) kindRoutes(k kindPath) []route {
 				return reply(w, 200, out, err)
 			}},
 		{method: "DELETE", path: one, summary: "Delete a " + name + " (409 while in use)", tag: k.path, status: 204,
-			handle: s.del(k.kind, k.key)},
+			conditional: true, handle: s.del(k.kind, k.key)},
 	}
 }
 

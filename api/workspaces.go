@@ -66,7 +66,7 @@ func (s *Server) workspaceRoutes() []route {
 				return reply(w, 200, out, err)
 			}},
 		{method: "POST", path: one + "/start", summary: "Ask for the workspace to run", tag: "workspaces", out: ws, status: 202,
-			handle: desired(labspace.PhaseRunning)},
+			conditional: true, handle: desired(labspace.PhaseRunning)},
 		{method: "POST", path: one + "/keep-running", summary: "Count as activity: a running workspace that a policy would stop " +
 			"for being idle runs on (its maximum running time still holds)", tag: "workspaces", out: ws, status: 200,
 			handle: func(w http.ResponseWriter, r *http.Request) error {
@@ -74,11 +74,11 @@ func (s *Server) workspaceRoutes() []route {
 				return reply(w, 200, out, err)
 			}},
 		{method: "POST", path: one + "/stop", summary: "Ask for the workspace to stop (keeps its storage)", tag: "workspaces",
-			out: ws, status: 202, handle: desired(labspace.PhaseStopped)},
+			out: ws, status: 202, conditional: true, handle: desired(labspace.PhaseStopped)},
 		{method: "DELETE", path: one, summary: "Ask for the workspace to be deleted", tag: "workspaces", out: ws, status: 202,
-			handle: desired(labspace.PhaseDeleted)},
+			conditional: true, handle: desired(labspace.PhaseDeleted)},
 		{method: "PUT", path: one + "/sharing", summary: "Set who besides its creator may connect to the workspace's tools (the creator only; needs tools on hosts of their own)",
-			tag: "workspaces", in: labspace.Sharing{}, out: ws, status: 200,
+			tag: "workspaces", in: labspace.Sharing{}, out: ws, status: 200, conditional: true,
 			handle: func(w http.ResponseWriter, r *http.Request) error {
 				var req labspace.Sharing
 				if err := decode(r, &req); err != nil {
