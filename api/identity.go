@@ -218,7 +218,7 @@ func reply(w http.ResponseWriter, status int, v any, err error) error {
 
 func (s *Server) list(k labspace.Kind) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		q, err := parseList(r)
+		q, err := parseList(r, k)
 		if err != nil {
 			return err
 		}

@@ -22,10 +22,10 @@ func (s *Server) workspaceRoutes() []route {
 	return []route{
 		{method: "GET", path: "/api/v1/workspaces", summary: "List the workspaces of every project the caller can see",
 			tag: "workspaces", out: List[labspace.Object]{Items: []labspace.Object{ws}}, status: 200,
-			query: []string{"limit", "continue", "sortBy", "sortOrder", "search", "project", "phase", "creator"}, handle: listAll},
+			query: []string{"limit", "continue", "offset", "sortBy", "sortOrder", "search", "project", "phase", "creator", "filterBy"}, handle: listAll},
 		{method: "GET", path: base, summary: "List a project's workspaces", tag: "workspaces",
 			out: List[labspace.Object]{Items: []labspace.Object{ws}}, status: 200,
-			query: []string{"limit", "continue", "sortBy", "sortOrder", "search", "phase", "creator"},
+			query: []string{"limit", "continue", "offset", "sortBy", "sortOrder", "search", "phase", "creator", "filterBy"},
 			handle: func(w http.ResponseWriter, r *http.Request) error {
 				// A project the caller cannot see is not there, as when it is read.
 				if _, err := s.svc.Get(r.Context(), labspace.KindProject, r.PathValue("project")); err != nil {

@@ -141,6 +141,9 @@ type List[T any] struct {
 type ListOptions struct {
 	Project, Phase, Creator, Search, SortBy, SortOrder, Scope string
 	Limit                                                     int
+	// FilterBy are conditions such as "name=@bert" or "phase!=Stopped",
+	// all of which must hold (the API's filterBy).
+	FilterBy []string
 }
 
 func (o ListOptions) query() string {
@@ -153,6 +156,9 @@ func (o ListOptions) query() string {
 	}
 	if o.Limit > 0 {
 		v.Set("limit", fmt.Sprint(o.Limit))
+	}
+	for _, f := range o.FilterBy {
+		v.Add("filterBy", f)
 	}
 	return v.Encode()
 }
