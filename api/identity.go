@@ -59,6 +59,12 @@ type UserBody struct {
 	Password string `json:"password,omitempty"`
 }
 
+// SecretRotation asks for an application's new client secret, confirmed
+// with the caller's password (an application: its client secret).
+type SecretRotation struct {
+	Password string `json:"password"`
+}
+
 // ApplicationCreated is a new application with its client secret, shown once.
 type ApplicationCreated struct {
 	labspace.Application
@@ -155,6 +161,22 @@ func (s *Server) identityRoutes() []route {
 			}},
 		{method: "GET", path: "/api/v1/applications/{name}", summary: "Get an application", tag: "applications",
 			out: labspace.Application{}, status: 200, handle: s.get(labspace.KindApplication, "name")},
+		{method: "POST", path: "/api/v1/applications/{name}/secret", summary: "Rotate an application's client secret: the new one " +
+			"is shown once, the old one and the tokens signed in with it stop working at once (its creator or an administrator)",
+			tag: "applications", in: SecretRotation{}, out: ApplicationCreated{}, status: 200, conditional: true,
+			handle: func(w http.ResponseWriter, r *http.Request) error {
+				var b SecretRotation
+				if err := decode(r, &b); err != nil {
+					return err
+				}
+				app, sec, err := s.svc.RotateApplicationSecret(r.Context(), r.PathValue("name"), b.Password)
+				if err != nil {
+					return err
+				}
+				w.Header().Set("ETag", service.ETag(app.ResourceVersion))
+				w.Header().Set("Cache-Control", "no-store")
+				return reply(w, 200, ApplicationCreated{Application: *app, ClientSecret: sec}, nil)
+			}},
 		{method: "DELETE", path: "/api/v1/applications/{name}", summary: "Revoke an application: delete it, its tokens and rules", tag: "applications",
 			status: 204, conditional: true, handle: s.del(labspace.KindApplication, "name")},
 		{method: "GET", path: "/api/v1/audit", summary: "The audit log, newest first (system administrators)", tag: "audit",

@@ -269,3 +269,17 @@ func (c *Client) LoginCode(ctx context.Context, code, verifier, redirectURI stri
 	err := c.Do(ctx, "POST", "/api/v1/token", map[string]string{"code": code, "codeVerifier": verifier, "redirectUri": redirectURI}, &t)
 	return &t, err
 }
+
+// SecretRotation is an application's new client secret, shown once.
+type SecretRotation struct {
+	labspace.Application
+	ClientSecret string `json:"clientSecret"`
+}
+
+// RotateApplicationSecret gives application name a new client secret; the
+// old one and the tokens signed in with it stop working at once. password
+// confirms the caller.
+func (c *Client) RotateApplicationSecret(ctx context.Context, name, password string) (*SecretRotation, error) {
+	var out SecretRotation
+	return &out, c.Do(ctx, "POST", "/api/v1/applications/"+url.PathEscape(name)+"/secret", map[string]string{"password": password}, &out)
+}
