@@ -374,6 +374,9 @@ func (s *Service) update(ctx context.Context, key string, obj labspace.Validator
 		rv := m.ResourceVersion
 		m.ID, m.Name, m.Scope, m.CreatedAt, m.CreatedBy = old.ID, old.Name, old.Scope, old.CreatedAt, old.CreatedBy
 		m.UpdatedAt = s.now().UTC()
+		if err := s.complete(obj, old); err != nil {
+			return err
+		}
 		obj.Validate(&v)
 		if err := v.Err(); err != nil {
 			return err
