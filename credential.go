@@ -24,6 +24,10 @@ const (
 
 // CredentialSpec: Type and Registry are readable; Keys is filled by the
 // server; the rest is accepted on create and update and never returned.
+// An update that leaves a value out keeps the stored one (while the type
+// stays the same), so the description and readable fields change without
+// sending the secret again; a generic secret's data, when sent, replaces
+// all of it.
 type CredentialSpec struct {
 	// The shape of the secret.
 	Type     CredentialType `json:"type" example:"docker-registry"`

@@ -18,6 +18,7 @@ const (
 	EFORBIDDEN     = "forbidden"              // visible but not allowed: 403
 	ENOTFOUND      = "not_found"              // missing, or not visible to the caller: 404
 	ECONFLICT      = "conflict"               // duplicate name, stale resourceVersion, in use: 409
+	EPRECONDITION  = "precondition_failed"    // a stale If-Match: 412
 	EUNPROCESSABLE = "unprocessable"          // well-formed but impossible: 422
 	ETOOMANY       = "too_many_requests"      // slow down (Error.RetryAfter): 429
 	ETOOLARGE      = "too_large"              // a body over its limit: 413
@@ -86,6 +87,8 @@ func HTTPStatus(code string) int {
 		return http.StatusNotFound
 	case ECONFLICT:
 		return http.StatusConflict
+	case EPRECONDITION:
+		return http.StatusPreconditionFailed
 	case EUNPROCESSABLE:
 		return http.StatusUnprocessableEntity
 	case ETOOMANY:

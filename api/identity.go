@@ -75,6 +75,14 @@ type UserBody struct {
 	Password string `json:"password,omitempty" openapi:"writeOnly"`
 }
 
+// SecretRotation asks for an application's new client secret, confirmed
+// with the caller's password (an application: its client secret).
+type SecretRotation struct {
+	// Password is the caller's own password (an application's: its client
+	// secret), asked again because a new secret grants what the old did.
+	Password string `json:"password" openapi:"writeOnly"`
+}
+
 // ApplicationCreated is a new application with its client secret, shown once.
 type ApplicationCreated struct {
 	labspace.Application
@@ -148,7 +156,7 @@ func (s *Server) identityRoutes() []route {
 		{method: "GET", path: "/api/v1/users/{name}", summary: "Get a user", tag: "users", out: labspace.User{},
 			status: 200, handle: s.get(labspace.KindUser, "name")},
 		{method: "PUT", path: "/api/v1/users/{name}", summary: "Update a user; a new password signs it out everywhere", tag: "users",
-			in: UserBody{}, out: labspace.User{}, status: 200, handle: func(w http.ResponseWriter, r *http.Request) error {
+			in: UserBody{}, out: labspace.User{}, status: 200, conditional: true, handle: func(w http.ResponseWriter, r *http.Request) error {
 				var b UserBody
 				if err := decode(r, &b); err != nil {
 					return err
@@ -157,7 +165,7 @@ func (s *Server) identityRoutes() []route {
 				return reply(w, 200, u, err)
 			}},
 		{method: "DELETE", path: "/api/v1/users/{name}", summary: "Delete a user, its tokens and access rules", tag: "users",
-			status: 204, handle: s.del(labspace.KindUser, "name")},
+			status: 204, conditional: true, handle: s.del(labspace.KindUser, "name")},
 		{method: "GET", path: "/api/v1/applications", summary: "List applications (service accounts)", tag: "applications",
 			out: List[labspace.Object]{Items: []labspace.Object{&labspace.Application{}}}, status: 200, query: listQuery, handle: s.list(labspace.KindApplication)},
 		{method: "POST", path: "/api/v1/applications", summary: "Create an application; its client secret is shown once", tag: "applications",
@@ -174,8 +182,24 @@ func (s *Server) identityRoutes() []route {
 			}},
 		{method: "GET", path: "/api/v1/applications/{name}", summary: "Get an application", tag: "applications",
 			out: labspace.Application{}, status: 200, handle: s.get(labspace.KindApplication, "name")},
+		{method: "POST", path: "/api/v1/applications/{name}/secret", summary: "Rotate an application's client secret: the new one " +
+			"is shown once, the old one and the tokens signed in with it stop working at once (its creator or an administrator)",
+			tag: "applications", in: SecretRotation{}, out: ApplicationCreated{}, status: 200, conditional: true,
+			handle: func(w http.ResponseWriter, r *http.Request) error {
+				var b SecretRotation
+				if err := decode(r, &b); err != nil {
+					return err
+				}
+				app, sec, err := s.svc.RotateApplicationSecret(r.Context(), r.PathValue("name"), b.Password)
+				if err != nil {
+					return err
+				}
+				w.Header().Set("ETag", service.ETag(app.ResourceVersion))
+				w.Header().Set("Cache-Control", "no-store")
+				return reply(w, 200, ApplicationCreated{Application: *app, ClientSecret: sec}, nil)
+			}},
 		{method: "DELETE", path: "/api/v1/applications/{name}", summary: "Revoke an application: delete it, its tokens and rules", tag: "applications",
-			status: 204, handle: s.del(labspace.KindApplication, "name")},
+			status: 204, conditional: true, handle: s.del(labspace.KindApplication, "name")},
 		{method: "GET", path: "/api/v1/audit", summary: "The audit log, newest first (system administrators)", tag: "audit",
 			out: List[labspace.AuditEntry]{}, status: 200, query: []string{"limit", "continue", "actor", "objectId"},
 			handle: func(w http.ResponseWriter, r *http.Request) error {
@@ -227,13 +251,17 @@ func reply(w http.ResponseWriter, status int, v any, err error) error {
 		w.WriteHeader(status)
 		return nil
 	}
+	if o, ok := v.(labspace.Object); ok && o.GetMeta().ResourceVersion > 0 {
+		// The version the body shows, for If-Match on the next write.
+		w.Header().Set("ETag", service.ETag(o.GetMeta().ResourceVersion))
+	}
 	writeJSON(w, status, v)
 	return nil
 }
 
 func (s *Server) list(k labspace.Kind) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		q, err := parseList(r)
+		q, err := parseList(r, k)
 		if err != nil {
 			return err
 		}

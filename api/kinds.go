@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,7 +38,7 @@ type List[T any] struct {
 	Continue string `json:"continue,omitempty"`
 }
 
-var listQuery = []string{"limit", "continue", "sortBy", "sortOrder", "search", "scope", "creator"}
+var listQuery = []string{"limit", "continue", "offset", "sortBy", "sortOrder", "search", "scope", "creator", "filterBy"}
 
 // listBufs holds response buffers for lists: a page of 50 workspaces is
 // about 100 KiB, which would otherwise be garbage after every request.
@@ -53,7 +54,7 @@ const maxPooledList = 1 << 20
 // encoding it again; the page goes out in one write with its length.
 func (s *Server) listJSON(k labspace.Kind) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		q, err := parseList(r)
+		q, err := parseList(r, k)
 		if err != nil {
 			return err
 		}
@@ -109,7 +110,7 @@ func (s *Server) kindRoutes(k kindPath) []route {
 			}},
 		{method: "GET", path: one, summary: "Get a " + name, tag: k.path, out: sample, status: 200, handle: s.get(k.kind, k.key)},
 		{method: "PUT", path: one, summary: "Update a " + name + " (send the resourceVersion you read)", tag: k.path,
-			in: sample, out: sample, status: 200, handle: func(w http.ResponseWriter, r *http.Request) error {
+			in: sample, out: sample, status: 200, conditional: true, handle: func(w http.ResponseWriter, r *http.Request) error {
 				obj := labspace.New(k.kind).(labspace.Validator)
 				if err := decode(r, obj); err != nil {
 					return err
@@ -118,12 +119,12 @@ func (s *Server) kindRoutes(k kindPath) []route {
 				return reply(w, 200, out, err)
 			}},
 		{method: "DELETE", path: one, summary: "Delete a " + name + " (409 while in use)", tag: k.path, status: 204,
-			handle: s.del(k.kind, k.key)},
+			conditional: true, handle: s.del(k.kind, k.key)},
 	}
 }
 
-// parseList reads the list query parameters.
-func parseList(r *http.Request) (store.ListQuery, error) {
+// parseList reads the list query parameters of a list of kind k.
+func parseList(r *http.Request, k labspace.Kind) (store.ListQuery, error) {
 	v := r.URL.Query()
 	var bad labspace.Invalid
 	q := store.ListQuery{Continue: v.Get("continue"), SortBy: v.Get("sortBy"), Search: v.Get("search"),
@@ -170,7 +171,89 @@ func parseList(r *http.Request) (store.ListQuery, error) {
 	if len(q.Search) > 63 {
 		bad.Add("search", "must be at most 63 characters")
 	}
+	if o := v.Get("offset"); o != "" {
+		n, err := strconv.Atoi(o)
+		switch {
+		case err != nil || n < 0 || n > maxOffset:
+			bad.Add("offset", "must be an integer between 0 and %d (got %q)", maxOffset, o)
+		case q.Continue != "":
+			bad.Add("offset", "cannot be given with continue: a continue token already says where the page starts")
+		}
+		q.Offset = n
+	}
+	q.Filters = parseFilterBy(v["filterBy"], k, &bad)
 	return q, bad.Err()
+}
+
+// maxOffset bounds offset: deeper pages are reached with continue, which
+// costs the same at any depth.
+const maxOffset = 100000
+
+// filterFields are the fields filterBy takes on a list of kind k.
+func filterFields(k labspace.Kind) []string {
+	if k == labspace.KindWorkspace {
+		return store.FilterFields
+	}
+	return []string{"name", "creator"}
+}
+
+// parseFilterBy reads filterBy as Run:ai's API takes it: conditions
+// "field operator value" such as name=@bert or phase==Running, several
+// in one parameter separated by commas or in several parameters, all of
+// which must hold.
+func parseFilterBy(params []string, k labspace.Kind, bad *labspace.Invalid) []store.Filter {
+	var out []store.Filter
+	fields := filterFields(k)
+	for _, p := range params {
+		for _, cond := range strings.Split(p, ",") {
+			if len(out) >= 16 {
+				bad.Add("filterBy", "must have at most 16 conditions")
+				return nil
+			}
+			f, ok := parseCondition(cond)
+			switch {
+			case !ok:
+				bad.Add("filterBy", "%q is not a condition: write field, operator and value, such as name=@bert or phase==Running "+
+					"(operators == != =@ !@ =^ =$)", clip(cond))
+				return nil
+			case !slices.Contains(fields, f.Field):
+				bad.Add("filterBy", "cannot filter %s on %q: use one of %s", k, clip(f.Field), strings.Join(fields, ", "))
+				return nil
+			case len(f.Value) > 253:
+				bad.Add("filterBy", "the value for %s must be at most 253 characters", f.Field)
+				return nil
+			case f.Field == "phase" && (f.Op == store.OpEqual || f.Op == store.OpNotEqual) && !slices.Contains(labspace.Phases, labspace.Phase(f.Value)):
+				bad.Add("filterBy", "phase must be compared with a phase such as Running or Pending (got %q)", clip(f.Value))
+				return nil
+			}
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// parseCondition splits "name=@bert" into its field, operator and value.
+func parseCondition(s string) (store.Filter, bool) {
+	i := 0
+	for i < len(s) && (s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z') {
+		i++
+	}
+	if i == 0 || i+2 > len(s) {
+		return store.Filter{}, false
+	}
+	op := store.FilterOp(s[i : i+2])
+	if !slices.Contains(store.FilterOps, op) || i+2 == len(s) {
+		return store.Filter{}, false
+	}
+	return store.Filter{Field: s[:i], Op: op, Value: s[i+2:]}, true
+}
+
+// clip bounds what a caller sent before it is quoted back.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
 }
 
 func parseScope(s string) (labspace.Scope, bool) {

@@ -90,7 +90,8 @@ func camel(s string) string {
 }
 
 // singleObject reports whether the route addresses one stored object,
-// which has an ETag and takes If-Match (a token is revoked, not versioned).
+// which has an ETag (a token is revoked, not versioned). The routes that
+// take If-Match say so themselves (route.conditional).
 func singleObject(rt route) bool { return strings.HasSuffix(rt.path, "}") && rt.tag != "identity" }
 
 // statuses lists the error statuses rt can answer.
@@ -112,8 +113,8 @@ func statuses(rt route) []int {
 	if conflicts(rt) {
 		out = append(out, 409)
 	}
-	if singleObject(rt) && (rt.method == "PUT" || rt.method == "DELETE") {
-		out = append(out, 412)
+	if rt.conditional {
+		out = append(out, 412) // a stale If-Match
 	}
 	if rt.in != nil {
 		out = append(out, 413)
@@ -208,7 +209,7 @@ func parameters(rt route) []any {
 		}
 		params = append(params, p)
 	}
-	if singleObject(rt) && (rt.method == "PUT" || rt.method == "DELETE") {
+	if rt.conditional {
 		params = append(params, map[string]any{"name": "If-Match", "in": "header",
 			"description": "The ETag of the object as you read it: if it has changed since, the request fails with 412.",
 			"schema":      map[string]any{"type": "string"}})

@@ -34,6 +34,9 @@ type route struct {
 	query        []string
 	text         bool // the success body is text/plain, streamed
 	handle       func(w http.ResponseWriter, r *http.Request) error
+	// conditional: the route writes one object and honours If-Match (412
+	// when it names no current version); its success body has an ETag.
+	conditional bool
 }
 
 // New returns the API server.
@@ -78,6 +81,14 @@ func (s *Server) wrap(rt route) http.Handler {
 				return
 			}
 			ctx = context.WithValue(service.WithToken(service.WithActor(ctx, a), tk), tokenKey{}, tk)
+		}
+		if rt.conditional {
+			p, err := service.ParseIfMatch(strings.Join(r.Header.Values("If-Match"), ","))
+			if err != nil {
+				writeError(w, r, s.log, err)
+				return
+			}
+			ctx = service.WithPrecondition(ctx, p)
 		}
 		if err := rt.handle(w, r.WithContext(ctx)); err != nil {
 			writeError(w, r, s.log, err)

@@ -22,10 +22,10 @@ func (s *Server) workspaceRoutes() []route {
 	return []route{
 		{method: "GET", path: "/api/v1/workspaces", summary: "List the workspaces of every project the caller can see",
 			tag: "workspaces", out: List[labspace.Object]{Items: []labspace.Object{ws}}, status: 200,
-			query: []string{"limit", "continue", "sortBy", "sortOrder", "search", "project", "phase", "creator"}, handle: listAll},
+			query: []string{"limit", "continue", "offset", "sortBy", "sortOrder", "search", "project", "phase", "creator", "filterBy"}, handle: listAll},
 		{method: "GET", path: base, summary: "List a project's workspaces", tag: "workspaces",
 			out: List[labspace.Object]{Items: []labspace.Object{ws}}, status: 200,
-			query: []string{"limit", "continue", "sortBy", "sortOrder", "search", "phase", "creator"},
+			query: []string{"limit", "continue", "offset", "sortBy", "sortOrder", "search", "phase", "creator", "filterBy"},
 			handle: func(w http.ResponseWriter, r *http.Request) error {
 				// A project the caller cannot see is not there, as when it is read.
 				if _, err := s.svc.Get(r.Context(), labspace.KindProject, r.PathValue("project")); err != nil {
@@ -67,7 +67,7 @@ func (s *Server) workspaceRoutes() []route {
 				return reply(w, 200, out, err)
 			}},
 		{method: "POST", path: one + "/start", summary: "Ask for the workspace to run", tag: "workspaces", out: ws, status: 202,
-			handle: desired(labspace.PhaseRunning)},
+			conditional: true, handle: desired(labspace.PhaseRunning)},
 		{method: "POST", path: one + "/keep-running", summary: "Count as activity: a running workspace that a policy would stop " +
 			"for being idle runs on (its maximum running time still holds)", tag: "workspaces", out: ws, status: 200,
 			handle: func(w http.ResponseWriter, r *http.Request) error {
@@ -75,11 +75,11 @@ func (s *Server) workspaceRoutes() []route {
 				return reply(w, 200, out, err)
 			}},
 		{method: "POST", path: one + "/stop", summary: "Ask for the workspace to stop (keeps its storage)", tag: "workspaces",
-			out: ws, status: 202, handle: desired(labspace.PhaseStopped)},
+			out: ws, status: 202, conditional: true, handle: desired(labspace.PhaseStopped)},
 		{method: "DELETE", path: one, summary: "Ask for the workspace to be deleted", tag: "workspaces", out: ws, status: 202,
-			handle: desired(labspace.PhaseDeleted)},
+			conditional: true, handle: desired(labspace.PhaseDeleted)},
 		{method: "PUT", path: one + "/sharing", summary: "Set who besides its creator may connect to the workspace's tools (the creator only; needs tools on hosts of their own)",
-			tag: "workspaces", in: labspace.Sharing{Users: []string{"grace"}}, out: ws, status: 200,
+			tag: "workspaces", in: labspace.Sharing{Users: []string{"grace"}}, out: ws, status: 200, conditional: true,
 			handle: func(w http.ResponseWriter, r *http.Request) error {
 				var req labspace.Sharing
 				if err := decode(r, &req); err != nil {

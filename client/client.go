@@ -144,6 +144,9 @@ type List[T any] struct {
 type ListOptions struct {
 	Project, Phase, Creator, Search, SortBy, SortOrder, Scope string
 	Limit                                                     int
+	// FilterBy are conditions such as "name=@bert" or "phase!=Stopped",
+	// all of which must hold (the API's filterBy).
+	FilterBy []string
 }
 
 func (o ListOptions) query() string {
@@ -156,6 +159,9 @@ func (o ListOptions) query() string {
 	}
 	if o.Limit > 0 {
 		v.Set("limit", fmt.Sprint(o.Limit))
+	}
+	for _, f := range o.FilterBy {
+		v.Add("filterBy", f)
 	}
 	return v.Encode()
 }
@@ -265,4 +271,18 @@ func (c *Client) LoginCode(ctx context.Context, code, verifier, redirectURI stri
 	var t Token
 	err := c.Do(ctx, "POST", "/api/v1/token", map[string]string{"code": code, "codeVerifier": verifier, "redirectUri": redirectURI}, &t)
 	return &t, err
+}
+
+// SecretRotation is an application's new client secret, shown once.
+type SecretRotation struct {
+	labspace.Application
+	ClientSecret string `json:"clientSecret"`
+}
+
+// RotateApplicationSecret gives application name a new client secret; the
+// old one and the tokens signed in with it stop working at once. password
+// confirms the caller.
+func (c *Client) RotateApplicationSecret(ctx context.Context, name, password string) (*SecretRotation, error) {
+	var out SecretRotation
+	return &out, c.Do(ctx, "POST", "/api/v1/applications/"+url.PathEscape(name)+"/secret", map[string]string{"password": password}, &out)
 }

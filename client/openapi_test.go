@@ -66,6 +66,10 @@ var calls = map[string]call{
 		}
 		return err
 	}},
+	"RotateApplicationSecret": {run: func(ctx context.Context, c *client.Client) error {
+		_, err := c.RotateApplicationSecret(ctx, "ci", "password-1")
+		return err
+	}, out: typeOf[client.SecretRotation]()},
 	"WaitPhase": {run: func(ctx context.Context, c *client.Client) error {
 		_, err := c.WaitPhase(ctx, "cv", "ws", labspace.PhaseRunning, time.Millisecond)
 		return err

@@ -230,3 +230,65 @@ func renameConfirm(err error) error {
 	}
 	return err
 }
+
+// RotateApplicationSecret gives application name a new client secret,
+// returned this once: the old one stops working at once, and the tokens
+// signed in with it end. Only the user who created the application or
+// one who may change identities rotates it, confirming with its password
+// as at creation. Returns ENOTFOUND when the caller may not see the
+// application, EFORBIDDEN when it may see but not rotate it, and
+// EPRECONDITION when it does not meet the caller's If-Match.
+func (s *Service) RotateApplicationSecret(ctx context.Context, name, password string) (*labspace.Application, string, error) {
+	defer s.accessChanged()
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	allowed := func(tx store.Tx) (*store.Record, error) {
+		notFound := labspace.Errorf(labspace.ENOTFOUND, "Application %q not found.", name)
+		if !canSee(a, labspace.KindApplication, labspace.Global) {
+			return nil, notFound
+		}
+		rec, err := tx.GetByName(labspace.KindApplication, labspace.Global, name)
+		if err != nil {
+			return nil, asked(err, labspace.KindApplication, name)
+		}
+		owner := a.Subject.Type == labspace.SubjectUser && rec.CreatedBy == a.Subject.Name
+		if !owner && !a.Can(labspace.VerbUpdate, labspace.ResIdentities, labspace.Global) {
+			return nil, labspace.Errorf(labspace.EFORBIDDEN, "Only %s, who created application %q, or an administrator of identities may rotate its secret.", rec.CreatedBy, name)
+		}
+		return rec, precondition(ctx, labspace.KindApplication, rec.Name, rec.RV)
+	}
+	// Refusals first, then the password: a wrong password tells nothing
+	// of an application the caller may not rotate.
+	if err := s.store.View(ctx, func(tx store.Tx) error { _, err := allowed(tx); return err }); err != nil {
+		return nil, "", err
+	}
+	if err := s.confirm(ctx, a, password); err != nil {
+		return nil, "", err
+	}
+	clientSecret := secret.NewToken(clientPrefix)
+	var app labspace.Application
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		rec, err := allowed(tx)
+		if err != nil {
+			return err
+		}
+		rec.Secret = []byte(secret.HashToken(clientSecret))
+		rec.UpdatedAt = s.now().UTC()
+		if err := tx.Update(rec); err != nil {
+			return err
+		}
+		if err := tx.DeleteTokensOf(labspace.Subject{Type: labspace.SubjectApplication, Name: rec.Name}); err != nil {
+			return err
+		}
+		if err := store.Decode(rec, &app); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "rotate-secret", &app.Meta, labspace.KindApplication)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return &app, clientSecret, nil
+}

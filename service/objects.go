@@ -335,6 +335,8 @@ func intersectScopes(asked, allowed []labspace.Scope) []labspace.Scope {
 
 // Update replaces the spec and description of the object with key. The
 // caller sends the resourceVersion it read; a stale one gets ECONFLICT.
+// An If-Match (WithPrecondition) is checked too, EPRECONDITION when
+// stale, and stands for the body's resourceVersion when that is left out.
 // Names and scopes do not change: they identify the object.
 func (s *Service) Update(ctx context.Context, key string, obj labspace.Validator) (labspace.Object, error) {
 	return s.update(ctx, key, obj, nil)
@@ -355,6 +357,10 @@ func (s *Service) update(ctx context.Context, key string, obj labspace.Validator
 		if err := check(a, labspace.VerbUpdate, k, &labspace.Meta{Name: old.Name, Scope: old.Scope}, authScope(k, &labspace.Meta{Name: old.Name, Scope: old.Scope})); err != nil {
 			return asked(err, k, key)
 		}
+		if err := precondition(ctx, k, old.Name, old.RV); err != nil {
+			return err
+		}
+		m.ResourceVersion = expectedVersion(ctx, m.ResourceVersion, old.RV)
 		var v labspace.Invalid
 		if m.Name != "" && m.Name != old.Name {
 			v.Add("meta.name", "cannot be changed (it is %q)", old.Name)
@@ -363,11 +369,14 @@ func (s *Service) update(ctx context.Context, key string, obj labspace.Validator
 			v.Add("meta.scope", "cannot be changed (it is %s)", old.Scope)
 		}
 		if m.ResourceVersion == 0 {
-			v.Add("meta.resourceVersion", "is required: send the resourceVersion you read")
+			v.Add("meta.resourceVersion", "is required: send the resourceVersion you read (or its ETag in If-Match)")
 		}
 		rv := m.ResourceVersion
 		m.ID, m.Name, m.Scope, m.CreatedAt, m.CreatedBy = old.ID, old.Name, old.Scope, old.CreatedAt, old.CreatedBy
 		m.UpdatedAt = s.now().UTC()
+		if err := s.complete(obj, old); err != nil {
+			return err
+		}
 		obj.Validate(&v)
 		if err := v.Err(); err != nil {
 			return err
@@ -399,7 +408,8 @@ func (s *Service) update(ctx context.Context, key string, obj labspace.Validator
 	return obj, nil
 }
 
-// Delete removes the object of kind k with key, unless something uses it.
+// Delete removes the object of kind k with key, unless something uses it
+// (ECONFLICT) or it does not meet the caller's If-Match (EPRECONDITION).
 func (s *Service) Delete(ctx context.Context, k labspace.Kind, key string) error {
 	defer s.changed(k)
 	a, err := actor(ctx)
@@ -417,6 +427,9 @@ func (s *Service) Delete(ctx context.Context, k labspace.Kind, key string) error
 		}
 		if err := check(a, labspace.VerbDelete, k, m, authScope(k, m)); err != nil {
 			return asked(err, k, key)
+		}
+		if err := precondition(ctx, k, rec.Name, rec.RV); err != nil {
+			return err
 		}
 		if err := s.beforeDelete(tx, rec); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -99,6 +100,42 @@ func (s *Service) prepare(tx store.Tx, a *labspace.Actor, obj labspace.Object, o
 		return p, v.ErrCode(labspace.EUNPROCESSABLE)
 	}
 	return p, nil
+}
+
+// complete fills what an update may leave out with what is stored, before
+// the update is validated: a credential's secret values, which are never
+// read back, are kept when not sent again (each value left out keeps the
+// stored one, while the type stays the same).
+func (s *Service) complete(obj labspace.Object, old *store.Record) error {
+	c, ok := obj.(*labspace.Credential)
+	if !ok {
+		return nil
+	}
+	var was labspace.Credential
+	if err := store.Decode(old, &was); err != nil {
+		return err
+	}
+	if c.Spec.Type != was.Spec.Type {
+		return nil // a new type needs its own values, which validation asks for
+	}
+	stored, err := s.openCredential(old)
+	if err != nil {
+		return err
+	}
+	v, sp := stored.Values, &c.Spec
+	switch sp.Type {
+	case labspace.CredGenericSecret:
+		if len(sp.Data) == 0 {
+			sp.Data = v
+		}
+	case labspace.CredAccessKey:
+		sp.AccessKeyID = cmp.Or(sp.AccessKeyID, v["accessKeyId"])
+		sp.SecretAccessKey = cmp.Or(sp.SecretAccessKey, v["secretAccessKey"])
+	default:
+		sp.Username = cmp.Or(sp.Username, v["username"])
+		sp.Password = cmp.Or(sp.Password, v["password"])
+	}
+	return nil
 }
 
 // scopeChain returns scope and those above it, checking that it exists.

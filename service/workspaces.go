@@ -404,6 +404,11 @@ func (s *Service) changeWorkspace(ctx context.Context, a *labspace.Actor, projec
 		w.UpdatedAt = s.now().UTC()
 		from := w.Status.Phase
 		ev, err := edit(w)
+		// The caller's If-Match is checked once it is known to be allowed
+		// (edit refuses first), and before what the change itself says.
+		if perr := precondition(ctx, labspace.KindWorkspace, name, rec.RV); perr != nil && !denied(err) {
+			return perr
+		}
 		if err != nil {
 			return err
 		}

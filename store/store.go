@@ -49,7 +49,41 @@ type ListQuery struct {
 	Desc      bool
 	Limit     int // default 50, at most 1000
 	Continue  string
+	// Filters are conditions on fields, all of which must hold (the API's
+	// filterBy).
+	Filters []Filter
+	// Offset skips that many matches before the page (not with Continue).
+	Offset int
 }
+
+// Filter is one condition of a list: Field Op Value, such as name =@ "bert".
+type Filter struct {
+	Field string // one of FilterFields
+	Op    FilterOp
+	Value string
+}
+
+// FilterFields are the fields a Filter names: the name, the creator (a
+// user or application name), a workspace's observed phase and the name of
+// the environment it was made from.
+var FilterFields = []string{"name", "creator", "phase", "environment"}
+
+// FilterOp compares a field with a value. Equality is exact; the others
+// ignore the case of ASCII letters.
+type FilterOp string
+
+// The operators, as Run:ai's API spells them.
+const (
+	OpEqual       FilterOp = "=="
+	OpNotEqual    FilterOp = "!="
+	OpContains    FilterOp = "=@"
+	OpNotContains FilterOp = "!@"
+	OpPrefix      FilterOp = "=^"
+	OpSuffix      FilterOp = "=$"
+)
+
+// FilterOps are the operators, longest match first where it matters.
+var FilterOps = []FilterOp{OpEqual, OpNotEqual, OpContains, OpNotContains, OpPrefix, OpSuffix}
 
 // AuditQuery pages the audit log, newest first.
 type AuditQuery struct {
@@ -74,7 +108,8 @@ type Tx interface {
 	// Delete removes the record, its references and its events. ENOTFOUND if gone.
 	Delete(kind labspace.Kind, id string) error
 	// List returns a page and the token of the next one ("" at the end).
-	// Returns EINVALID for a bad continue token or sort field.
+	// Returns EINVALID for a bad continue token or sort field, a filter of
+	// an unknown field or operator, or an offset with a continue token.
 	List(kind labspace.Kind, q ListQuery) ([]*Record, string, error)
 	// CountByPhase counts the records of kind in each phase (those without
 	// a phase under "").

@@ -49,7 +49,7 @@ var blockKinds = []blockKind{
 		Help:     "One of pvc, nfs, host-path, git, s3, config-map, secret, with its block (pvc, nfs, hostPath, git, s3, configMap, secret) and a mount path."},
 	{Kind: labspace.KindCredential, Path: "credentials", Title: "Credential", Plural: "Credentials",
 		Skeleton: `{"type": "username-password", "username": "", "password": ""}`,
-		Help:     "The secret's values are write-only: stored encrypted, never shown again. When editing, give them again."},
+		Help:     "The secret's values are write-only: stored encrypted, never shown again. When editing, leave a value out to keep the stored one, or give a new one."},
 	{Kind: labspace.KindTemplate, Path: "templates", Title: "Template", Plural: "Templates",
 		Skeleton: `{"environment": "jupyter", "compute": "cpu-small", "dataSources": [], "general": {}}`,
 		Help:     "An environment and a compute resource by name, data sources, and overrides (command, args, env, general settings)."},

@@ -47,12 +47,14 @@ func workspaceCmd() *cobra.Command {
 
 func wsListCmd(project *string) *cobra.Command {
 	var out, phase, search string
+	var filters []string
 	var all bool
 	cmd := &cobra.Command{
-		Use:     "list",
-		Short:   "List workspaces: of the project (-p, or the default one), or of every project you can see (-A)",
-		Example: "  labspace ws list -A\n  labspace ws list -p vision --phase Running -o wide",
-		Args:    exactArgs(0),
+		Use:   "list",
+		Short: "List workspaces: of the project (-p, or the default one), or of every project you can see (-A)",
+		Example: "  labspace ws list -A\n  labspace ws list -p vision --phase Running -o wide\n" +
+			"  labspace ws list -A --filter name=@bert --filter phase!=Stopped,creator==alice",
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(out); err != nil {
 				return err
@@ -68,7 +70,7 @@ func wsListCmd(project *string) *cobra.Command {
 			if all && *project != "" {
 				return usageErr("give -p or -A, not both")
 			}
-			list, err := c.Workspaces(cmd.Context(), client.ListOptions{Project: p, Phase: phase, Search: search, SortBy: "name"})
+			list, err := c.Workspaces(cmd.Context(), client.ListOptions{Project: p, Phase: phase, Search: search, SortBy: "name", FilterBy: filters})
 			if err != nil {
 				return err
 			}
@@ -82,6 +84,8 @@ func wsListCmd(project *string) *cobra.Command {
 	cmd.Flags().BoolVarP(&all, "all-projects", "A", false, "every project you can see, not just the default one")
 	cmd.Flags().StringVar(&phase, "phase", "", "only workspaces in this phase")
 	cmd.Flags().StringVar(&search, "search", "", "only names containing this")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, "only workspaces meeting a condition on name, phase, creator or environment: "+
+		"field, operator (== != =@ contains !@ =^ starts =$ ends), value; repeat or separate with commas, all must hold")
 	return cmd
 }
 

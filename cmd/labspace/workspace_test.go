@@ -156,6 +156,13 @@ func TestWorkspaceLifecycle(t *testing.T) {
 	if got := e.names("ws", "list", "--phase", "Stopped"); len(got) != 0 {
 		t.Errorf("ws list --phase Stopped: %v", got)
 	}
+	if got := e.names("ws", "list", "-A", "--filter", "environment==greeter,name=@DEM", "--filter", "phase!=Stopped"); strings.Join(got, ",") != "demo" {
+		t.Errorf("ws list --filter: %v", got)
+	}
+	if got := e.names("ws", "list", "--filter", "name!=demo"); len(got) != 0 {
+		t.Errorf("ws list --filter name!=demo: %v", got)
+	}
+	e.fails(exitUsage, []string{"filterBy", "cannot filter workspace on \"gpus\""}, "ws", "list", "--filter", "gpus==1")
 	if rows := table(t, e.ok("ws", "list", "--search", "nothing-like-it"), "PROJECT", "NAME", "PHASE", "REASON", "ENVIRONMENT", "GPUS", "AGE"); len(rows) != 0 {
 		t.Errorf("ws list --search: %v", rows)
 	}

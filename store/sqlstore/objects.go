@@ -176,8 +176,17 @@ func (t *sqlTx) List(kind labspace.Kind, q store.ListQuery) ([]*store.Record, st
 		where, args = append(where, "created_by = ?"), append(args, q.CreatedBy)
 	}
 	if q.Search != "" {
-		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q.Search)
-		where, args = append(where, `name LIKE ? ESCAPE '\'`), append(args, "%"+esc+"%")
+		where, args = append(where, `name LIKE ? ESCAPE '\'`), append(args, "%"+likeEscape(q.Search)+"%")
+	}
+	for _, f := range q.Filters {
+		cond, arg, err := t.filter(f)
+		if err != nil {
+			return nil, "", err
+		}
+		where, args = append(where, cond), append(args, arg)
+	}
+	if q.Offset < 0 || (q.Offset > 0 && q.Continue != "") {
+		return nil, "", labspace.FieldErr("offset", "must be 0 or more, and not given with continue")
 	}
 	op, dir := ">", "ASC"
 	if q.Desc {
@@ -213,7 +222,7 @@ func (t *sqlTx) List(kind labspace.Kind, q store.ListQuery) ([]*store.Record, st
 	// sorting whole rows did.
 	order := ` ORDER BY ` + col + ` ` + dir + `, id ` + dir
 	rows, err := t.query(`SELECT `+objectColumns+` FROM objects WHERE `+t.d.rowKey+` IN (SELECT `+t.d.rowKey+` FROM objects `+
-		t.indexHint(col, q.Scopes)+`WHERE `+strings.Join(where, " AND ")+order+` LIMIT ?)`+order, append(args, limit+1)...)
+		t.indexHint(col, q.Scopes)+`WHERE `+strings.Join(where, " AND ")+order+` LIMIT ? OFFSET ?)`+order, append(args, limit+1, q.Offset)...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -225,6 +234,48 @@ func (t *sqlTx) List(kind labspace.Kind, q store.ListQuery) ([]*store.Record, st
 	last := out[limit-1]
 	raw, _ := json.Marshal(cursor{V: sortValue(col, last), ID: last.ID})
 	return out, base64.RawURLEncoding.EncodeToString(raw), nil
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// filter returns the condition of f, with its one argument. Values are
+// always arguments, never part of the statement; field names come from a
+// fixed table.
+func (t *sqlTx) filter(f store.Filter) (string, any, error) {
+	var expr string
+	switch f.Field {
+	case "name":
+		expr = "name"
+	case "creator":
+		expr = "created_by"
+	case "phase":
+		expr = "phase"
+	case "environment":
+		expr = t.d.environment
+	default:
+		return "", nil, labspace.FieldErr("filterBy", "cannot filter on %q: use one of %s", f.Field, strings.Join(store.FilterFields, ", "))
+	}
+	pattern := func(before, after string) string {
+		return before + likeEscape(strings.ToLower(f.Value)) + after
+	}
+	like := "LOWER(" + expr + ") LIKE ? ESCAPE '\\'"
+	switch f.Op {
+	case store.OpEqual:
+		return expr + " = ?", f.Value, nil
+	case store.OpNotEqual:
+		return expr + " <> ?", f.Value, nil
+	case store.OpContains:
+		return like, pattern("%", "%"), nil
+	case store.OpNotContains:
+		return "NOT " + like, pattern("%", "%"), nil
+	case store.OpPrefix:
+		return like, pattern("", "%"), nil
+	case store.OpSuffix:
+		return like, pattern("%", ""), nil
+	}
+	return "", nil, labspace.FieldErr("filterBy", "has no operator %q", f.Op)
 }
 
 func collect(rows *sql.Rows) ([]*store.Record, error) {

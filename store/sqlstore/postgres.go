@@ -32,7 +32,8 @@ func OpenPostgres(ctx context.Context, url string, conns int) (*DB, error) {
 	}
 	db := &DB{writers: make(gate, conns), readers: make(gate, conns), writer: pool, reader: pool,
 		d: dialect{name: "postgres", serial: "BIGSERIAL PRIMARY KEY", blob: "BYTEA", numbered: true, rowKey: "id",
-			isUnique: pgCode("23505"), isRetry: pgCode("40001", "40P01")}}
+			environment: `COALESCE(data::jsonb #>> '{spec,environment,from,name}', '')`,
+			isUnique:    pgCode("23505"), isRetry: pgCode("40001", "40P01")}}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -32,7 +32,8 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	readers := max(4, runtime.NumCPU())
 	reader.SetMaxOpenConns(readers)
 	db := &DB{writers: make(gate, 1), readers: make(gate, readers), d: dialect{name: "sqlite", serial: "INTEGER PRIMARY KEY AUTOINCREMENT", blob: "BLOB", indexedBy: true, rowKey: "rowid",
-		isUnique: sqliteUnique, isRetry: sqliteBusy}, writer: writer, reader: reader}
+		environment: `COALESCE(json_extract(data, '$.spec.environment.from.name'), '')`,
+		isUnique:    sqliteUnique, isRetry: sqliteBusy}, writer: writer, reader: reader}
 	db.batch = newBatcher(writer, &db.d)
 	if err := db.migrate(ctx); err != nil {
 		db.Close()

@@ -21,11 +21,14 @@ type dialect struct {
 	name      string
 	serial    string
 	blob      string
-	numbered  bool             // $1, $2... placeholders instead of ?
-	indexedBy bool             // supports SQLite's INDEXED BY
-	rowKey    string           // the cheapest key of an objects row (SQLite: rowid)
-	isUnique  func(error) bool // a unique constraint was violated
-	isRetry   func(error) bool // the transaction lost a race and may be retried
+	numbered  bool   // $1, $2... placeholders instead of ?
+	indexedBy bool   // supports SQLite's INDEXED BY
+	rowKey    string // the cheapest key of an objects row (SQLite: rowid)
+	// environment is the name of the environment a workspace was made
+	// from, read from its document ("" for other kinds).
+	environment string
+	isUnique    func(error) bool // a unique constraint was violated
+	isRetry     func(error) bool // the transaction lost a race and may be retried
 }
 
 // DB is a store.Store on database/sql. Writes go through writer, reads

@@ -48,6 +48,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListScopes", testListScopes},
 		{"ListFilters", testListFilters},
 		{"ListSearch", testListSearch},
+		{"ListFilterBy", testListFilterBy},
+		{"ListFilterByEnvironment", testListFilterByEnvironment},
+		{"ListOffset", testListOffset},
 		{"ListSort", testListSort},
 		{"ListSortByActivity", testListSortByActivity},
 		{"ListPagination", testListPagination},
@@ -682,6 +685,117 @@ func testListSearch(t *testing.T, s store.Store) {
 			wantNames(t, listAll(t, s, labspace.KindEnvironment, store.ListQuery{Search: tc.search}), tc.want...)
 		})
 	}
+}
+
+func testListFilterBy(t *testing.T, s store.Store) {
+	for _, n := range []string{"bert-a", "Bert-b", "gpt", "a%b", "axb", "a_b", `a\b`, "o'brien", "x-bert"} {
+		insert(t, s, rec(labspace.KindWorkspace, n, withPhase("Running"), withCreatedBy("alice")))
+	}
+	insert(t, s, rec(labspace.KindWorkspace, "stopped-bert", withPhase("Stopped"), withCreatedBy("bob")),
+		rec(labspace.KindWorkspace, "bert-other", inScope(labspace.ProjectScope("p2")), withPhase("Running"), withCreatedBy("bob")),
+		rec(labspace.KindEnvironment, "bert-env")) // another kind: never listed
+	f := func(field string, op store.FilterOp, v string) store.Filter {
+		return store.Filter{Field: field, Op: op, Value: v}
+	}
+	p1 := []labspace.Scope{labspace.ProjectScope("p1")}
+	for _, tc := range []struct {
+		name    string
+		scopes  []labspace.Scope
+		filters []store.Filter
+		want    []string
+	}{
+		{"contains, any case", p1, []store.Filter{f("name", store.OpContains, "bert")}, []string{"bert-a", "Bert-b", "x-bert", "stopped-bert"}},
+		{"contains upper", p1, []store.Filter{f("name", store.OpContains, "BERT")}, []string{"bert-a", "Bert-b", "x-bert", "stopped-bert"}},
+		{"not contains", p1, []store.Filter{f("name", store.OpNotContains, "bert")}, []string{"gpt", "a%b", "axb", "a_b", `a\b`, "o'brien"}},
+		{"prefix", p1, []store.Filter{f("name", store.OpPrefix, "bert")}, []string{"bert-a", "Bert-b"}},
+		{"suffix", p1, []store.Filter{f("name", store.OpSuffix, "bert")}, []string{"x-bert", "stopped-bert"}},
+		{"equal is exact", p1, []store.Filter{f("name", store.OpEqual, "bert-b")}, nil},
+		{"equal", p1, []store.Filter{f("name", store.OpEqual, "Bert-b")}, []string{"Bert-b"}},
+		{"not equal", p1, []store.Filter{f("phase", store.OpNotEqual, "Running")}, []string{"stopped-bert"}},
+		{"creator", nil, []store.Filter{f("creator", store.OpEqual, "bob")}, []string{"stopped-bert", "bert-other"}},
+		{"anded", p1, []store.Filter{f("name", store.OpContains, "bert"), f("phase", store.OpEqual, "Running"), f("creator", store.OpEqual, "alice")},
+			[]string{"bert-a", "Bert-b", "x-bert"}},
+		{"scope holds", p1, []store.Filter{f("creator", store.OpEqual, "bob"), f("name", store.OpEqual, "bert-other")}, nil},
+		{"no scope", []labspace.Scope{}, []store.Filter{f("name", store.OpContains, "")}, nil},
+		// Wildcards and quotes are matched as themselves.
+		{"percent", p1, []store.Filter{f("name", store.OpContains, "%")}, []string{"a%b"}},
+		{"underscore", p1, []store.Filter{f("name", store.OpContains, "_")}, []string{"a_b"}},
+		{"backslash", p1, []store.Filter{f("name", store.OpContains, `\`)}, []string{`a\b`}},
+		{"quote", p1, []store.Filter{f("name", store.OpContains, "'")}, []string{"o'brien"}},
+		{"injection", p1, []store.Filter{f("name", store.OpEqual, "x' OR '1'='1")}, nil},
+		{"injection contains", p1, []store.Filter{f("name", store.OpContains, "'; DROP TABLE objects; --")}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := store.ListQuery{Scopes: tc.scopes, Filters: tc.filters, Limit: 2}
+			wantNames(t, listAll(t, s, labspace.KindWorkspace, q), tc.want...)
+		})
+	}
+	// Still there after the injections.
+	wantNames(t, listAll(t, s, labspace.KindEnvironment, store.ListQuery{}), "bert-env")
+	for _, bad := range []store.Filter{f("secret", store.OpEqual, "x"), f("data", store.OpEqual, "x"), f("name; DROP TABLE objects", store.OpEqual, "x"),
+		f("name", "~~", "x"), f("name", "", "x")} {
+		_, _, err := list(t, s, labspace.KindWorkspace, store.ListQuery{Filters: []store.Filter{bad}})
+		wantCode(t, err, labspace.EINVALID)
+	}
+}
+
+func testListFilterByEnvironment(t *testing.T, s store.Store) {
+	ws := func(name, env string) *store.Record {
+		return rec(labspace.KindWorkspace, name, withData(map[string]any{"spec": map[string]any{
+			"environment": map[string]any{"from": map[string]any{"name": env}}}}))
+	}
+	insert(t, s, ws("a", "jupyter-lab"), ws("b", "vscode"), ws("c", "jupyter-gpu"), rec(labspace.KindWorkspace, "d"))
+	f := func(op store.FilterOp, v string) []store.Filter {
+		return []store.Filter{{Field: "environment", Op: op, Value: v}}
+	}
+	for _, tc := range []struct {
+		name    string
+		filters []store.Filter
+		want    []string
+	}{
+		{"equal", f(store.OpEqual, "vscode"), []string{"b"}},
+		{"not equal", f(store.OpNotEqual, "vscode"), []string{"a", "c", "d"}},
+		{"prefix", f(store.OpPrefix, "jupyter"), []string{"a", "c"}},
+		{"contains", f(store.OpContains, "GPU"), []string{"c"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantNames(t, listAll(t, s, labspace.KindWorkspace, store.ListQuery{Filters: tc.filters}), tc.want...)
+		})
+	}
+}
+
+func testListOffset(t *testing.T, s store.Store) {
+	recs := tiedRecords(23)
+	insert(t, s, recs...)
+	for _, sortBy := range sortFields {
+		for _, desc := range []bool{false, true} {
+			all := listAll(t, s, labspace.KindWorkspace, store.ListQuery{SortBy: sortBy, Desc: desc, Limit: 1000})
+			for _, off := range []int{0, 1, 5, 22, 23, 30} {
+				page, next, err := list(t, s, labspace.KindWorkspace, store.ListQuery{SortBy: sortBy, Desc: desc, Limit: 5, Offset: off})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := all[min(off, len(all)):min(off+5, len(all))]
+				if !slices.Equal(ids(page), ids(want)) {
+					t.Errorf("sort %q desc %v offset %d: %v, want %v", sortBy, desc, off, names(page), names(want))
+				}
+				if (off+5 < len(all)) != (next != "") {
+					t.Errorf("sort %q desc %v offset %d: continue %q", sortBy, desc, off, next)
+				}
+				if next != "" { // the cursor carries on after the offset page
+					rest := listAll(t, s, labspace.KindWorkspace, store.ListQuery{SortBy: sortBy, Desc: desc, Limit: 5, Continue: next})
+					if !slices.Equal(ids(rest), ids(all[off+5:])) {
+						t.Errorf("sort %q desc %v offset %d: the rest is %v, want %v", sortBy, desc, off, names(rest), names(all[off+5:]))
+					}
+				}
+			}
+		}
+	}
+	_, _, err := list(t, s, labspace.KindWorkspace, store.ListQuery{Offset: -1})
+	wantCode(t, err, labspace.EINVALID)
+	_, next, _ := list(t, s, labspace.KindWorkspace, store.ListQuery{Limit: 2})
+	_, _, err = list(t, s, labspace.KindWorkspace, store.ListQuery{Limit: 2, Offset: 2, Continue: next})
+	wantCode(t, err, labspace.EINVALID)
 }
 
 var sortFields = []string{"", "name", "createdAt", "updatedAt", "phase"}
