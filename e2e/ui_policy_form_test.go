@@ -21,7 +21,7 @@ func TestUINewWorkspaceFormShowsLocksAndDefaults(t *testing.T) {
 		"spec": map[string]any{"fields": map[string]any{"environment": map[string]any{"default": "python-http", "canEdit": false}}}}, nil)
 	s.must(201, "POST", "/api/v1/policies", s.admin, map[string]any{
 		"meta": map[string]any{"name": "workspaces", "scope": map[string]any{"type": "project", "name": "vision"}},
-		"spec": map[string]any{"fields": map[string]any{"compute": map[string]any{"default": "cpu-medium"},
+		"spec": map[string]any{"fields": map[string]any{"compute": map[string]any{"default": "cpu-small"},
 			"compute.gpuDevices": map[string]any{"max": "1"}}}}, nil)
 	b := newBrowser(t, s)
 	b.signIn("rita", "rita-password", "/workspaces/new")
@@ -41,14 +41,19 @@ func TestUINewWorkspaceFormShowsLocksAndDefaults(t *testing.T) {
 	if got := eval[string](b, "the environment sent", "("+sent+`)("environment")`); got != "python-http" {
 		t.Errorf("the form sends environment %q, want the locked python-http", got)
 	}
-	if !eval[bool](b, "the default compute resource", `document.getElementById("compute-cpu-medium").checked && !document.getElementById("compute-cpu-medium").disabled`) {
+	if !eval[bool](b, "the default compute resource", `document.getElementById("compute-cpu-small").checked && !document.getElementById("compute-cpu-small").disabled`) {
 		t.Error("the project's default compute resource is not chosen, or cannot be")
 	}
-	if got := b.text("#compute-policy"); !strings.Contains(got, "cpu-medium unless you choose (project vision)") {
+	if got := b.text("#compute-policy"); !strings.Contains(got, "cpu-small unless you choose (project vision)") {
 		t.Errorf("beside the compute resources: %q", got)
 	}
-	if got := eval[string](b, "the GPUs' bound", `document.getElementById("gpuDevices").max`); got != "1" {
-		t.Errorf("the GPUs input's max is %q, want 1", got)
+	// The bound is the policy's 1, or this host's GPUs when it has none.
+	want := "1"
+	if strings.Contains(b.text("#gpuDevices-max"), "has 0 GPUs") {
+		want = "0"
+	}
+	if got := eval[string](b, "the GPUs' bound", `document.getElementById("gpuDevices").max`); got != want {
+		t.Errorf("the GPUs input's max is %q, want %s", got, want)
 	}
 	if got := b.text("#gpuDevices-policy"); !strings.Contains(got, "at most 1 (project vision)") {
 		t.Errorf("beside the GPUs: %q", got)

@@ -248,6 +248,11 @@ func TestUIBadValuesShowFieldErrors(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#compute-cpu-small")),
 		chromedp.SendKeys(chromedp.CSS("#name"), "Bad_Name"),
 		chromedp.SendKeys(chromedp.CSS("#gpuDevices"), "9999"))
+	if eval[bool](b, "check the GPUs", `document.getElementById("gpuDevices").checkValidity()`) {
+		t.Error("the browser lets 9999 GPUs through before submit")
+	}
+	// The server's own checks, as a client without the form's validation meets them.
+	eval[bool](b, "turn the browser's checks off", `document.getElementById("new-workspace").noValidate = true`)
 	if code := b.click("#create"); code != 422 {
 		t.Errorf("bad values: status %d, want 422", code)
 	}
