@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,6 +14,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
+
+	"github.com/labspace/labspace/internal/chromium"
 )
 
 // The browser tests drive Debian's chromium, headless, through chromedp.
@@ -26,16 +27,7 @@ const uiStep = 30 * time.Second
 // elsewhere when chromium is missing.
 func requireChromium(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is missing: .ci/run installs it")
-	}
-	t.Skip("chromium is not installed (apt-get install chromium)")
-	return ""
+	return chromium.Path(t)
 }
 
 // artifacts is the folder screenshots go to: $LABSPACE_ARTIFACTS, else a
