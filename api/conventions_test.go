@@ -1,55 +1,14 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/labspace/labspace/service"
 )
-
-// doWith is do with request headers (If-Match).
-func (e *env) doWith(hdr map[string]string, method, path, token string, body any) *response {
-	e.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, e.url+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	r := &response{status: res.StatusCode, header: res.Header, raw: raw}
-	if len(raw) > 0 && strings.Contains(res.Header.Get("Content-Type"), "json") {
-		if err := json.Unmarshal(raw, &r.body); err != nil {
-			e.t.Fatalf("%s %s: reply is not a JSON object: %v: %s", method, path, err, raw)
-		}
-	}
-	record(req, r)
-	return r
-}
 
 func (e *env) mustWith(want int, hdr map[string]string, method, path, token string, body any) *response {
 	e.t.Helper()

@@ -96,6 +96,12 @@ func (r *response) fieldErrors() []string {
 // token, records it for the OpenAPI conformance check, and decodes the reply.
 func (e *env) do(method, path, token string, body any) *response {
 	e.t.Helper()
+	return e.doWith(nil, method, path, token, body)
+}
+
+// doWith is do with request headers (If-Match).
+func (e *env) doWith(hdr map[string]string, method, path, token string, body any) *response {
+	e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -117,6 +123,9 @@ func (e *env) do(method, path, token string, body any) *response {
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -5,8 +5,10 @@ import (
 	_ "embed"
 	"encoding/json"
 	"html/template"
+	"maps"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -182,12 +184,7 @@ func refOperation(method, path string, op map[string]any) refOp {
 		}
 	}
 	responses := op["responses"].(map[string]any)
-	codes := make([]string, 0, len(responses))
-	for c := range responses {
-		codes = append(codes, c)
-	}
-	sort.Strings(codes)
-	for _, c := range codes {
+	for _, c := range slices.Sorted(maps.Keys(responses)) {
 		r := responses[c].(map[string]any)
 		resp := refResponse{Status: c, Description: r["description"].(string)}
 		for ct, media := range mapOf(r["content"]) {
@@ -218,12 +215,7 @@ func refSchemaOf(name string, s map[string]any) refSchema {
 		}
 	}
 	props := mapOf(s["properties"])
-	names := make([]string, 0, len(props))
-	for n := range props {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(props)) {
 		p := props[n].(map[string]any)
 		f := refField{Name: n, Type: typeOf(p), Required: required[n], Enum: enumOf(p)}
 		f.Description, _ = p["description"].(string)

@@ -12,9 +12,10 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -62,14 +63,7 @@ func APIPackages(apiDir string) []Package {
 	return []Package{{filepath.Join(apiDir, ".."), "labspace"}, {filepath.Join(apiDir, "..", "service"), "service"}, {apiDir, "api"}}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 func collect(p Package, docs map[string]string, enums map[string][]string) error {
 	fset := token.NewFileSet()
