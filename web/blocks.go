@@ -97,7 +97,7 @@ func (h *Handler) blockList(k *blockKind) handlerFunc {
 		}
 		for _, o := range list {
 			m := o.GetMeta()
-			row := blockRow{ID: m.ID, Name: m.Name, Description: m.Description, Scope: m.Scope.String(),
+			row := blockRow{ID: m.ID, Name: m.Name, Description: m.Description, Scope: m.Scope.Words(),
 				Summary: summary(o), CreatedBy: m.CreatedBy}
 			if row.CanEdit, err = h.svc.Allows(r.Context(), labspace.VerbUpdate, o); err != nil {
 				return err
@@ -125,7 +125,7 @@ func summary(o labspace.Object) string {
 		}
 		return b.Spec.Image + " · tools: " + orDash(strings.Join(tools, ", "))
 	case *labspace.ComputeResource:
-		return fmt.Sprintf("%s GPU · %s CPU · %s memory", gpusOf(b.Spec), orDash(b.Spec.CPURequest), orDash(b.Spec.MemoryRequest))
+		return fmt.Sprintf("GPUs %s · CPU %s · memory %s", gpusOf(b.Spec), orDash(b.Spec.CPURequest), orDash(b.Spec.MemoryRequest))
 	case *labspace.DataSource:
 		return string(b.Spec.Type) + " at " + b.Spec.MountPath
 	case *labspace.Credential:

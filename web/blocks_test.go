@@ -53,7 +53,7 @@ func TestBuildingBlockPages(t *testing.T) {
 	expect(t, "the same name again", k.do("POST", "/compute-resources/new", rita, form("tiny", "project/lab", `{}`)), 422,
 		`id="name-err"><p class="fielderr">`)
 	list := k.do("GET", "/compute-resources?q=tiny", rita, nil)
-	expect(t, "list", list, 200, `data-name="tiny"`, "0 GPU · 500m CPU · 1Gi memory", "project/lab")
+	expect(t, "list", list, 200, `data-name="tiny"`, "GPUs 0 · CPU 500m · memory 1Gi", "project lab")
 	id := regexpFind(t, list.Body.String(), `href="/compute-resources/([^/"]+)/edit"`)
 
 	edit := k.do("GET", "/compute-resources/"+id+"/edit", rita, nil)
