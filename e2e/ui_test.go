@@ -296,7 +296,7 @@ func TestUIBadValuesShowFieldErrors(t *testing.T) {
 	b.do("name the environment", chromedp.SendKeys(chromedp.CSS("#name"), "my-env"))
 	b.shot("new-environment")
 	b.click("#save")
-	if got := b.text(`tr[data-name="my-env"]`); !strings.Contains(got, "project/vision") || !strings.Contains(got, "python:3-slim") {
+	if got := b.text(`tr[data-name="my-env"]`); !strings.Contains(got, "project vision") || !strings.Contains(got, "python:3-slim") {
 		t.Errorf("the new environment's row: %q", got)
 	}
 	b.shot("environments")
