@@ -129,6 +129,14 @@ func TestPlan(t *testing.T) {
 		{labspace.PhaseRunning, labspace.PhasePending, true, exited, apply},
 		{labspace.PhaseRunning, labspace.PhaseStopping, true, exited, apply},
 
+		// Something runs that holds no admission (a store restored from
+		// an older backup): it asks for one (and is stopped if refused).
+		{labspace.PhaseRunning, labspace.PhasePending, false, ready, admit},
+		{labspace.PhaseRunning, labspace.PhaseRunning, false, ready, admit},
+		{labspace.PhaseRunning, labspace.PhasePending, false, starting, admit},
+		{labspace.PhaseRunning, labspace.PhaseFailed, false, ready, admit},
+		{labspace.PhaseRunning, labspace.PhasePending, false, unschedulable, admit},
+
 		// Running, nothing runs.
 		{labspace.PhaseRunning, labspace.PhaseFailed, false, absent, wait},
 		{labspace.PhaseRunning, labspace.PhaseFailed, true, absent, wait},
@@ -207,9 +215,14 @@ func TestPlanInvariants(t *testing.T) {
 						t.Errorf("%s: %s", where, actName(s.act))
 					}
 					// Nothing is started over processes that still run (a
-					// degraded one is repaired: Apply puts back what is missing).
-					if (s.act == actApply && st != runtime.Degraded || s.act == actAdmit) && !gone {
+					// degraded one is repaired: Apply puts back what is missing);
+					// processes that run without an admission ask for one (the
+					// controller stops them if it is refused), unless they stop.
+					if (s.act == actApply && st != runtime.Degraded || s.act == actAdmit && st == runtime.Stopping) && !gone {
 						t.Errorf("%s: %s while processes run", where, actName(s.act))
+					}
+					if !gone && st != runtime.Stopping && desired == labspace.PhaseRunning && !held && s.act != actAdmit {
+						t.Errorf("%s: %s; processes run without an admission, want admit", where, actName(s.act))
 					}
 					// The record is only removed once nothing runs.
 					if s.act == actDelete && (!gone || desired != labspace.PhaseDeleted) {

@@ -58,6 +58,15 @@ func plan(w *labspace.Workspace, obs runtime.Observation) step {
 		return step{act: actStop, observed: observed(labspace.PhaseStopping, "Stopping", msg), poll: true}
 	}
 	switch obs.State {
+	case runtime.Starting, runtime.Waiting, runtime.Degraded, runtime.Ready:
+		if !w.Holds() {
+			// Something runs that holds no admission (the store was
+			// restored from an older backup, say): it must earn one, or
+			// stop, or the project's quota would be overshot unseen.
+			return step{act: actAdmit}
+		}
+	}
+	switch obs.State {
 	case runtime.Stopping:
 		if w.Status.Phase == labspace.PhaseFailed {
 			// What is left of the failed run is going; Failed stays until
@@ -134,7 +143,7 @@ func (c *Controller) reconcile(ctx context.Context, id string) (time.Duration, e
 	s := plan(w, obs)
 	switch s.act {
 	case actAdmit:
-		return c.admitAndStart(ctx, w)
+		return c.admitAndStart(ctx, w, obs)
 	case actApply:
 		if err := c.apply(ctx, w); err != nil || w.Status.Phase == labspace.PhaseFailed {
 			return 0, err
@@ -202,8 +211,9 @@ func (c *Controller) pollAfter(started time.Time) time.Duration {
 	return min(max(time.Since(started)/2, 5*time.Millisecond), c.opts.Poll)
 }
 
-// admitAndStart asks for admission and starts w when it is admitted.
-func (c *Controller) admitAndStart(ctx context.Context, w *labspace.Workspace) (time.Duration, error) {
+// admitAndStart asks for admission and starts w when it is admitted; what
+// runs of w without one (obs) is stopped when it is refused.
+func (c *Controller) admitAndStart(ctx context.Context, w *labspace.Workspace, obs runtime.Observation) (time.Duration, error) {
 	capacity, err := c.rt.Capacity(ctx)
 	if err != nil {
 		return 0, err
@@ -212,6 +222,9 @@ func (c *Controller) admitAndStart(ctx context.Context, w *labspace.Workspace) (
 	w, err = c.svc.Admit(ctx, w.ID, service.HostCapacity(capacity))
 	if err == nil {
 		c.counted(from, w.Status.Phase)
+	}
+	if err == nil && !w.Holds() && obs.State != runtime.Absent && obs.State != runtime.Exited {
+		return c.opts.Poll, c.rt.Stop(ctx, w) // Pending with its reason, once this run is gone
 	}
 	if err != nil || !w.Holds() {
 		return 0, err // Pending with its reason; a release queues it again
