@@ -16,7 +16,7 @@ import (
 
 // pageFiles are the templates of pages; each is parsed with layout.html
 // and partials.html, and defines "title" and "content".
-var pageFiles = []string{"login", "error", "workspaces", "newworkspace", "workspace", "confirm", "blocks", "blockform", "blockdelete",
+var pageFiles = []string{"login", "error", "workspaces", "gridconfirm", "newworkspace", "workspace", "confirm", "blocks", "blockform", "blockdelete",
 	"projects", "quotaform", "rules", "users", "departments", "applications", "tokens", "audit", "cli"}
 
 // view is what every page template receives: the page's own data in
@@ -72,6 +72,10 @@ var funcs = template.FuncMap{
 	"when":       when,
 	"whenSec":    whenSec,
 	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"ago":        ago,
+	"until":      until,
+	"rel":        relTime,
+	"rowCtx":     func(r row, csrf, back string) rowCtx { return rowCtx{Row: r, CSRF: csrf, Back: back} },
 	"ptrTime": func(t *time.Time) time.Time {
 		if t == nil {
 			return time.Time{}
