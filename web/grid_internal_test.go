@@ -16,7 +16,8 @@ func TestOffers(t *testing.T) {
 		{labspace.PhaseStopped, labspace.PhaseStopped, offer{Start: true, Delete: true}},
 		{labspace.PhaseRunning, labspace.PhaseRunning, offer{Stop: true, Delete: true}},
 		{labspace.PhaseRunning, labspace.PhasePending, offer{Stop: true, Delete: true}},
-		{labspace.PhaseRunning, labspace.PhaseFailed, offer{Start: true, Stop: true, Delete: true}}, // start again
+		{labspace.PhaseRunning, labspace.PhaseFailed, offer{Start: true, Stop: true, Delete: true, Again: true}},
+		{labspace.PhaseStopped, labspace.PhaseFailed, offer{Start: true, Delete: true, Again: true}},
 		{labspace.PhaseStopped, labspace.PhaseStopping, offer{Start: true, Delete: true}},
 		{labspace.PhaseDeleted, labspace.PhaseDeleting, offer{}},
 		{labspace.PhaseDeleted, labspace.PhaseRunning, offer{}},

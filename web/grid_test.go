@@ -66,7 +66,7 @@ func TestGridRowActions(t *testing.T) {
 		return regexpFind(t, body, `(?s)(<tr data-id="[^"]+" data-key="`+regexp.QuoteMeta(key)+`">.*?</tr>)`)
 	}
 	a := rowOf("lab/a")
-	if !strings.Contains(a, `value="start" data-act="start">Start`) || !strings.Contains(a, `data-act="stop" hidden`) ||
+	if !strings.Contains(a, `value="start lab/a" data-act="start">Start`) || !strings.Contains(a, `data-act="stop" hidden`) ||
 		!strings.Contains(a, `href="/projects/lab/workspaces/a/delete" data-act="delete">Delete…`) {
 		t.Errorf("a stopped workspace of rita's project: %s", a)
 	}
@@ -78,7 +78,7 @@ func TestGridRowActions(t *testing.T) {
 	}
 
 	post := k.poster(rita, csrf(t, body))
-	w := post("/workspaces/actions", url.Values{"action": {"start"}, "ws": {"lab/a"}, "back": {"project=lab"}})
+	w := post("/workspaces/actions", url.Values{"do": {"start lab/a"}, "back": {"project=lab"}})
 	if w.Code != 303 || w.Header().Get("Location") != "/?project=lab" {
 		t.Fatalf("start from the row: %d to %q", w.Code, w.Header().Get("Location"))
 	}
@@ -114,6 +114,17 @@ func TestGridRowActions(t *testing.T) {
 	}
 	if got := desired(t, k, "lab", "b"); got != labspace.PhaseDeleted {
 		t.Errorf("b is desired %s after the delete", got)
+	}
+	// Until the controller removes it, b shows Deleting, and offers nothing.
+	b := regexpFind(t, k.do("GET", "/", rita, nil).Body.String(), `(?s)(<tr data-id="[^"]+" data-key="lab/b">.*?</tr>)`)
+	if !strings.Contains(b, `data-phase="Deleting"`) || !strings.Contains(b, `data-act="start" hidden`) ||
+		!strings.Contains(b, `data-act="stop" hidden`) || !strings.Contains(b, `data-act="delete" hidden`) {
+		t.Errorf("a workspace being deleted: %s", b)
+	}
+	poll := k.do("GET", "/workspaces/phases?project=lab", rita, nil).Body.String()
+	if !strings.Contains(poll, `"phase":"Deleting","class":"busy","reason":"DeleteRequested"`) ||
+		!strings.Contains(poll, `"offer":{"start":false,"stop":false,"delete":false,"again":false}`) {
+		t.Errorf("the poll of a workspace being deleted: %s", poll)
 	}
 }
 
@@ -161,8 +172,11 @@ func TestGridFormsRefuseOtherProjects(t *testing.T) {
 	tok := csrf(t, k.do("GET", "/", rita, nil).Body.String())
 	post, postJSON := k.poster(rita, tok), k.jsonPoster(rita, tok)
 	for _, action := range []string{"start", "stop", "delete"} {
-		for _, key := range []string{"other/secret", secret.ID, "other/" + secret.ID, "/secret", "other/secret/../secret"} {
+		for i, key := range []string{"other/secret", secret.ID, "other/" + secret.ID, "/secret", "other/secret/../secret"} {
 			form := url.Values{"action": {action}, "ws": {key}, "confirm": {"1"}}
+			if i%2 == 1 { // as a row's button
+				form = url.Values{"do": {action + " " + key}, "confirm": {"1"}}
+			}
 			w := postJSON("/workspaces/actions", form)
 			if w.Code != 200 || !strings.Contains(w.Body.String(), `"done":[]`) || !strings.Contains(w.Body.String(), "not found") {
 				t.Errorf("%s %q: %d %s", action, key, w.Code, w.Body.String())

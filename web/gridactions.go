@@ -11,7 +11,9 @@ import (
 )
 
 // Row and bulk actions of the grid: one form posts action (start, stop
-// or delete) and the workspaces it applies to, each as project/name.
+// or delete) and the workspaces it applies to, each as project/name; a
+// row's button posts both in one value, do ("stop lab/a"), through a
+// form shared by the rows (so that a row carries no token of its own).
 // Every workspace goes through the service as the caller, so one the
 // caller may not see is "not found" and one the caller's role does not
 // allow acting on is refused, as on its own page; the result says how
@@ -90,12 +92,17 @@ func selected(keys []string) ([]string, error) {
 
 // gridActions applies the form's action to its workspaces.
 func (h *Handler) gridActions(w http.ResponseWriter, r *http.Request) error {
-	action := r.PostFormValue("action")
+	action, wsKeys := r.PostFormValue("action"), r.PostForm["ws"]
+	if do := r.PostFormValue("do"); do != "" { // a row's button: "stop lab/a"
+		var key string
+		action, key, _ = strings.Cut(do, " ")
+		wsKeys = []string{key}
+	}
 	to, ok := actionPhases[action]
 	if !ok {
 		return labspace.Errorf(labspace.EINVALID, "The action must be start, stop or delete.")
 	}
-	keys, err := selected(r.PostForm["ws"])
+	keys, err := selected(wsKeys)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"time"
 
 	"github.com/labspace/labspace"
@@ -18,6 +19,8 @@ type offer struct {
 	Start  bool `json:"start"`
 	Stop   bool `json:"stop"`
 	Delete bool `json:"delete"`
+	// Again: the start offered is a start again, of a failed workspace.
+	Again bool `json:"again"`
 }
 
 // offers is what a workspace asked to be desired, now phase, allows.
@@ -30,6 +33,7 @@ func offers(desired, phase labspace.Phase) offer {
 		Start:  desired != labspace.PhaseRunning || phase == labspace.PhaseFailed,
 		Stop:   desired == labspace.PhaseRunning,
 		Delete: true,
+		Again:  phase == labspace.PhaseFailed,
 	}
 }
 
@@ -40,13 +44,33 @@ type rowReader struct {
 	ctx   context.Context
 	perms map[string][2]bool
 	rules map[string]*labspace.EffectiveLifecycle
+	// now and show: the time cells to write, as of now (none when show is nil).
+	now  time.Time
+	show map[string]bool
 }
+
+// cells asks for the time cells of the columns in show, as of now.
+func (rr *rowReader) cells(now time.Time, show map[string]bool) { rr.now, rr.show = now, show }
 
 func (h *Handler) rowReader(ctx context.Context) *rowReader {
 	return &rowReader{h: h, ctx: ctx, perms: map[string][2]bool{}, rules: map[string]*labspace.EffectiveLifecycle{}}
 }
 
+// leaving shows a workspace asked to be deleted as Deleting at once, the
+// controller not yet having said so: the grid then shows what was asked
+// at the moment it was asked, and the row leaves when the workspace is gone.
+func leaving(w *labspace.Workspace) *labspace.Workspace {
+	if w.DesiredPhase != labspace.PhaseDeleted || w.Status.Phase == labspace.PhaseDeleting {
+		return w
+	}
+	c := *w
+	c.Status.Phase, c.Status.PhaseReason, c.Status.PhaseMessage = labspace.PhaseDeleting, "DeleteRequested",
+		"Deleting: the workspace leaves the grid once it is gone."
+	return &c
+}
+
 func (rr *rowReader) row(w *labspace.Workspace) (row, error) {
+	w = leaving(w)
 	r := toRow(w)
 	p, ok := rr.perms[r.Project]
 	if !ok {
@@ -61,8 +85,22 @@ func (rr *rowReader) row(w *labspace.Workspace) (row, error) {
 	}
 	r.CanRun, r.CanDelete = p[0], p[1]
 	var err error
-	r.StopsAt, err = rr.stopsAt(w)
-	return r, err
+	if r.StopsAt, err = rr.stopsAt(w); err != nil {
+		return r, err
+	}
+	if rr.show["created"] {
+		r.CreatedCell = timeCell(rr.now, r.Created, "ago")
+	}
+	if rr.show["started"] {
+		r.StartedCell = timeCell(rr.now, r.Started, "ago")
+	}
+	if rr.show["lastUsed"] {
+		r.LastUsedCell = timeCell(rr.now, r.ActiveAt, "ago")
+	}
+	if rr.show["stopsIn"] {
+		r.StopsInCell = timeCell(rr.now, r.StopsAt, "until")
+	}
+	return r, nil
 }
 
 // stopsAt is when an idle or maximum-duration rule will stop running w
@@ -140,23 +178,20 @@ func isoOrEmpty(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// relative is a time the grid writes relative to now, and app.js again as
-// time passes: Dir is "ago" or "until".
-type relative struct {
-	T         time.Time
-	Dir, Text string
-}
-
-func relTime(now, t time.Time, dir string) relative {
-	r := relative{T: t, Dir: dir, Text: ago(now, t)}
-	if dir == "until" {
-		r.Text = until(now, t)
+// timeCell is t as the grid shows it: relative to now ("5 min ago" when
+// dir is "ago", "in 2 h" when "until"), the exact time on hover, and
+// the time itself for app.js to write it again as time passes. Written
+// here rather than in the template (a template call per part costs a
+// row a dozen reflective calls); every part is a fixed format of digits
+// and words, and dir a constant, so there is nothing to escape.
+func timeCell(now, t time.Time, dir string) template.HTML {
+	if t.IsZero() {
+		return template.HTML(`<time data-rel="` + dir + `">—</time>`)
 	}
-	return r
-}
-
-// rowCtx is what a row's actions need besides the row.
-type rowCtx struct {
-	Row        row
-	CSRF, Back string
+	text := ago(now, t)
+	if dir == "until" {
+		text = until(now, t)
+	}
+	return template.HTML(`<time datetime="` + t.UTC().Format(time.RFC3339) + `" title="` + when(t) + ` UTC" data-rel="` + dir + `">` +
+		text + `</time>`)
 }

@@ -72,10 +72,6 @@ var funcs = template.FuncMap{
 	"when":       when,
 	"whenSec":    whenSec,
 	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"ago":        ago,
-	"until":      until,
-	"rel":        relTime,
-	"rowCtx":     func(r row, csrf, back string) rowCtx { return rowCtx{Row: r, CSRF: csrf, Back: back} },
 	"ptrTime": func(t *time.Time) time.Time {
 		if t == nil {
 			return time.Time{}

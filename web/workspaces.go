@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/csv"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -144,10 +145,12 @@ type row struct {
 	CanRun, CanDelete bool
 	// Offer is what the row's state allows (the role aside).
 	Offer offer
+	// Key names the workspace in the action forms (project/name); Link
+	// is its page (URL, as a field for the grid's template).
+	Key, Link string
+	// The time cells of the columns shown, written by rowReader.
+	CreatedCell, StartedCell, LastUsedCell, StopsInCell template.HTML
 }
-
-// Key names the workspace in the action forms: project/name.
-func (r row) Key() string { return r.Project + "/" + r.Name }
 
 // toolLink is a tool and, when it can be reached now, its proxied URL.
 type toolLink struct {
@@ -170,6 +173,7 @@ func toRow(w *labspace.Workspace) row {
 		Phase: w.Status.Phase, Desired: w.DesiredPhase, Reason: p.Reason, Message: p.Message, Tools: p.Tools,
 		GPUs: gpusOf(c), CPU: orDash(c.CPURequest), Memory: orDash(c.MemoryRequest), Created: w.CreatedAt, Started: startedAt(w),
 		ActiveAt: w.ActiveAt(), Offer: offers(w.DesiredPhase, w.Status.Phase)}
+	r.Key, r.Link = r.Project+"/"+r.Name, workspacePath(r.Project, r.Name)
 	return r
 }
 
@@ -211,7 +215,6 @@ type gridView struct {
 	// lists them all, for the chooser.
 	Show    map[string]bool
 	Columns []column
-	Now     time.Time
 }
 
 // Span is the number of columns a row has, for the empty grid's cell.
@@ -251,14 +254,16 @@ func (g *gridView) Paging() string { return g.Query.values(true).Encode() }
 // Filters is the query string without paging, for the CSV download.
 func (g *gridView) Filters() string { return g.Query.values(false).Encode() }
 
-func (h *Handler) grid(ctx context.Context, q gridQuery) (*gridView, error) {
-	g := &gridView{Query: q, Phases: labspace.Phases, Sizes: pageSizes, Columns: gridColumns, Show: defaultColumns(), Now: time.Now()}
+// grid reads the page of q, with the columns in show.
+func (h *Handler) grid(ctx context.Context, q gridQuery, show map[string]bool) (*gridView, error) {
+	g := &gridView{Query: q, Phases: labspace.Phases, Sizes: pageSizes, Columns: gridColumns, Show: show}
 	list, next, err := h.svc.List(ctx, labspace.KindWorkspace, q.store())
 	if err != nil {
 		return g, err
 	}
 	g.Rows = make([]row, 0, len(list))
 	rr := h.rowReader(ctx)
+	rr.cells(time.Now(), show)
 	for _, o := range list {
 		r, err := rr.row(o.(*labspace.Workspace))
 		if err != nil {
@@ -287,18 +292,23 @@ func (h *Handler) grid(ctx context.Context, q gridQuery) (*gridView, error) {
 }
 
 func (h *Handler) gridPage(w http.ResponseWriter, r *http.Request) error {
+	prefs, err := h.svc.Preferences(r.Context())
+	if err != nil {
+		return err
+	}
+	show := shownColumns(prefs.GridColumns)
 	q, err := parseGrid(r.URL.Query())
 	status := http.StatusOK
 	var g *gridView
 	if err == nil {
-		g, err = h.grid(r.Context(), q)
+		g, err = h.grid(r.Context(), q, show)
 	}
 	if err != nil {
 		// Bad filters or a stale page token: say so above an empty grid.
 		if c := labspace.ErrorCode(err); c != labspace.EINVALID && c != labspace.EUNPROCESSABLE {
 			return err
 		}
-		g = &gridView{Query: q, Phases: labspace.Phases, Sizes: pageSizes}
+		g = &gridView{Query: q, Phases: labspace.Phases, Sizes: pageSizes, Columns: gridColumns, Show: show}
 		g.Errors, g.Message, status = fieldErrors(err), "These filters cannot be used:", http.StatusBadRequest
 	}
 	if d := r.URL.Query().Get("deleted"); d != "" {
@@ -307,11 +317,6 @@ func (h *Handler) gridPage(w http.ResponseWriter, r *http.Request) error {
 	if m := h.takeFlash(w, r); m != "" {
 		g.Message = m
 	}
-	prefs, err := h.svc.Preferences(r.Context())
-	if err != nil {
-		return err
-	}
-	g.Columns, g.Show = gridColumns, shownColumns(prefs.GridColumns)
 	h.render(w, r, status, "workspaces", g)
 	return nil
 }
@@ -386,7 +391,7 @@ func (h *Handler) gridPhases(w http.ResponseWriter, r *http.Request) error {
 	items := make([]phaseJSON, 0, len(list))
 	rr := h.rowReader(r.Context())
 	for _, o := range list {
-		ws := o.(*labspace.Workspace)
+		ws := leaving(o.(*labspace.Workspace))
 		p := phaseOf(ws)
 		at, err := rr.stopsAt(ws)
 		if err != nil {

@@ -106,7 +106,7 @@
   // that left go, and the page's rows are fetched again when new ones
   // arrive (so that a row is drawn by the server's template only).
   function grid(table) {
-    let skew = (Date.parse(table.dataset.now) - Date.now()) || 0;
+    let skew = 0; // the server's clock less ours, from each poll
     const tbody = table.tBodies[0];
     const result = document.getElementById("result");
     const all = document.getElementById("select-all");
@@ -148,7 +148,7 @@
       }
       for (const b of tr.querySelectorAll("[data-act]")) b.hidden = !it.offer[b.dataset.act];
       const start = tr.querySelector('[data-act="start"]');
-      if (start) start.firstChild.nodeValue = it.phase === "Failed" ? "Start again" : "Start";
+      if (start) start.firstChild.nodeValue = it.offer.again ? "Start again" : "Start";
     };
 
     // rows fetches this page's rows again, keeping what is ticked.
@@ -189,7 +189,7 @@
     // place; a delete goes to its confirmation page as without script.
     document.addEventListener("submit", async e => {
       const form = e.target, button = e.submitter;
-      if (!form.matches("#bulk, form.rowact") || !button || button.value === "delete") return;
+      if (!form.matches("#bulk, #rowact") || !button || button.value === "delete") return;
       e.preventDefault();
       const body = new URLSearchParams(new FormData(form, button));
       button.disabled = true;
