@@ -310,3 +310,44 @@ func (b *browser) gridAxe(what string) {
 		b.t.Errorf("%s: axe finds\n%s", what, found)
 	}
 }
+
+// The attack, from a browser: oscar, signed in with his own session and
+// its CSRF token, posts the grid's forms naming vision's workspace (by
+// project/name, and by its id): each is refused as not found, and the
+// workspace does not change.
+func TestUIGridForgedFormsRefused(t *testing.T) {
+	requireChromium(t)
+	s := startServer(t, freeAddr(t), t.TempDir())
+	gridTeam(t, s, "vision/a")
+	var before struct {
+		Meta struct {
+			ID              string
+			ResourceVersion int
+		}
+		DesiredPhase string
+	}
+	s.must(200, "GET", "/api/v1/projects/vision/workspaces/a", s.admin, nil, &before)
+	if before.Meta.ID == "" || before.Meta.ResourceVersion == 0 {
+		t.Fatalf("read vision/a: %+v", before)
+	}
+	b := newBrowser(t, s)
+	b.signIn("oscar", "oscar-password", "/")
+	for _, body := range []string{"action=start&ws=vision%2Fa", "do=stop+vision%2Fa", "action=delete&confirm=1&ws=vision%2Fa",
+		"action=delete&confirm=1&ws=" + before.Meta.ID, "do=start+nlp%2F" + before.Meta.ID} {
+		res := eval[string](b, "post a forged form", `fetch("/workspaces/actions", {method: "POST", credentials: "same-origin",
+			headers: {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"},
+			body: "csrf=" + encodeURIComponent(document.querySelector('#bulk input[name="csrf"]').value) + "&`+body+`"}).then(async r => r.status + " " + await r.text())`)
+		if !strings.HasPrefix(res, "200 ") || !strings.Contains(res, `"done":[]`) || !strings.Contains(res, "not found") {
+			t.Errorf("%s: %s", body, res)
+		}
+	}
+	var after struct {
+		Meta         struct{ ResourceVersion int }
+		DesiredPhase string
+	}
+	s.must(200, "GET", "/api/v1/projects/vision/workspaces/a", s.admin, nil, &after)
+	if after.DesiredPhase != "Stopped" || after.Meta.ResourceVersion != before.Meta.ResourceVersion {
+		t.Errorf("the forged forms changed vision/a: desired %s, version %d -> %d", after.DesiredPhase,
+			before.Meta.ResourceVersion, after.Meta.ResourceVersion)
+	}
+}
