@@ -282,6 +282,9 @@ func (s *Service) beforeDelete(tx store.Tx, rec *store.Record) error {
 		if err := tx.DeleteTokensOf(sub); err != nil {
 			return err
 		}
+		if err := deletePreferences(tx, sub); err != nil {
+			return err
+		}
 		return deleteRules(tx, store.ListQuery{Subjects: []string{sub.String()}})
 	}
 	return nil

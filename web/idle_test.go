@@ -10,8 +10,8 @@ import (
 	"github.com/labspace/labspace/service"
 )
 
-// The grid sorts by "idle for": running workspaces idle the longest
-// first, then the rest; each row says how long, from its recorded activity.
+// The grid sorts by "last used": running workspaces idle the longest
+// first, then the rest; each row says when, from its recorded activity.
 func TestGridSortsByIdleTime(t *testing.T) {
 	k := newKit(t, "http://labspace.test")
 	k.project("lab")
@@ -38,14 +38,14 @@ func TestGridSortsByIdleTime(t *testing.T) {
 	k.workspace("lab", "stopped")
 
 	page := k.do("GET", "/?sort=idle", k.token("admin", adminPassword), nil)
-	expect(t, "the grid sorted by idle time", page, 200, `aria-sort="ascending"><a href="/?order=desc&amp;sort=idle">Idle for</a>`)
-	rows := regexp.MustCompile(`(?s)<tr data-id="[^"]+">\s*<th scope="row"><a [^>]+>([^<]+)</a>.*?<td class="idle-cell">([^<]+)</td>`).
+	expect(t, "the grid sorted by idle time", page, 200, `aria-sort="ascending"><a href="/?order=desc&amp;sort=idle">Last used</a>`)
+	rows := regexp.MustCompile(`(?s)<tr data-id="[^"]+"[^>]*>.*?<th scope="row"><a [^>]+>([^<]+)</a>.*?<td class="lastused-cell"><time[^>]*>([^<]+)</time></td>`).
 		FindAllStringSubmatch(page.Body.String(), -1)
 	var got []string
 	for _, r := range rows {
 		got = append(got, r[1]+": "+r[2])
 	}
-	want := []string{"forgotten: 3 h", "quiet: 40 min", "used: 2 min", "stopped: —"}
+	want := []string{"forgotten: 3 h ago", "quiet: 40 min ago", "used: 2 min ago", "stopped: —"}
 	if !slices.Equal(got, want) {
 		t.Errorf("rows %q, want %q", got, want)
 	}

@@ -15,7 +15,7 @@ import (
 
 // pageFiles are the templates of pages; each is parsed with layout.html
 // and partials.html, and defines "title" and "content".
-var pageFiles = []string{"login", "error", "workspaces", "newworkspace", "workspace", "confirm", "blocks", "blockform", "blockdelete",
+var pageFiles = []string{"login", "error", "workspaces", "gridconfirm", "newworkspace", "workspace", "confirm", "blocks", "blockform", "blockdelete",
 	"projects", "quotaform", "rules", "users", "departments", "applications", "tokens", "audit", "cli"}
 
 // view is what every page template receives: the page's own data in

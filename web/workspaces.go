@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/csv"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,8 +15,12 @@ import (
 )
 
 // The workspaces grid: every workspace the caller may see, filtered,
-// sorted and paged on the server (keyset pages from the store), with live
-// phases (app.js polls /workspaces/phases with the same query).
+// sorted and paged on the server (keyset pages from the store). It is
+// live: app.js polls /workspaces/phases with the same query, updates
+// phases, actions and relative times in place, drops rows that left and
+// fetches the page again when rows arrive. Row and bulk actions post to
+// /workspaces/actions (gridactions.go); the columns shown are the user's
+// own (preferences kept by the service, gridcolumns.go).
 
 func (h *Handler) workspaceRoutes() {
 	h.mux.Handle("GET /{$}", h.auth(h.gridPage))
@@ -25,6 +30,8 @@ func (h *Handler) workspaceRoutes() {
 	}))
 	h.mux.Handle("GET /workspaces/phases", h.auth(h.gridPhases))
 	h.mux.Handle("GET /workspaces.csv", h.auth(h.gridCSV))
+	h.mux.Handle("POST /workspaces/actions", h.auth(h.gridActions))
+	h.mux.Handle("POST /workspaces/columns", h.auth(h.gridColumnsSave))
 }
 
 // pageSizes are the page sizes offered; the first is the default.
@@ -126,12 +133,23 @@ func (q gridQuery) values(paging bool) url.Values {
 // row is one workspace as the grid shows it.
 type row struct {
 	ID, Name, Project, Environment, CreatedBy string
-	Phase                                     labspace.Phase
+	Phase, Desired                            labspace.Phase
 	Reason, Message                           string
 	Tools                                     []toolLink
 	GPUs, CPU, Memory                         string
 	Created, Started                          time.Time
-	IdleFor                                   string
+	// ActiveAt is when it was last used (running only), StopsAt when an
+	// idle or maximum-duration rule will stop it (zero: no rule applies).
+	ActiveAt, StopsAt time.Time
+	// CanRun and CanDelete: the caller's role allows start and stop, delete.
+	CanRun, CanDelete bool
+	// Offer is what the row's state allows (the role aside).
+	Offer offer
+	// Key names the workspace in the action forms (project/name); Link
+	// is its page (URL, as a field for the grid's template).
+	Key, Link string
+	// The time cells of the columns shown, written by rowReader.
+	CreatedCell, StartedCell, LastUsedCell, StopsInCell template.HTML
 }
 
 // toolLink is a tool and, when it can be reached now, its proxied URL.
@@ -152,9 +170,10 @@ func toRow(w *labspace.Workspace) row {
 	c := w.Spec.Compute.Spec
 	p := phaseOf(w) // a stop to come shows in place of the phase's reason
 	r := row{ID: w.ID, Name: w.Name, Project: w.Project(), Environment: w.Spec.Environment.From.Name, CreatedBy: w.CreatedBy,
-		Phase: w.Status.Phase, Reason: p.Reason, Message: p.Message, Tools: p.Tools,
+		Phase: w.Status.Phase, Desired: w.DesiredPhase, Reason: p.Reason, Message: p.Message, Tools: p.Tools,
 		GPUs: gpusOf(c), CPU: orDash(c.CPURequest), Memory: orDash(c.MemoryRequest), Created: w.CreatedAt, Started: startedAt(w),
-		IdleFor: p.IdleFor}
+		ActiveAt: w.ActiveAt(), Offer: offers(w.DesiredPhase, w.Status.Phase)}
+	r.Key, r.Link = r.Project+"/"+r.Name, workspacePath(r.Project, r.Name)
 	return r
 }
 
@@ -192,6 +211,21 @@ type gridView struct {
 	Prev     string // the previous page's URL, "" on the first
 	Errors   []labspace.FieldError
 	Message  string
+	// Show holds the optional columns shown (see gridColumns); Columns
+	// lists them all, for the chooser.
+	Show    map[string]bool
+	Columns []column
+}
+
+// Span is the number of columns a row has, for the empty grid's cell.
+func (g *gridView) Span() int {
+	n := 3 // selection, name, actions
+	for _, c := range g.Columns {
+		if g.Show[c.Key] {
+			n++
+		}
+	}
+	return n
 }
 
 // SortURL is the grid sorted by col: ascending first, reversed when it
@@ -220,15 +254,22 @@ func (g *gridView) Paging() string { return g.Query.values(true).Encode() }
 // Filters is the query string without paging, for the CSV download.
 func (g *gridView) Filters() string { return g.Query.values(false).Encode() }
 
-func (h *Handler) grid(ctx context.Context, q gridQuery) (*gridView, error) {
-	g := &gridView{Query: q, Phases: labspace.Phases, Sizes: pageSizes}
+// grid reads the page of q, with the columns in show.
+func (h *Handler) grid(ctx context.Context, q gridQuery, show map[string]bool) (*gridView, error) {
+	g := &gridView{Query: q, Phases: labspace.Phases, Sizes: pageSizes, Columns: gridColumns, Show: show}
 	list, next, err := h.svc.List(ctx, labspace.KindWorkspace, q.store())
 	if err != nil {
 		return g, err
 	}
 	g.Rows = make([]row, 0, len(list))
+	rr := h.rowReader(ctx)
+	rr.cells(time.Now(), show)
 	for _, o := range list {
-		g.Rows = append(g.Rows, toRow(o.(*labspace.Workspace)))
+		r, err := rr.row(o.(*labspace.Workspace))
+		if err != nil {
+			return g, err
+		}
+		g.Rows = append(g.Rows, r)
 	}
 	if next != "" {
 		n := q
@@ -251,22 +292,30 @@ func (h *Handler) grid(ctx context.Context, q gridQuery) (*gridView, error) {
 }
 
 func (h *Handler) gridPage(w http.ResponseWriter, r *http.Request) error {
+	prefs, err := h.svc.Preferences(r.Context())
+	if err != nil {
+		return err
+	}
+	show := shownColumns(prefs.GridColumns)
 	q, err := parseGrid(r.URL.Query())
 	status := http.StatusOK
 	var g *gridView
 	if err == nil {
-		g, err = h.grid(r.Context(), q)
+		g, err = h.grid(r.Context(), q, show)
 	}
 	if err != nil {
 		// Bad filters or a stale page token: say so above an empty grid.
 		if c := labspace.ErrorCode(err); c != labspace.EINVALID && c != labspace.EUNPROCESSABLE {
 			return err
 		}
-		g = &gridView{Query: q, Phases: labspace.Phases, Sizes: pageSizes}
+		g = &gridView{Query: q, Phases: labspace.Phases, Sizes: pageSizes, Columns: gridColumns, Show: show}
 		g.Errors, g.Message, status = fieldErrors(err), "These filters cannot be used:", http.StatusBadRequest
 	}
 	if d := r.URL.Query().Get("deleted"); d != "" {
 		g.Message = "Workspace " + d + " is being deleted."
+	}
+	if m := h.takeFlash(w, r); m != "" {
+		g.Message = m
 	}
 	h.render(w, r, status, "workspaces", g)
 	return nil
@@ -287,11 +336,21 @@ type phaseJSON struct {
 	// Idle is true while a policy's idle rule is about to stop it: the
 	// reason and message then say when, and "keep running" is offered.
 	Idle bool `json:"idle,omitempty"`
+	// Desired is the phase asked for; Offer the actions its state allows.
+	Desired labspace.Phase `json:"desired"`
+	Offer   offer          `json:"offer"`
+	// StartedAt, ActiveAt and StopsAt are RFC 3339 times ("" for none),
+	// from which the grid writes "5 min ago" and "in 2 h" as time passes.
+	StartedAt string `json:"startedAt"`
+	ActiveAt  string `json:"activeAt"`
+	StopsAt   string `json:"stopsAt"`
 }
 
 func phaseOf(w *labspace.Workspace) phaseJSON {
 	p := phaseJSON{ID: w.ID, Phase: w.Status.Phase, Class: phaseClass(w.Status.Phase), Reason: w.Status.PhaseReason,
-		Message: w.Status.PhaseMessage, Tools: tools(w), Started: when(startedAt(w)), IdleFor: idleFor(w, time.Now())}
+		Message: w.Status.PhaseMessage, Tools: tools(w), Started: when(startedAt(w)), IdleFor: idleFor(w, time.Now()),
+		Desired: w.DesiredPhase, Offer: offers(w.DesiredPhase, w.Status.Phase), StartedAt: isoOrEmpty(startedAt(w)),
+		ActiveAt: isoOrEmpty(w.ActiveAt())}
 	if n := w.Status.StopNotice; n != nil && w.Status.Phase == labspace.PhaseRunning {
 		// What the user must know now: the stop to come, in the grid and on the page.
 		p.Reason, p.Message, p.Idle = "StopComing", n.Message, n.Reason == "IdleTimeout"
@@ -330,10 +389,18 @@ func (h *Handler) gridPhases(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	items := make([]phaseJSON, 0, len(list))
+	rr := h.rowReader(r.Context())
 	for _, o := range list {
-		items = append(items, phaseOf(o.(*labspace.Workspace)))
+		ws := leaving(o.(*labspace.Workspace))
+		p := phaseOf(ws)
+		at, err := rr.stopsAt(ws)
+		if err != nil {
+			return err
+		}
+		p.StopsAt = isoOrEmpty(at)
+		items = append(items, p)
 	}
-	writeJSON(w, map[string]any{"items": items})
+	writeJSON(w, map[string]any{"items": items, "now": time.Now().UTC().Format(time.RFC3339)})
 	return nil
 }
 
