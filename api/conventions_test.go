@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labspace/labspace/service"
 )
@@ -122,7 +123,15 @@ func TestWorkspaceIfMatch(t *testing.T) {
 		t.Fatal("a created workspace has no ETag")
 	}
 	const path = "/api/v1/projects/pa/workspaces/ws1"
+	// The controller's first pass writes the status (its tools): wait for
+	// it, so that the version read is the one refused requests must keep.
 	got := e.must(200, "GET", path, e.admin, nil)
+	for deadline := time.Now().Add(30 * time.Second); got.field("status.tools") == nil; got = e.must(200, "GET", path, e.admin, nil) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the controller never wrote the status: %s", got.raw)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	tag := got.header.Get("ETag")
 	if tag != service.ETag(int64(got.field("meta.resourceVersion").(float64))) {
 		t.Fatalf("ETag %q for %s", tag, got.raw)

@@ -232,6 +232,8 @@ var typeDocs = map[string]string{
 	"labspace.PolicySpec.Fields":                           "Rules for workspace fields, by field name (e.g. compute.gpuDevices).",
 	"labspace.PolicySpec.ImposedDataSources":               "ImposedDataSources are data sources (by name, visible in the scope) that every workspace in the scope mounts.",
 	"labspace.PolicySpec.Lifecycle":                        "Lifecycle frees what nobody uses (lifecycle.go).",
+	"labspace.Preferences":                                 "Preferences are a user's own choices of how the UI shows things. They are kept with the user (not in a browser), so they follow the user from one browser to another.",
+	"labspace.Preferences.GridColumns":                     "GridColumns are the optional columns of the workspace grid the user shows, in their order; nil: the UI's defaults. The UI knows the column names and ignores names it no longer has.",
 	"labspace.Privilege":                                   "Privilege is a setting that crosses the trust boundary between a workload and the host or cluster it runs on: whoever sets it decides what runs, or with which powers, on behalf of everyone who shares the machine. Setting one needs the privilege at the object's scope; only administrators hold them by default (docs/access.md).",
 	"labspace.Project":                                     "Project is where workspaces live. It maps to one Kubernetes namespace. Its meta.scope is its department, or global when it has none.",
 	"labspace.ProjectSpec":                                 "ProjectSpec holds a project's namespace and quota.",
