@@ -55,7 +55,7 @@ func TestAccessibilityOfEveryPageAndPhase(t *testing.T) {
 	pages := []string{"/", "/?sort=idle", "/workspaces/new", "/workspaces/new?project=lab", "/admin/projects", "/admin/departments",
 		"/admin/access-rules", "/admin/users", "/admin/applications", "/admin/tokens", "/admin/audit", "/admin/projects/new",
 		"/environments", "/environments/new", "/compute-resources", "/data-sources", "/credentials", "/credentials/new", "/templates",
-		"/cli", "/no/such/page"}
+		"/no/such/page"}
 	for _, s := range states {
 		pages = append(pages, "/projects/lab/workspaces/ws-"+s.name)
 	}
