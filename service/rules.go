@@ -143,16 +143,20 @@ func scopeChain(tx store.Tx, s labspace.Scope) ([]labspace.Scope, error) {
 	switch s.Type {
 	case labspace.ScopeProject:
 		rec, err := find(tx, labspace.KindProject, s.Name)
-		if err != nil {
+		if labspace.ErrorCode(err) == labspace.ENOTFOUND {
 			return nil, unprocessable("meta.scope.name", "no project %q", s.Name)
+		} else if err != nil {
+			return nil, err // a race lost, a connection gone: the store's to handle
 		}
 		if rec.Scope.Type == labspace.ScopeDepartment {
 			return []labspace.Scope{s, rec.Scope, labspace.Global}, nil
 		}
 		return []labspace.Scope{s, labspace.Global}, nil
 	case labspace.ScopeDepartment:
-		if _, err := tx.GetByName(labspace.KindDepartment, labspace.Global, s.Name); err != nil {
+		if _, err := tx.GetByName(labspace.KindDepartment, labspace.Global, s.Name); labspace.ErrorCode(err) == labspace.ENOTFOUND {
 			return nil, unprocessable("meta.scope.name", "no department %q", s.Name)
+		} else if err != nil {
+			return nil, err
 		}
 		return []labspace.Scope{s, labspace.Global}, nil
 	}

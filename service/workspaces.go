@@ -103,8 +103,10 @@ func (s *Service) CreateWorkspace(ctx context.Context, project string, req *labs
 	var policy *labspace.EffectivePolicy
 	err = s.store.View(ctx, func(tx store.Tx) error {
 		chain, err := scopeChain(tx, scope)
-		if err != nil {
+		if labspace.ErrorCode(err) == labspace.EUNPROCESSABLE {
 			return labspace.Errorf(labspace.ENOTFOUND, "Project %q not found.", project)
+		} else if err != nil {
+			return err
 		}
 		policy, err = effectivePolicy(tx, chain)
 		return err
@@ -137,8 +139,10 @@ func (s *Service) CreateWorkspace(ctx context.Context, project string, req *labs
 	}
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		chain, err := scopeChain(tx, scope)
-		if err != nil {
+		if labspace.ErrorCode(err) == labspace.EUNPROCESSABLE {
 			return labspace.Errorf(labspace.ENOTFOUND, "Project %q not found.", project)
+		} else if err != nil {
+			return err
 		}
 		if policy, err = effectivePolicy(tx, chain); err != nil {
 			return err
@@ -321,10 +325,20 @@ func findWorkspace(tx store.Tx, a *labspace.Actor, project, name string) (*labsp
 	}
 	rec, err := tx.GetByName(labspace.KindWorkspace, scope, name)
 	if err != nil {
-		return nil, nil, labspace.Errorf(labspace.ENOTFOUND, "Workspace %q not found in project %q.", name, project)
+		return nil, nil, notFound(err, "Workspace %q not found in project %q.", name, project)
 	}
 	var w labspace.Workspace
 	return &w, rec, store.Decode(rec, &w)
+}
+
+// notFound words a not-found err for the caller; any other error (a
+// transaction that lost a race and must run again, a lost connection) is
+// passed on as it is, never turned into a 404.
+func notFound(err error, format string, args ...any) error {
+	if labspace.ErrorCode(err) == labspace.ENOTFOUND {
+		return labspace.Errorf(labspace.ENOTFOUND, format, args...)
+	}
+	return err
 }
 
 // GetWorkspace returns one workspace.

@@ -57,6 +57,47 @@ func holdable(stage, dir string) (string, error) {
 	return out, os.WriteFile(out, []byte(strings.Replace(string(b), anchor, extra, 1)), 0o600)
 }
 
+// readyAgain is a kwok stage that plays one more part of the kubelet:
+// reporting a running pod Ready again once its node is back. The node
+// lifecycle controller marks the pods of a node it has not heard from
+// NotReady (an API server stopped past the node monitor's grace period,
+// on a loaded machine); a kubelet sets them Ready at its next status
+// sync, but kwok's own stages only make pending pods ready, so such a pod
+// stayed NotReady for good. Held pods are left to their test.
+const readyAgain = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: pod-ready-again
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.metadata.annotations."` + HoldAnnotation + `"'
+      operator: 'DoesNotExist'
+    - key: '.status.phase'
+      operator: 'In'
+      values:
+      - 'Running'
+    - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
+      operator: 'NotIn'
+      values:
+      - 'True'
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: Ready
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: ContainersReady
+`
+
 // Node describes a fake node.
 type Node struct {
 	Name    string
@@ -327,7 +368,11 @@ current-context: test
 		}
 		kwok = append(kwok, "--config", s)
 	}
-	c.args["kwok"] = kwok
+	again := filepath.Join(c.Dir, "pod-ready-again.yaml")
+	if err := os.WriteFile(again, []byte(readyAgain), 0o600); err != nil {
+		return err
+	}
+	c.args["kwok"] = append(kwok, "--config", again)
 	return nil
 }
 

@@ -59,6 +59,29 @@ func TestControlPlane(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPod(t, c, "small", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+
+	// A running pod marked NotReady (as the node lifecycle controller does
+	// to the pods of a node it lost) is reported Ready again, as a kubelet
+	// would.
+	p = waitPod(t, c, "small", func(p *corev1.Pod) bool { return ready(p) })
+	for i := range p.Status.Conditions {
+		if p.Status.Conditions[i].Type == corev1.PodReady {
+			p.Status.Conditions[i].Status, p.Status.Conditions[i].Reason = corev1.ConditionFalse, "NodeNotReady"
+		}
+	}
+	if _, err := c.Client.CoreV1().Pods("default").UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitPod(t, c, "small", func(p *corev1.Pod) bool { return ready(p) })
+}
+
+func ready(p *corev1.Pod) bool {
+	for _, cd := range p.Status.Conditions {
+		if cd.Type == corev1.PodReady {
+			return cd.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 func create(t *testing.T, c *kubetest.Cluster, name string, limits corev1.ResourceList) {
