@@ -87,8 +87,8 @@ func (t *sqlTx) GetByName(kind labspace.Kind, scope labspace.Scope, name string)
 }
 
 func (t *sqlTx) Update(r *store.Record) error {
-	res, err := t.tx.ExecContext(t.ctx, t.rebind(`UPDATE objects SET name = ?, rv = rv + 1, updated_at = ?, phase = ?,
-		subject = ?, data = ?, secret = ?, data_format = ?, active_at = ? WHERE kind = ? AND id = ? AND rv = ?`),
+	res, err := t.execResult(`UPDATE objects SET name = ?, rv = rv + 1, updated_at = ?, phase = ?,
+		subject = ?, data = ?, secret = ?, data_format = ?, active_at = ? WHERE kind = ? AND id = ? AND rv = ?`,
 		r.Name, nanos(r.UpdatedAt), r.Phase, r.Subject, string(r.Data), r.Secret, r.Format, activeNanos(r.ActiveAt), r.Kind, r.ID, r.RV)
 	if err != nil {
 		if t.d.isUnique(err) {
@@ -113,7 +113,7 @@ func (t *sqlTx) Update(r *store.Record) error {
 }
 
 func (t *sqlTx) Delete(kind labspace.Kind, id string) error {
-	res, err := t.tx.ExecContext(t.ctx, t.rebind(`DELETE FROM objects WHERE kind = ? AND id = ?`), kind, id)
+	res, err := t.execResult(`DELETE FROM objects WHERE kind = ? AND id = ?`, kind, id)
 	if err != nil {
 		return err
 	}
@@ -226,7 +226,7 @@ func (t *sqlTx) List(kind labspace.Kind, q store.ListQuery) ([]*store.Record, st
 	if err != nil {
 		return nil, "", err
 	}
-	out, err := collect(rows)
+	out, err := t.collect(rows)
 	if err != nil || len(out) <= limit {
 		return out, "", err
 	}
@@ -278,7 +278,7 @@ func (t *sqlTx) filter(f store.Filter) (string, any, error) {
 	return "", nil, labspace.FieldErr("filterBy", "has no operator %q", f.Op)
 }
 
-func collect(rows *sql.Rows) ([]*store.Record, error) {
+func (t *sqlTx) collect(rows *sql.Rows) ([]*store.Record, error) {
 	defer rows.Close()
 	var out []*store.Record
 	for rows.Next() {
@@ -288,7 +288,7 @@ func collect(rows *sql.Rows) ([]*store.Record, error) {
 		}
 		out = append(out, r)
 	}
-	return out, rows.Err()
+	return out, t.note(rows.Err())
 }
 
 // scopeFilter groups scopes by type so that a list of projects becomes one
@@ -351,7 +351,7 @@ func (t *sqlTx) Referrers(id string) ([]*store.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows)
+	return t.collect(rows)
 }
 
 // indexHint names the index for a list within scopes of one type, sorted by
@@ -393,5 +393,5 @@ func (t *sqlTx) CountByPhase(kind labspace.Kind) (map[string]int, error) {
 		}
 		out[phase] = n
 	}
-	return out, rows.Err()
+	return out, t.note(rows.Err())
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labspace/labspace"
 	"github.com/labspace/labspace/store"
 	"github.com/labspace/labspace/store/pgtest"
 	"github.com/labspace/labspace/store/sqlstore"
@@ -126,4 +127,50 @@ func TestPostgresLeadMovesOn(t *testing.T) {
 	t.Logf("the lead moved in %s", time.Since(start).Round(10*time.Millisecond))
 	c.Restart(t, time.Second)
 	wait("the survivor to lead again after PostgreSQL restarted", 15*time.Second, func() bool { n, who := leaders(); return n == 1 && who != first })
+}
+
+// A statement that loses a race makes its transaction run again, whatever
+// the caller made of the error: the service turned such a failure into
+// "not found", and a stop answered 404 for a workspace that exists.
+func TestPostgresLostRaceRunsAgainWhateverTheCallerSaid(t *testing.T) {
+	c := pgtest.Start(t)
+	url := c.Database(t)
+	ctx := t.Context()
+	db, err := sqlstore.OpenPostgres(ctx, url, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		return tx.Insert(&store.Record{Kind: labspace.KindEnvironment, ID: "x", Name: "x", Scope: labspace.Global, Data: []byte(`{}`),
+			CreatedAt: time.Now(), UpdatedAt: time.Now()})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	other, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	tries := 0
+	err = db.Update(ctx, func(tx store.Tx) error {
+		tries++
+		rec, err := tx.Get(labspace.KindEnvironment, "x")
+		if err != nil {
+			return err
+		}
+		if tries == 1 { // another replica writes it after this transaction read it
+			if _, err := other.ExecContext(ctx, `UPDATE objects SET rv = rv + 1 WHERE kind = 'environment' AND id = 'x'`); err != nil {
+				return err
+			}
+		}
+		rec.Data = []byte(`{"description":"changed"}`)
+		if err := tx.Update(rec); err != nil {
+			return labspace.Errorf(labspace.ENOTFOUND, "Environment %q not found.", "x") // what a caller may make of it
+		}
+		return nil
+	})
+	if err != nil || tries != 2 {
+		t.Fatalf("after a lost race: %v, %d tries; want the transaction run again and done", err, tries)
+	}
 }

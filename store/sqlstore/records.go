@@ -34,7 +34,7 @@ func (t *sqlTx) Events(workspaceID string) ([]labspace.Event, error) {
 		e.Time = fromNanos(at)
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	return out, t.note(rows.Err())
 }
 
 func (t *sqlTx) AddAudit(e *labspace.AuditEntry) error {
@@ -80,7 +80,7 @@ func (t *sqlTx) ListAudit(q store.AuditQuery) ([]labspace.AuditEntry, string, er
 		e.Time, e.Scope = fromNanos(at), parseScope(scope)
 		out = append(out, e)
 	}
-	if err := rows.Err(); err != nil || len(out) <= limit {
+	if err := t.note(rows.Err()); err != nil || len(out) <= limit {
 		return out, "", err
 	}
 	out = out[:limit]
@@ -150,11 +150,11 @@ func (t *sqlTx) ListTokens(subject labspace.Subject) ([]labspace.Token, error) {
 		}
 		out = append(out, *tk)
 	}
-	return out, rows.Err()
+	return out, t.note(rows.Err())
 }
 
 func (t *sqlTx) DeleteToken(subject labspace.Subject, id string) error {
-	res, err := t.tx.ExecContext(t.ctx, t.rebind(`DELETE FROM tokens WHERE subject = ? AND id = ?`), subject.String(), id)
+	res, err := t.execResult(`DELETE FROM tokens WHERE subject = ? AND id = ?`, subject.String(), id)
 	if err != nil {
 		return err
 	}

@@ -189,6 +189,11 @@ func (db *DB) runOnce(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn
 	t := &sqlTx{ctx: ctx, tx: tx, d: &db.d}
 	if err := fn(t); err != nil {
 		_ = tx.Rollback()
+		if t.retry != nil {
+			// Whatever fn made of it (a not-found, a field error), a
+			// statement lost a race: the transaction runs again.
+			return t.retry
+		}
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -202,7 +207,29 @@ type sqlTx struct {
 	ctx context.Context
 	tx  *sql.Tx
 	d   *dialect
+	// retry is the first error of a statement that calls for running the
+	// transaction again (a serialization failure, a deadlock). PostgreSQL
+	// refuses the transaction's later statements, and the caller may have
+	// turned the error into another (a 404), so run looks here.
+	retry error
 }
+
+// note keeps err in t.retry when it calls for running the transaction
+// again, and returns it.
+func (t *sqlTx) note(err error) error {
+	if err != nil && t.retry == nil && t.d.isRetry != nil && t.d.isRetry(err) {
+		t.retry = err
+	}
+	return err
+}
+
+// noted is a row whose Scan error is noted (sqlTx.note).
+type noted struct {
+	row *sql.Row
+	t   *sqlTx
+}
+
+func (r noted) Scan(dest ...any) error { return r.t.note(r.row.Scan(dest...)) }
 
 // rebind turns ? placeholders into $n where the dialect wants them.
 func (t *sqlTx) rebind(q string) string {
@@ -229,15 +256,22 @@ func Numbered(q string) string {
 
 func (t *sqlTx) exec(q string, args ...any) error {
 	_, err := t.tx.ExecContext(t.ctx, t.rebind(q), args...)
-	return err
+	return t.note(err)
+}
+
+// execResult is exec for statements whose rows affected are read.
+func (t *sqlTx) execResult(q string, args ...any) (sql.Result, error) {
+	res, err := t.tx.ExecContext(t.ctx, t.rebind(q), args...)
+	return res, t.note(err)
 }
 
 func (t *sqlTx) query(q string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(t.ctx, t.rebind(q), args...)
+	rows, err := t.tx.QueryContext(t.ctx, t.rebind(q), args...)
+	return rows, t.note(err)
 }
 
-func (t *sqlTx) queryRow(q string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(t.ctx, t.rebind(q), args...)
+func (t *sqlTx) queryRow(q string, args ...any) noted {
+	return noted{t.tx.QueryRowContext(t.ctx, t.rebind(q), args...), t}
 }
 
 func nanos(tm time.Time) int64 { return tm.UnixNano() }

@@ -84,7 +84,7 @@ func TestConnectionsKeepStatements(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			inner, err := collect(must(tx.(*sqlTx).query(q, labspace.KindEnvironment)))
+			inner, err := tx.(*sqlTx).collect(must(tx.(*sqlTx).query(q, labspace.KindEnvironment)))
 			if err != nil || len(inner) != 3 {
 				t.Errorf("inner query: %d records, %v", len(inner), err)
 			}
