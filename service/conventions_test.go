@@ -54,15 +54,7 @@ func signIn(t *testing.T, s *service.Service, admin context.Context, name string
 		Spec: labspace.AccessRuleSpec{Subject: labspace.Subject{Type: labspace.SubjectUser, Name: name}, Role: role}}); err != nil {
 		t.Fatal(err)
 	}
-	raw, _, err := s.Login(context.Background(), name, name+"-password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _, err := s.Authenticate(context.Background(), raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return service.WithActor(context.Background(), a)
+	return loggedIn(t, s, name, name+"-password")
 }
 
 // The precondition is checked in the service, after the caller is found

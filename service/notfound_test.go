@@ -58,15 +58,7 @@ func TestOnlyAMissingWorkspaceIsNotFound(t *testing.T) {
 	if _, err := s.EnsureAdmin(ctx, "admin-password-1"); err != nil {
 		t.Fatal(err)
 	}
-	raw, _, err := s.Login(ctx, "admin", "admin-password-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _, err := s.Authenticate(ctx, raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := service.WithActor(ctx, a)
+	admin := loggedIn(t, s, "admin", "admin-password-1")
 	if _, err := s.Create(admin, &labspace.Project{Meta: labspace.Meta{Name: "lab", Scope: labspace.Global}}); err != nil {
 		t.Fatal(err)
 	}

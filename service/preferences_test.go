@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/labspace/labspace"
-	"github.com/labspace/labspace/service"
 )
 
 // Each user keeps preferences of their own: saved once, read in any
@@ -14,17 +13,7 @@ import (
 func TestPreferencesAreTheUsersOwn(t *testing.T) {
 	s, admin, must := adminOf(t)
 	must(s.CreateUser(admin, &labspace.User{Meta: labspace.Meta{Name: "rita"}}, "rita-password-1"))
-	as := func(user, password string) context.Context {
-		raw, _, err := s.Login(context.Background(), user, password)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, _, err := s.Authenticate(context.Background(), raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return service.WithActor(context.Background(), a)
-	}
+	as := func(user, password string) context.Context { return loggedIn(t, s, user, password) }
 	rita := as("rita", "rita-password-1")
 	if p, err := s.Preferences(rita); err != nil || p.GridColumns != nil {
 		t.Fatalf("before any choice: %+v, %v", p, err)

@@ -32,20 +32,26 @@ func adminOf(t *testing.T) (*service.Service, context.Context, func(any, error))
 	if _, err := s.EnsureAdmin(ctx, "admin-password-1"); err != nil {
 		t.Fatal(err)
 	}
-	raw, _, err := s.Login(ctx, "admin", "admin-password-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _, err := s.Authenticate(ctx, raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, service.WithActor(ctx, a), func(_ any, err error) {
+	return s, loggedIn(t, s, "admin", "admin-password-1"), func(_ any, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// loggedIn is the context of user, signed in with password.
+func loggedIn(t *testing.T, s *service.Service, user, password string) context.Context {
+	t.Helper()
+	raw, _, err := s.Login(context.Background(), user, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, err := s.Authenticate(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return service.WithActor(context.Background(), a)
 }
 
 // admitEach creates each (project, name) workspace from compute and asks
