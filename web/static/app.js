@@ -34,8 +34,8 @@
     badge.title = detail;
     if (why) {
       // Plain words first, the code beside them for searches and support.
-      why.textContent = it.message || (it.reason ? "" : "No details.");
-      if (it.reason) why.appendChild(el("code", { class: "reason" }, it.reason));
+      why.textContent = it.message || it.reason || "No details.";
+      if (it.message && it.reason) why.appendChild(el("code", { class: "reason" }, it.reason));
     }
   }
 
