@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", the store's
+	"github.com/labspace/labspace/bench/benchkit"
 	"github.com/labspace/labspace/server"
 	"github.com/labspace/labspace/store/pgtest"
 	"github.com/labspace/labspace/store/sqlstore"
@@ -87,7 +87,7 @@ func (e *pgEngine) init() error {
 		}
 	}
 	var err error
-	if e.port, err = freePort(); err != nil {
+	if e.port, err = benchkit.FreePort(); err != nil {
 		return err
 	}
 	if err := e.run("initdb", "-D", e.data(), "-U", "labspace", "--auth=trust", "-E", "UTF8", "--no-instructions"); err != nil {
@@ -150,15 +150,6 @@ func (e *pgEngine) close() error {
 		err = errors.Join(err, os.RemoveAll(e.dir))
 	})
 	return err
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (e *pgEngine) title() string            { return "PostgreSQL" }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -198,4 +199,14 @@ func Shareable(exe string) (string, error) {
 	}
 	out := filepath.Join(dir, filepath.Base(exe))
 	return out, os.WriteFile(out, raw, 0o755)
+}
+
+// FreePort returns a TCP port free on 127.0.0.1 for a process to listen on.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/labspace/labspace/bench/benchkit"
 )
 
 // serve is the workload: an HTTP server on 127.0.0.1:port, ready as soon
@@ -37,7 +39,7 @@ const (
 // how long until the port accepts a connection (the runtime's readiness
 // test). The process keeps running; the caller ends it.
 func spawnOnce(exe string, how spawnHow) (time.Duration, *exec.Cmd, error) {
-	port, err := freePort()
+	port, err := benchkit.FreePort()
 	if err != nil {
 		return 0, nil, err
 	}
@@ -103,15 +105,6 @@ func stopAll(cmds []*exec.Cmd) {
 	for _, c := range cmds {
 		_ = c.Wait()
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // survivors returns the live processes that carry the runtime's marker
