@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -90,16 +89,21 @@ func withinWholeQuota(tx store.Tx, w *labspace.Workspace) error {
 	if err != nil {
 		return err
 	}
+	return fitsWholeQuota(w, q)
+}
+
+// fitsWholeQuota is withinWholeQuota with the project's quota at hand.
+func fitsWholeQuota(w *labspace.Workspace, q *labspace.Quota) error {
 	if w.Spec.General.Preemptible && q.OverQuota {
 		return nil
 	}
-	var need usage
-	need.add(w)
-	over := overQuota(q, need)
+	over := overQuota(q, asks(w))
 	if over == "" {
 		return nil
 	}
-	quota := map[string]string{"gpus": fmt.Sprintf("%g GPUs", q.GPUs), "cpu": q.CPU + " CPU cores", "memory": q.Memory + " of memory"}[over]
+	milli, _ := labspace.MilliCPU(q.CPU)
+	quota := map[string]string{"gpus": labspace.Count(q.GPUs, "GPU", "GPUs"),
+		"cpu": labspace.Count(float64(milli)/1000, "CPU core", "CPU cores"), "memory": q.Memory + " of memory"}[over]
 	return unprocessable("compute", "this workspace asks for more than project %s's whole quota of %s: it could never start; ask for less, or for a larger quota", w.Project(), quota)
 }
 
@@ -159,7 +163,7 @@ func (s *Service) CreateLimits(ctx context.Context, project string, computes []*
 			var fit ComputeFit
 			if err := feasible(w, capacity); err != nil {
 				fit.Never = detail(err)
-			} else if err := withinWholeQuota(tx, w); err != nil {
+			} else if err := fitsWholeQuota(w, quota); err != nil {
 				fit.Never = detail(err)
 			} else if over := overQuota(quota, addTo(inProject, w)); over != "" {
 				fit.Waits = quotaWait("project "+project, over, quota, inProject, asks(w))
