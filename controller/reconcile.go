@@ -57,14 +57,12 @@ func plan(w *labspace.Workspace, obs runtime.Observation) step {
 		}
 		return step{act: actStop, observed: observed(labspace.PhaseStopping, "Stopping", msg), poll: true}
 	}
-	switch obs.State {
-	case runtime.Starting, runtime.Waiting, runtime.Degraded, runtime.Ready:
-		if !w.Holds() {
-			// Something runs that holds no admission (the store was
-			// restored from an older backup, say): it must earn one, or
-			// stop, or the project's quota would be overshot unseen.
-			return step{act: actAdmit}
-		}
+	if runs := obs.State == runtime.Starting || obs.State == runtime.Waiting || obs.State == runtime.Degraded ||
+		obs.State == runtime.Ready; runs && !w.Holds() {
+		// Something runs that holds no admission (the store was restored
+		// from an older backup, say): it must earn one, or stop, or the
+		// project's quota would be overshot unseen.
+		return step{act: actAdmit}
 	}
 	switch obs.State {
 	case runtime.Stopping:
