@@ -201,9 +201,11 @@ func (c *Controller) counted(from, to labspace.Phase) {
 
 // pollAfter is how soon to look again at a workspace in transition: soon
 // after its processes started (most tools answer within milliseconds),
-// then less often, up to Options.Poll.
+// then less often, up to Options.Poll. A runtime that reports changes
+// itself is polled every Poll only, as a safety net: during a start of
+// 500 workspaces the early polls were most of the controller's passes.
 func (c *Controller) pollAfter(started time.Time) time.Duration {
-	if started.IsZero() {
+	if started.IsZero() || c.watched {
 		return c.opts.Poll
 	}
 	return min(max(time.Since(started)/2, 5*time.Millisecond), c.opts.Poll)
@@ -230,7 +232,7 @@ func (c *Controller) admitAndStart(ctx context.Context, w *labspace.Workspace, o
 	if err := c.apply(ctx, w); err != nil {
 		return 0, err
 	}
-	return 5 * time.Millisecond, nil // just started: look again soon
+	return c.pollAfter(time.Now()), nil // just started: look again soon
 }
 
 // apply starts w; a start that cannot work (no command, a data source the

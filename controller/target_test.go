@@ -36,11 +36,30 @@ func (o *observed) Logs(context.Context, *labspace.Workspace, bool) (io.ReadClos
 // A replica that does not lead (its controller not running) still finds a
 // tool's address for its proxy: from the runtime, asked once for a while.
 func TestTargetWithoutTheLead(t *testing.T) {
+	svc, w := oneWorkspace(t)
+	rt := &observed{}
+	c := controller.New(controller.Options{Service: svc, Runtime: rt})
+	for range 3 {
+		if to, ok := c.Target(w.ID, "web"); !ok || to != "10.0.0.7:8000" {
+			t.Fatalf("target %q %v", to, ok)
+		}
+	}
+	if rt.asked != 1 {
+		t.Errorf("the runtime was asked %d times for 3 requests within a second", rt.asked)
+	}
+	if _, ok := c.Target("no-such-workspace", "web"); ok {
+		t.Error("a target for a workspace that does not exist")
+	}
+}
+
+// oneWorkspace is a service on a new SQLite store with one workspace,
+// lab/nb, asked to run.
+func oneWorkspace(t *testing.T) (*service.Service, *labspace.Workspace) {
 	db, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	box, _ := secret.NewBox(make([]byte, secret.KeySize))
 	svc := service.New(service.Options{Store: db, Box: box, BcryptCost: 4})
 	if _, err := svc.EnsureAdmin(t.Context(), "admin-password-1"); err != nil {
@@ -59,17 +78,5 @@ func TestTargetWithoutTheLead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := &observed{}
-	c := controller.New(controller.Options{Service: svc, Runtime: rt})
-	for range 3 {
-		if to, ok := c.Target(w.ID, "web"); !ok || to != "10.0.0.7:8000" {
-			t.Fatalf("target %q %v", to, ok)
-		}
-	}
-	if rt.asked != 1 {
-		t.Errorf("the runtime was asked %d times for 3 requests within a second", rt.asked)
-	}
-	if _, ok := c.Target("no-such-workspace", "web"); ok {
-		t.Error("a target for a workspace that does not exist")
-	}
+	return svc, w
 }

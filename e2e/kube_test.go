@@ -265,8 +265,19 @@ func TestKubeWorkspaceLifecycle(t *testing.T) {
 	if err != nil || kept.UID != claim.UID {
 		t.Fatalf("the claim after stop: %v (uid %v, was %v)", err, kept.UID, claim.UID)
 	}
+	// A credential changed while the workspace was stopped reaches its
+	// Secret at the next start.
+	var cur struct{ Meta struct{ ResourceVersion int } }
+	s.must(200, "GET", "/api/v1/credentials/"+api.Meta.ID, s.admin, nil, &cur)
+	s.must(200, "PUT", "/api/v1/credentials/"+api.Meta.ID, s.admin, map[string]any{
+		"meta": map[string]any{"name": "api", "scope": proj, "resourceVersion": cur.Meta.ResourceVersion},
+		"spec": map[string]any{"type": "generic-secret", "data": map[string]string{"TOKEN": "tok-789"}}}, nil)
 	s.must(202, "POST", "/api/v1/projects/vision/workspaces/train/start", s.admin, nil, nil)
 	s.waitPhase("vision", "train", "Running", converge)
+	if creds, err := c.Client.CoreV1().Secrets(ns).Get(ctx, base+"-credentials", metav1.GetOptions{}); err != nil ||
+		string(creds.Data[api.Meta.ID+".TOKEN"]) != "tok-789" {
+		t.Errorf("the credentials Secret after the credential changed: %v %q", err, creds.Data[api.Meta.ID+".TOKEN"])
+	}
 	again := pods(t, c, ns, w.Meta.ID)
 	if len(again) != 1 || again[0].Spec.Volumes[0].PersistentVolumeClaim.ClaimName != claim.Name {
 		t.Fatalf("after start: %d pods, want one on claim %s", len(again), claim.Name)
@@ -335,8 +346,8 @@ func checkPod(t *testing.T, p *corev1.Pod, id string, port int, credID string) {
 	if p.Labels[kube.LabelWorkspaceID] != id || p.Labels[kube.LabelProject] != "vision" || p.Labels["team"] != "cv" {
 		t.Errorf("pod labels %v", p.Labels)
 	}
-	if len(p.OwnerReferences) != 1 || p.OwnerReferences[0].Kind != "ConfigMap" {
-		t.Errorf("pod owners %v", p.OwnerReferences)
+	if len(p.OwnerReferences) != 0 {
+		t.Errorf("pod owners %v: want none, labspace finds its objects by label", p.OwnerReferences)
 	}
 	if !strings.HasPrefix(p.Spec.NodeName, "gpu-") {
 		t.Errorf("a GPU workspace on node %q", p.Spec.NodeName)
@@ -417,11 +428,10 @@ func checkObjects(t *testing.T, c *kubetest.Cluster, ns, base, id string, port i
 	if err != nil {
 		t.Fatal(err)
 	}
-	if size := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; size.String() != "1Gi" || len(pvc.OwnerReferences) != 1 {
-		t.Errorf("claim size %s owners %v", size.String(), pvc.OwnerReferences)
+	if size := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; size.String() != "1Gi" || pvc.Labels[kube.LabelWorkspaceID] != id {
+		t.Errorf("claim size %s labels %v", size.String(), pvc.Labels)
 	}
-	anchor, err := core.ConfigMaps(ns).Get(ctx, base, metav1.GetOptions{})
-	if err != nil || anchor.Data["id"] != id || pvc.OwnerReferences[0].UID != anchor.UID {
-		t.Errorf("anchor: %v %v", err, anchor)
+	if cms, err := core.ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: kube.LabelWorkspaceID + "=" + id}); err != nil || len(cms.Items) != 0 {
+		t.Errorf("config maps of the workspace: %v %d, want none", err, len(cms.Items))
 	}
 }

@@ -16,9 +16,9 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
-// Apply creates what w lacks: its namespace (or adopts it), anchor,
-// Secrets, claims, Service and Pod. Objects that exist are left alone,
-// except Secrets, which take the credentials' current values.
+// Apply creates what w lacks: its namespace (or adopts it), Secrets,
+// claims, Service and Pod. Objects that exist are left alone, except
+// Secrets, which take the credentials' current values.
 func (r *Runtime) Apply(ctx context.Context, w *labspace.Workspace) error {
 	in, err := r.opts.Inputs(ctx, w)
 	if err != nil {
@@ -37,21 +37,17 @@ func (r *Runtime) Apply(ctx context.Context, w *labspace.Workspace) error {
 	return refusal(err)
 }
 
+// apply writes what is missing, Secrets and claims first: the kubelet
+// starts the pod only once what it mounts exists.
 func (r *Runtime) apply(ctx context.Context, w *labspace.Workspace, in *runtime.Inputs) error {
 	wl := build(w, in, &r.opts)
-	var owner []metav1.OwnerReference
-	if wl.anchor != nil {
-		anchor, err := r.anchor(ctx, wl.anchor)
-		if err != nil {
-			return err
-		}
-		owner = []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: anchor.Name, UID: anchor.UID}}
-	}
 	core := r.client.CoreV1()
 	for _, s := range wl.secrets {
-		// Created at a workspace's first start, updated at the next ones
-		// (credentials change between starts).
-		s.OwnerReferences = owner
+		if r.holds(w.ID, s) {
+			continue // same contents as this start's: no write
+		}
+		// Created at a workspace's first start; updated when the
+		// credentials changed between starts.
 		_, err := core.Secrets(s.Namespace).Create(ctx, s, metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
 			_, err = core.Secrets(s.Namespace).Update(ctx, s, metav1.UpdateOptions{})
@@ -61,7 +57,6 @@ func (r *Runtime) apply(ctx context.Context, w *labspace.Workspace, in *runtime.
 		}
 	}
 	for _, c := range wl.claims {
-		c.OwnerReferences = owner
 		if r.has(r.claims, w.ID, c.Name) {
 			continue
 		}
@@ -77,20 +72,31 @@ func (r *Runtime) apply(ctx context.Context, w *labspace.Workspace, in *runtime.
 			svcErr <- nil
 			return
 		}
-		s.OwnerReferences = owner
 		_, err := core.Services(s.Namespace).Create(ctx, s, metav1.CreateOptions{})
 		svcErr <- ignoreExists(err)
 	}()
-	podErr := r.createPod(ctx, w, wl.pod, owner)
+	podErr := r.createPod(ctx, w, wl.pod)
 	return errors.Join(podErr, <-svcErr)
 }
 
+// holds reports whether the cluster has Secret s with the contents s
+// has, as the Secrets' informer last saw it.
+func (r *Runtime) holds(id string, s *corev1.Secret) bool {
+	objs, _ := r.secrets.GetIndexer().ByIndex(byWorkspace, id)
+	for _, o := range objs {
+		m, ok := o.(metav1.Object)
+		if ok && m.GetName() == s.Name && m.GetNamespace() == s.Namespace && m.GetDeletionTimestamp() == nil {
+			return m.GetAnnotations()[AnnotationContent] == s.Annotations[AnnotationContent]
+		}
+	}
+	return false
+}
+
 // createPod creates pod unless the informer holds it already.
-func (r *Runtime) createPod(ctx context.Context, w *labspace.Workspace, pod *corev1.Pod, owner []metav1.OwnerReference) error {
+func (r *Runtime) createPod(ctx context.Context, w *labspace.Workspace, pod *corev1.Pod) error {
 	if r.has(r.pods, w.ID, pod.Name) {
 		return nil
 	}
-	pod.OwnerReferences = owner
 	_, err := r.client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if err == nil {
 		r.mu.Lock()
@@ -117,21 +123,6 @@ func ignoreExists(err error) error {
 		return nil
 	}
 	return err
-}
-
-// anchor returns w's anchor ConfigMap, creating it first.
-func (r *Runtime) anchor(ctx context.Context, a *corev1.ConfigMap) (*corev1.ConfigMap, error) {
-	for _, c := range of[*corev1.ConfigMap](r.anchors, a.Labels[LabelWorkspaceID]) {
-		if c.Name == a.Name && c.DeletionTimestamp == nil {
-			return c, nil
-		}
-	}
-	cms := r.client.CoreV1().ConfigMaps(a.Namespace)
-	got, err := cms.Create(ctx, a, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		got, err = cms.Get(ctx, a.Name, metav1.GetOptions{})
-	}
-	return got, err
 }
 
 // ensureNamespace creates the project's namespace, or adopts an existing
@@ -190,23 +181,17 @@ func (r *Runtime) Stop(ctx context.Context, w *labspace.Workspace) error {
 	return nil
 }
 
-// Delete removes everything labelled with w's id: the anchor (its owned
-// objects follow through garbage collection) and, without waiting for
-// that, each kind of object by label.
+// Delete removes everything labelled with w's id, each kind by label,
+// in every namespace where the informers saw one of its objects. (The
+// anchor ConfigMaps that owned a workspace's objects in earlier versions
+// go the same way.)
 func (r *Runtime) Delete(ctx context.Context, w *labspace.Workspace) error {
 	r.forget(w.ID)
 	namespaces := map[string]bool{}
-	for _, c := range of[*corev1.ConfigMap](r.anchors, w.ID) {
-		namespaces[c.Namespace] = true
-	}
-	for _, p := range of[*corev1.Pod](r.pods, w.ID) {
-		namespaces[p.Namespace] = true
-	}
-	for _, s := range of[*corev1.Service](r.services, w.ID) {
-		namespaces[s.Namespace] = true
-	}
-	for _, c := range of[*corev1.PersistentVolumeClaim](r.claims, w.ID) {
-		namespaces[c.Namespace] = true
+	for _, inf := range r.ours() {
+		for _, o := range of[metav1.Object](inf, w.ID) {
+			namespaces[o.GetNamespace()] = true
+		}
 	}
 	sel := metav1.ListOptions{LabelSelector: r.opts.selector(w.ID)}
 	bg := metav1.DeletePropagationBackground

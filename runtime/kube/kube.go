@@ -1,8 +1,9 @@
 // Package kube runs workspaces on Kubernetes: a project is a namespace, a
-// workspace a Pod (with a Service for its tools, Secrets for its
-// credentials, claims for new volumes), all labelled with the workspace's
-// id and owned by one ConfigMap, its anchor, so that nothing is orphaned.
-// What the cluster does is read from informers, never polled.
+// workspace a Pod (with Secrets for its tool token and credentials, claims
+// for new volumes, a Service for tools reached without the proxy), all
+// labelled with the workspace's id: delete and the orphan sweep find them
+// by that label, so no owner object is written per workspace. What the
+// cluster does is read from informers, never polled.
 package kube
 
 import (
@@ -21,6 +22,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 )
@@ -61,7 +64,10 @@ type Runtime struct {
 	log    *slog.Logger
 	stop   context.CancelFunc
 
-	pods, services, claims, anchors, nodes cache.SharedIndexInformer
+	pods, services, claims, nodes cache.SharedIndexInformer
+	// secrets sees only the metadata of labspace's Secrets (never their
+	// values): whether a start must write one, and what a sweep must remove.
+	secrets cache.SharedIndexInformer
 
 	mu       sync.Mutex
 	watchers []func(string)
@@ -104,8 +110,12 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		opts.S3Image = DefaultS3Image
 	}
 	cfg := rest.CopyConfig(opts.Config)
-	cfg.QPS, cfg.Burst = 500, 1000 // starts come in bursts of three writes each
+	cfg.QPS, cfg.Burst = 500, 1000 // starts come in bursts, of two writes each
 	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := metadata.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -117,23 +127,19 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	r.pods = ours.Core().V1().Pods().Informer()
 	r.services = ours.Core().V1().Services().Informer()
 	r.claims = ours.Core().V1().PersistentVolumeClaims().Informer()
-	r.anchors = ours.Core().V1().ConfigMaps().Informer()
+	metas := metadatainformer.NewFilteredSharedInformerFactory(meta, 10*time.Minute, metav1.NamespaceAll,
+		func(o *metav1.ListOptions) { o.LabelSelector = opts.selector("") })
+	r.secrets = metas.ForResource(corev1.SchemeGroupVersion.WithResource("secrets")).Informer()
 	all := informers.NewSharedInformerFactory(client, 10*time.Minute)
 	r.nodes = all.Core().V1().Nodes().Informer()
-	for _, inf := range []cache.SharedIndexInformer{r.pods, r.services, r.claims, r.anchors} {
-		if err := inf.AddIndexers(cache.Indexers{byWorkspace: workspaceIndex}); err != nil {
-			stop()
-			return nil, err
-		}
-		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: r.changed, DeleteFunc: r.changed,
-			UpdateFunc: func(_, o any) { r.changed(o) }}); err != nil {
-			stop()
-			return nil, err
-		}
+	if err := r.prepare(); err != nil {
+		stop()
+		return nil, err
 	}
 	ours.Start(ctx.Done())
+	metas.Start(ctx.Done())
 	all.Start(ctx.Done())
-	for _, inf := range []cache.SharedIndexInformer{r.pods, r.services, r.claims, r.anchors, r.nodes} {
+	for _, inf := range append(r.ours(), r.nodes) {
 		if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
 			stop()
 			return nil, errors.New("kubernetes: informer caches did not sync")
@@ -144,6 +150,44 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 
 // Close stops the informers.
 func (r *Runtime) Close() { r.stop() }
+
+// ours are the informers of the objects labspace makes.
+func (r *Runtime) ours() []cache.SharedIndexInformer {
+	return []cache.SharedIndexInformer{r.pods, r.services, r.claims, r.secrets}
+}
+
+// prepare indexes the informers by workspace and has the ones whose
+// objects make a workspace's phase (not its Secrets) say when they change.
+func (r *Runtime) prepare() error {
+	if err := r.nodes.SetTransform(lean); err != nil {
+		return err
+	}
+	for _, inf := range r.ours() {
+		if err := inf.SetTransform(lean); err != nil {
+			return err
+		}
+		if err := inf.AddIndexers(cache.Indexers{byWorkspace: workspaceIndex}); err != nil {
+			return err
+		}
+		if inf == r.secrets {
+			continue
+		}
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: r.changed, DeleteFunc: r.changed,
+			UpdateFunc: func(_, o any) { r.changed(o) }}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lean drops what labspace never reads from the objects its informers
+// keep (managed fields are most of a small object's size).
+func lean(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
+}
 
 func workspaceIndex(obj any) ([]string, error) {
 	if m, ok := obj.(metav1.Object); ok {
@@ -331,7 +375,7 @@ func nodeReady(n *corev1.Node) bool {
 func (r *Runtime) Workloads(ctx context.Context) ([]string, error) {
 	seen := map[string]bool{}
 	var ids []string
-	for _, inf := range []cache.SharedIndexInformer{r.anchors, r.pods} {
+	for _, inf := range r.ours() {
 		for _, id := range inf.GetIndexer().ListIndexFuncValues(byWorkspace) {
 			if !seen[id] {
 				seen[id] = true

@@ -1,8 +1,14 @@
 package kube
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,6 +39,9 @@ const (
 	GPUResource = corev1.ResourceName("nvidia.com/gpu")
 	// AnnotationGPUPortion records a GPU fraction for schedulers that share GPUs.
 	AnnotationGPUPortion = "labspace.dev/gpu-portion"
+	// AnnotationContent is a keyed digest of a Secret's contents: a start
+	// whose Secret already holds them sends no write for it.
+	AnnotationContent = "labspace.dev/content"
 )
 
 // Images of the helper init containers.
@@ -44,7 +53,6 @@ const (
 // workload is every object a workspace needs, built from the workspace
 // alone (and its opened credentials): Apply creates what is missing.
 type workload struct {
-	anchor   *corev1.ConfigMap
 	secrets  []*corev1.Secret
 	claims   []*corev1.PersistentVolumeClaim
 	service  *corev1.Service // nil when no tool listens
@@ -81,8 +89,7 @@ func meta(w *labspace.Workspace, ns, name string) metav1.ObjectMeta {
 // build returns the objects of w in namespace ns.
 func build(w *labspace.Workspace, in *runtime.Inputs, opts *Options) *workload {
 	base := baseName(w)
-	wl := &workload{anchor: &corev1.ConfigMap{ObjectMeta: meta(w, in.Namespace, base),
-		Data: map[string]string{"workspace": w.Name, "project": w.Project(), "id": w.ID}}}
+	wl := &workload{}
 	creds := &corev1.Secret{ObjectMeta: meta(w, in.Namespace, base+"-credentials"), Type: corev1.SecretTypeOpaque,
 		Data: map[string][]byte{}}
 	b := &podBuilder{w: w, in: in, opts: opts, base: base, creds: creds, wl: wl}
@@ -96,16 +103,11 @@ func build(w *labspace.Workspace, in *runtime.Inputs, opts *Options) *workload {
 	}
 	wl.pod = pod
 	wl.service = service(w, in.Namespace, base)
-	if len(wl.secrets) == 0 && len(wl.claims) == 0 && wl.service == nil {
-		// Nothing outlives the pod: no anchor to hold it (one write less
-		// per start, and a stopped workspace leaves nothing in the cluster).
-		wl.anchor = nil
+	for _, s := range wl.secrets {
+		seal(s, opts.ToolKey)
 	}
 	if opts.Instance != "" {
 		metas := []*metav1.ObjectMeta{&wl.pod.ObjectMeta}
-		if wl.anchor != nil {
-			metas = append(metas, &wl.anchor.ObjectMeta)
-		}
 		for _, s := range wl.secrets {
 			metas = append(metas, &s.ObjectMeta)
 		}
@@ -120,6 +122,22 @@ func build(w *labspace.Workspace, in *runtime.Inputs, opts *Options) *workload {
 		}
 	}
 	return wl
+}
+
+// seal notes a keyed digest of s's type and data on s (AnnotationContent):
+// keyed, so the annotation, readable by more people than the Secret, says
+// nothing of a weak password.
+func seal(s *corev1.Secret, key []byte) {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(s.Type))
+	for _, k := range slices.Sorted(maps.Keys(s.Data)) {
+		fmt.Fprintf(h, "\x00%s\x00%d:", k, len(s.Data[k]))
+		h.Write(s.Data[k])
+	}
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations[AnnotationContent] = hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // selector selects the objects of this installation (and of workspace

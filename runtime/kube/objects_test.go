@@ -114,15 +114,48 @@ func TestDataSourcesAndConnections(t *testing.T) {
 }
 
 // A workspace whose tools all go through the proxy, with no credentials
-// and no new claims, is three objects: the Secret with its tool token, the
-// anchor that keeps that Secret between starts, and the pod. No Service.
-func TestAPlainWorkspaceIsThreeObjects(t *testing.T) {
+// and no new claims, is two objects: the Secret with its tool token and
+// the pod. No Service, and no owner object.
+func TestAPlainWorkspaceIsTwoObjects(t *testing.T) {
 	w := &labspace.Workspace{Meta: labspace.Meta{ID: "0f3c2a1b-aaaa-bbbb-cccc-000000000001", Name: "plain",
 		Scope: labspace.ProjectScope("p")}}
 	w.Spec.Environment.Spec = labspace.EnvironmentSpec{Image: "img:1", Tools: []labspace.Tool{{Name: "web", Type: "custom", Port: 8080}}}
 	wl := build(w, &runtime.Inputs{Namespace: "labspace-p"}, &Options{})
-	if wl.anchor == nil || wl.service != nil || len(wl.secrets) != 1 || len(wl.claims) != 0 || wl.pod == nil {
-		t.Errorf("anchor %v, service %v, %d secrets, %d claims; want anchor, one Secret and the pod", wl.anchor != nil, wl.service != nil, len(wl.secrets), len(wl.claims))
+	if wl.service != nil || len(wl.secrets) != 1 || len(wl.claims) != 0 || wl.pod == nil {
+		t.Errorf("service %v, %d secrets, %d claims; want one Secret and the pod", wl.service != nil, len(wl.secrets), len(wl.claims))
+	}
+	if len(wl.pod.OwnerReferences) != 0 || len(wl.secrets[0].OwnerReferences) != 0 {
+		t.Errorf("owners: pod %v, secret %v", wl.pod.OwnerReferences, wl.secrets[0].OwnerReferences)
+	}
+}
+
+// A Secret's content digest changes with any of its values, keys or type,
+// and with labspace's key: it tells a start whether to write the Secret,
+// and says nothing of the values to whoever reads only annotations.
+func TestSealFollowsTheContents(t *testing.T) {
+	digest := func(typ corev1.SecretType, data map[string][]byte, key string) string {
+		s := &corev1.Secret{Type: typ, Data: data}
+		seal(s, []byte(key))
+		return s.Annotations[AnnotationContent]
+	}
+	base := digest(corev1.SecretTypeOpaque, map[string][]byte{"a": []byte("1"), "b": []byte("2")}, "k")
+	same := digest(corev1.SecretTypeOpaque, map[string][]byte{"b": []byte("2"), "a": []byte("1")}, "k")
+	if base == "" || base != same {
+		t.Fatalf("the same contents give %q and %q", base, same)
+	}
+	for name, other := range map[string]string{
+		"value":   digest(corev1.SecretTypeOpaque, map[string][]byte{"a": []byte("1"), "b": []byte("3")}, "k"),
+		"key":     digest(corev1.SecretTypeOpaque, map[string][]byte{"a": []byte("1"), "c": []byte("2")}, "k"),
+		"split":   digest(corev1.SecretTypeOpaque, map[string][]byte{"a": []byte("1\x00b"), "": []byte("2")}, "k"),
+		"type":    digest(corev1.SecretTypeDockerConfigJson, map[string][]byte{"a": []byte("1"), "b": []byte("2")}, "k"),
+		"hmacKey": digest(corev1.SecretTypeOpaque, map[string][]byte{"a": []byte("1"), "b": []byte("2")}, "other"),
+	} {
+		if other == base {
+			t.Errorf("a different %s gives the same digest", name)
+		}
+	}
+	if len(base) != 32 {
+		t.Errorf("digest %q: want 16 bytes in hex", base)
 	}
 }
 
