@@ -91,6 +91,12 @@ const informerLag = 10 * time.Second
 
 const byWorkspace = "workspace"
 
+// The content types of labspace's requests to the API server.
+const (
+	ContentType        = "application/vnd.kubernetes.protobuf"
+	AcceptContentTypes = ContentType + ",application/json"
+)
+
 // New connects to the cluster and starts the informers; it returns once
 // their caches are filled.
 func New(ctx context.Context, opts Options) (*Runtime, error) {
@@ -111,6 +117,9 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	}
 	cfg := rest.CopyConfig(opts.Config)
 	cfg.QPS, cfg.Burst = 500, 1000 // starts come in bursts, of two writes each
+	// Protobuf, as the cluster's own components speak: cheaper to encode
+	// for the API server, for every object sent and every watch event.
+	cfg.ContentType, cfg.AcceptContentTypes = ContentType, AcceptContentTypes
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
