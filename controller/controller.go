@@ -8,7 +8,6 @@ package controller
 import (
 	"context"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"github.com/labspace/labspace/metrics"
 	"github.com/labspace/labspace/runtime"
 	"github.com/labspace/labspace/service"
-	"k8s.io/client-go/util/workqueue"
 )
 
 // Options configure a Controller.
@@ -35,11 +33,13 @@ type Options struct {
 	// Resync is how often every workspace is looked at even without a
 	// change (default 5s): it notices processes that end on their own.
 	Resync time.Duration
-	// WatchedResync replaces Resync for Running workspaces when the
-	// runtime reports their changes itself (runtime.Watcher: Kubernetes'
+	// WatchedResync replaces Resync for workspaces whose processes are
+	// under way (Initializing, Running, Stopping...) when the runtime
+	// reports their changes itself (runtime.Watcher: Kubernetes'
 	// informers), default a minute. Their passes then come from the
-	// runtime's reports and the idle rules' own timers; this one is a
-	// safety net, and the delay after which a new idle rule reaches them.
+	// runtime's reports, polls and the idle rules' own timers; this one
+	// is a safety net, and the delay after which a new idle rule reaches
+	// a running workspace.
 	WatchedResync time.Duration
 	// Poll is how soon a workspace in transition is looked at again (default 50ms).
 	Poll time.Duration
@@ -60,6 +60,7 @@ type Controller struct {
 	log   *slog.Logger
 	qmu   sync.Mutex
 	queue workQueue // of the Run under way (work)
+	lanes *lanes    // its order
 
 	mu      sync.RWMutex
 	targets map[string]map[string]string // workspace id -> tool -> address
@@ -101,21 +102,11 @@ func New(o Options) *Controller {
 		})
 	}
 	if w, ok := o.Runtime.(runtime.Watcher); ok {
-		w.Watch(c.Notify) // the runtime says when to look, on top of the polls
+		w.Watch(c.reported) // the runtime says when to look, on top of the polls
 		c.watched = true
 	}
 	return c
 }
-
-// newQueue is the work queue of one Run. Retries back off up to 10s:
-// after an outage of the runtime (an API server down), everything is
-// tried again within seconds of its return.
-func newQueue() workQueue {
-	rl := workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 10*time.Second)
-	return workqueue.NewTypedRateLimitingQueueWithConfig(rl, workqueue.TypedRateLimitingQueueConfig[string]{Name: "workspaces"})
-}
-
-type workQueue = workqueue.TypedRateLimitingInterface[string]
 
 // work is the queue of the Run under way, nil between runs (a replica
 // that does not lead).
@@ -130,6 +121,21 @@ func (c *Controller) Notify(id string) {
 	if q := c.work(); q != nil {
 		q.Add(id)
 	}
+}
+
+// reported queues a workspace the runtime reported a change of; a
+// settled one goes ahead of the rest (lanes).
+func (c *Controller) reported(id string, settled bool) {
+	c.qmu.Lock()
+	q, l := c.queue, c.lanes
+	c.qmu.Unlock()
+	if q == nil {
+		return
+	}
+	if settled {
+		l.settle(id)
+	}
+	q.Add(id)
 }
 
 // Target returns the address the proxy forwards tool of workspace id to.
@@ -181,13 +187,14 @@ const seenFor = 2 * time.Second
 // again after it returns (a replica that leads again).
 func (c *Controller) Run(ctx context.Context) error {
 	ctx = service.AsController(ctx)
-	q := newQueue()
+	l := newLanes()
+	q := newQueue(l)
 	c.qmu.Lock()
-	c.queue = q
+	c.queue, c.lanes = q, l
 	c.qmu.Unlock()
 	defer func() {
 		c.qmu.Lock()
-		c.queue = nil
+		c.queue, c.lanes = nil, nil
 		c.qmu.Unlock()
 		q.ShutDown()
 	}()
@@ -224,7 +231,9 @@ func (c *Controller) Run(ctx context.Context) error {
 			// and that queues them; the rest may change on their own.
 			c.queueAll(ctx, c.resynced()...)
 		case <-watched.C:
-			c.queueAll(ctx, labspace.PhaseRunning)
+			if c.watched {
+				c.queueAll(ctx, active...)
+			}
 		case <-use.C:
 			c.sampleUse(ctx)
 		}
@@ -248,13 +257,16 @@ var active = []labspace.Phase{labspace.PhaseCreating, labspace.PhasePending, lab
 	labspace.PhaseRunning, labspace.PhaseDegraded, labspace.PhaseStopping, labspace.PhaseDeleting}
 
 // resynced are the phases looked at every Resync: all the active ones,
-// but Running when the runtime reports changes itself (at 10,000 running
-// workspaces, their passes every 5 s cost a third of a core).
+// or, when the runtime reports changes itself, only those waiting on
+// labspace rather than on the runtime (a quota raised, a workspace just
+// made). The rest come at WatchedResync: at 10,000 workspaces the passes
+// every 5 s cost a third of a core at rest, and during a mass start they
+// filled the queue ahead of the starts.
 func (c *Controller) resynced() []labspace.Phase {
 	if !c.watched {
 		return active
 	}
-	return slices.DeleteFunc(slices.Clone(active), func(p labspace.Phase) bool { return p == labspace.PhaseRunning })
+	return []labspace.Phase{labspace.PhaseCreating, labspace.PhasePending}
 }
 
 // queueAll queues the workspaces in phases (all of them when none is given).

@@ -37,10 +37,10 @@ func (c *counting) Capacity(context.Context) (runtime.Capacity, error) {
 type watching struct {
 	counting
 	mu      sync.Mutex
-	changed func(string)
+	changed func(string, bool)
 }
 
-func (w *watching) Watch(f func(string)) {
+func (w *watching) Watch(f func(string, bool)) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.changed = f
@@ -49,7 +49,7 @@ func (w *watching) Watch(f func(string)) {
 func (w *watching) report(id string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.changed(id)
+	w.changed(id, false)
 }
 
 // passes runs a controller over rt for the given time once lab/nb is

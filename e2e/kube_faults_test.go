@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -131,4 +132,46 @@ func TestKubeTwoInstallationsShareACluster(t *testing.T) {
 		t.Errorf("the first installation's workspace has %d pods after the second started", n)
 	}
 	a.waitPhase("twin", "mine", "Running", converge)
+}
+
+// What is left in the cluster of a workspace the store no longer knows (a
+// store restored from a backup older than the workspace) is removed when
+// labspace starts, even when that is only a stopped workspace's Secret:
+// no owner object holds a workspace's objects, the informers find them.
+func TestKubeOrphansFoundByLabel(t *testing.T) {
+	c := cluster(t)
+	cleanPods(t, c, "strays")
+	addr, dir := freeAddr(t), t.TempDir()
+	s := startServer(t, addr, dir, "--kubeconfig", c.Kubeconfig)
+	kubeBlocks(s, freePort(t))
+	s.project("strays", map[string]any{"gpus": 0})
+	kept := s.kubeCreate("strays", "kept", "one-cpu", nil)
+	s.waitPhase("strays", "kept", "Running", converge)
+	s.kill()
+	files := []string{"labspace.db", "labspace.db-wal", "labspace.db-shm"}
+	backup := t.TempDir()
+	copyFiles(t, dir, backup, files)
+
+	s = startServer(t, addr, dir, "--kubeconfig", c.Kubeconfig)
+	running := s.kubeCreate("strays", "running", "one-cpu", nil)
+	stopped := s.kubeCreate("strays", "stopped", "one-cpu", nil)
+	s.waitPhase("strays", "running", "Running", converge)
+	s.waitPhase("strays", "stopped", "Running", converge)
+	s.must(202, "POST", "/api/v1/projects/strays/workspaces/stopped/stop", s.admin, nil, nil)
+	s.waitPhase("strays", "stopped", "Stopped", converge)
+	ns := "labspace-strays"
+	if left := labelled(t, c, ns, stopped.Meta.ID); len(left) != 1 || !strings.HasPrefix(left[0], "secret/") {
+		t.Fatalf("a stopped workspace leaves %v in the cluster, want its Secret alone", left)
+	}
+	s.kill()
+
+	copyFiles(t, backup, dir, files)
+	s = startServer(t, addr, dir, "--kubeconfig", c.Kubeconfig)
+	waitFor(t, "the unknown workspaces' objects to go", converge, func() bool {
+		return len(labelled(t, c, ns, running.Meta.ID)) == 0 && len(labelled(t, c, ns, stopped.Meta.ID)) == 0
+	})
+	s.waitPhase("strays", "kept", "Running", converge)
+	if left := labelled(t, c, ns, kept.Meta.ID); len(left) != 2 {
+		t.Errorf("the known workspace has %v, want its pod and Secret", left)
+	}
 }

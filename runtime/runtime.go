@@ -101,9 +101,11 @@ type Inputs struct {
 
 // Watcher is a runtime that reports changes itself (Kubernetes
 // informers): the controller is told the workspace id of anything that
-// changed, instead of polling.
+// changed, instead of polling. settled says the change is one a phase
+// follows (ready, no longer ready, ended, gone), rather than a step on
+// the way (scheduled, pulling): the controller looks at those first.
 type Watcher interface {
-	Watch(changed func(workspaceID string))
+	Watch(changed func(workspaceID string, settled bool))
 }
 
 // Runtime runs workspaces. Every method is idempotent: the controller may

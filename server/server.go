@@ -383,7 +383,11 @@ func openRuntime(ctx context.Context, cfg Config, svc *service.Service, toolKey 
 		Inputs: func(ctx context.Context, w *labspace.Workspace) (*runtime.Inputs, error) {
 			return svc.WorkloadInputs(service.AsController(ctx), w)
 		}})
-	return rt, 2 * time.Second, 16, err
+	// Informers report what changes: polls are a safety net, rare, or
+	// at 10,000 workspaces starting they fill the controller's queue. A
+	// pass mostly waits on the API server or a store commit, so many run
+	// at once (and the store commits their writes together).
+	return rt, 10 * time.Second, 64, err
 }
 
 // serviceMetrics returns the metrics, with the collectors that read the

@@ -52,7 +52,7 @@ func report(w io.Writer, r results, failure error) {
 	row("labspace's pods all Ready (informer, from the first create)", secs(ls.podsReady))
 	row("labspace lists them all Running", secs(ls.start.Wall))
 	row("controller queue, deepest during the start (sampled each second)", fmt.Sprintf("%.0f", ls.peakQueue))
-	row(fmt.Sprintf("RSS at rest, %d Running (median of 10 s; range)", o.workspaces), mibRange(a.rss, a.rssLo, a.rssHi))
+	row(fmt.Sprintf("RSS at rest, %d Running (median of a minute; range)", o.workspaces), mibRange(a.rss, a.rssLo, a.rssHi))
 	row("Go heap in use at rest (median; range)", mibRange(a.heap, a.heapLo, a.heapHi))
 	row("CPU at rest; controller passes a second", restCores(a))
 	row(fmt.Sprintf("%d stopped workspaces created and listed Stopped in", o.stopped), secs(ls.stoppedCreated))
@@ -128,8 +128,8 @@ func notes(w io.Writer, o opts) {
   %[2]d workspaces through the API, timed until GET /api/v1/workspaces?phase=Running (1000 a
   page, asked once a second: up to 1 s late) lists them all.
 - **At rest**: after the controller's queue is empty and 10 s more, RSS from /proc and
-  go_memstats_heap_inuse_bytes from /metrics, once a second for 10 s (medians), and CPU over
-  those 10 s. The same after %[5]d workspaces created with "desiredPhase": "Stopped".
+  go_memstats_heap_inuse_bytes from /metrics, every 6 s for a minute (medians), and CPU over
+  that minute, which holds one of the controller's minute-long resyncs. The same after %[5]d workspaces created with "desiredPhase": "Stopped".
 - **Latency**: sequential requests with the admin's token (the web page: its session cookie,
   signed in through the login form), timed by the client to the end of the body.
 - **Restart**: SIGTERM, then a new process on the same data folder; re-adopted once the API

@@ -70,7 +70,7 @@ type Runtime struct {
 	secrets cache.SharedIndexInformer
 
 	mu       sync.Mutex
-	watchers []func(string)
+	watchers []func(string, bool)
 	ensured  map[string]string // namespaces known to exist, with the level set
 	// made are the pods this process created lately, by workspace id,
 	// until the informer shows them: a pass right after a start then
@@ -181,8 +181,10 @@ func (r *Runtime) prepare() error {
 		if inf == r.secrets {
 			continue
 		}
-		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: r.changed, DeleteFunc: r.changed,
-			UpdateFunc: func(_, o any) { r.changed(o) }}); err != nil {
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(o any) { r.changed(o, false) },
+			DeleteFunc: func(o any) { r.changed(o, true) },
+			UpdateFunc: func(old, o any) { r.changed(o, settled(old, o)) }}); err != nil {
 			return err
 		}
 	}
@@ -208,13 +210,13 @@ func workspaceIndex(obj any) ([]string, error) {
 }
 
 // Watch registers changed to hear of every change to a workspace's objects.
-func (r *Runtime) Watch(changed func(workspaceID string)) {
+func (r *Runtime) Watch(changed func(workspaceID string, settled bool)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.watchers = append(r.watchers, changed)
 }
 
-func (r *Runtime) changed(obj any) {
+func (r *Runtime) changed(obj any, settled bool) {
 	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
@@ -224,9 +226,32 @@ func (r *Runtime) changed(obj any) {
 	r.mu.Unlock()
 	for _, id := range ids {
 		for _, f := range ws {
-			f(id)
+			f(id, settled)
 		}
 	}
+}
+
+// settled reports whether a pod's update is one a workspace's phase
+// follows: it became ready or stopped being so, it ended or broke for
+// good, or it is being deleted (runtime.Watcher).
+func settled(old, cur any) bool {
+	o, ok1 := old.(*corev1.Pod)
+	p, ok2 := cur.(*corev1.Pod)
+	if !ok1 || !ok2 {
+		return false
+	}
+	ended := func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded
+	}
+	brokeOld, _ := broken(o)
+	brokeNew, _ := broken(p)
+	return podReady(o) != podReady(p) || ended(o) != ended(p) || brokeOld != brokeNew ||
+		(o.DeletionTimestamp == nil) != (p.DeletionTimestamp == nil)
+}
+
+func podReady(p *corev1.Pod) bool {
+	c := condition(p, corev1.PodReady)
+	return c != nil && c.Status == corev1.ConditionTrue
 }
 
 // of lists the objects of workspace id that informer inf holds.
