@@ -72,20 +72,31 @@ func countPhase(api *benchkit.Client, phase string) (int, error) {
 	}
 }
 
-// awaitPhase asks every second (not more often: each ask is ten pages of
-// labspace's work at 10,000) until n workspaces are in phase. each, when
-// not nil, runs at every ask; what it returns goes on the progress lines.
-func awaitPhase(api *benchkit.Client, phase string, n int, each func() string) error {
+// awaitPhase reads /metrics every second until n workspaces are in phase
+// by labspace_workspaces (one indexed count in the store: paging through
+// 10,000 workspaces each second cost labspace a good part of a core, and
+// more the more were Running), then confirms it by paging through the
+// API once. each, when not nil, gets every reading; what it returns goes
+// on the progress lines.
+func awaitPhase(api *benchkit.Client, phase string, n int, each func(m samples) string) error {
 	deadline := time.Now().Add(phaseLimit)
 	said := time.Now()
 	for {
-		got, err := countPhase(api, phase)
-		if err != nil || got >= n {
+		m, err := scrape(api)
+		if err != nil {
 			return err
+		}
+		got := int(m[`labspace_workspaces{phase="`+phase+`"}`])
+		if got >= n {
+			listed, err := countPhase(api, phase)
+			if err != nil || listed >= n {
+				return err
+			}
+			got = listed
 		}
 		extra := ""
 		if each != nil {
-			extra = each()
+			extra = each(m)
 		}
 		if time.Since(said) >= 10*time.Second {
 			benchkit.Progress("labspace: %d of %d workspaces %s%s", got, n, phase, extra)
@@ -98,30 +109,50 @@ func awaitPhase(api *benchkit.Client, phase string, n int, each func() string) e
 	}
 }
 
-// metric sums the samples of a metric in /metrics, over all its labels.
-func metric(api *benchkit.Client, name string) (float64, error) {
+// samples are /metrics' values: by series as written ("name{labels}")
+// and, summed over their labels, by metric name.
+type samples map[string]float64
+
+// scrape reads /metrics.
+func scrape(api *benchkit.Client) (samples, error) {
 	res, err := api.HC.Get(api.Base + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	m := samples{}
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		cut := strings.LastIndexByte(line, ' ')
+		if line == "" || line[0] == '#' || cut < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[cut+1:], 64)
+		if err != nil {
+			return nil, err
+		}
+		series := line[:cut]
+		m[series] = v
+		if name, _, ok := strings.Cut(series, "{"); ok {
+			m[name] += v
+		}
+	}
+	return m, sc.Err()
+}
+
+// metric is the value of a metric in /metrics, summed over its labels.
+func metric(api *benchkit.Client, name string) (float64, error) {
+	m, err := scrape(api)
 	if err != nil {
 		return 0, err
 	}
-	defer res.Body.Close()
-	sum, found := 0.0, false
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), name)
-		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '{') {
-			continue
-		}
-		v, err := strconv.ParseFloat(rest[strings.LastIndexByte(rest, ' ')+1:], 64)
-		if err != nil {
-			return 0, err
-		}
-		sum, found = sum+v, true
-	}
-	if !found {
+	v, ok := m[name]
+	if !ok {
 		return 0, fmt.Errorf("no %s in /metrics", name)
 	}
-	return sum, sc.Err()
+	return v, nil
 }
 
 // latencies times n sequential requests of fn; it returns p50 and p99.

@@ -125,8 +125,10 @@ func notes(w io.Writer, o opts) {
 - **labspace**: the shipped binary, `+"`labspace serve --kubeconfig`"+`, one process. Projects
   (quota 1000 cores, 4Ti: far above need, so admission checks but never refuses), a global compute
   resource (10m, 16Mi) and environment are made before the clock; %[4]d clients create the
-  %[2]d workspaces through the API, timed until GET /api/v1/workspaces?phase=Running (1000 a
-  page, asked once a second: up to 1 s late) lists them all.
+  %[2]d workspaces through the API, timed until labspace's /metrics counts them all Running
+  (labspace_workspaces{phase="Running"}, read once a second: up to 1 s late; the same reading
+  gives the controller's queue), confirmed by paging through GET /api/v1/workspaces?phase=Running
+  once. (Paging through them every second instead cost labspace more the more were Running.)
 - **At rest**: after the controller's queue is empty and 10 s more, RSS from /proc and
   go_memstats_heap_inuse_bytes from /metrics, every 6 s for a minute (medians), and CPU over
   that minute, which holds one of the controller's minute-long resyncs. The same after %[5]d workspaces created with "desiredPhase": "Stopped".

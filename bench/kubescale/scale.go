@@ -88,8 +88,8 @@ func runLabspace(ctx context.Context, c *kubetest.Cluster, exe, dir string, o op
 			return err
 		}
 		benchkit.Progress("labspace: all %d created in %s", o.workspaces, time.Since(t0).Round(time.Millisecond))
-		return awaitPhase(p.API, "Running", o.workspaces, func() string {
-			d, _ := metric(p.API, "labspace_controller_queue_depth")
+		return awaitPhase(p.API, "Running", o.workspaces, func(m samples) string {
+			d := m["labspace_controller_queue_depth"]
 			res.peakQueue = max(res.peakQueue, d)
 			return fmt.Sprintf(" (pods Ready %d, controller queue %.0f)", w.Ready.Load(), d)
 		})
