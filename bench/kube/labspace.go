@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -14,9 +13,9 @@ import (
 	"github.com/labspace/labspace/runtime/kube/kubetest"
 )
 
-// pollEvery is how often labspace's API is asked how many workspaces run:
-// it has no watch, so the answer is up to this late, and each ask is
-// labspace CPU time counted in its round.
+// pollEvery is how often labspace's /metrics is read for how many
+// workspaces run: it has no watch, so the answer is up to this late, and
+// each read is labspace CPU time counted in its round.
 const pollEvery = 50 * time.Millisecond
 
 // labspaceRound starts `labspace serve` on the cluster with a fresh data
@@ -71,15 +70,23 @@ func startLabspace(exe, dir, kubeconfig string, clients int) (labspaceProc, erro
 	return labspaceProc{p}, err
 }
 
-// awaitRunning asks labspace every pollEvery until n workspaces of project
-// are Running, saying every second how many are.
+// awaitRunning reads labspace's /metrics every pollEvery until it counts
+// n workspaces Running, saying every second how many, then confirms it
+// by listing project's Running workspaces once. (Listing them at every
+// ask cost labspace more the more were Running.)
 func (p labspaceProc) awaitRunning(project string, n int) error {
 	deadline := time.Now().Add(5 * time.Minute)
 	said := time.Now()
 	for {
-		running, err := p.countRunning(project)
-		if err != nil || running == n {
+		m, err := kubebench.Scrape(p.API)
+		if err != nil {
 			return err
+		}
+		running := m.Running()
+		if running >= n {
+			if running, err = kubebench.CountListed(p.API, "/api/v1/projects/"+project+"/workspaces?phase=Running"); err != nil || running >= n {
+				return err
+			}
 		}
 		if time.Since(said) >= time.Second {
 			benchkit.Progress("%d workspaces Running", running)
@@ -89,29 +96,6 @@ func (p labspaceProc) awaitRunning(project string, n int) error {
 			return fmt.Errorf("%d of %d workspaces Running after 5m", running, n)
 		}
 		time.Sleep(pollEvery)
-	}
-}
-
-// countRunning lists project's Running workspaces, 1000 (the most) a page.
-func (p labspaceProc) countRunning(project string) (int, error) {
-	count, next := 0, ""
-	for {
-		var page struct {
-			Items    []struct{} `json:"items"`
-			Continue string     `json:"continue"`
-		}
-		path := "/api/v1/projects/" + project + "/workspaces?limit=1000&phase=Running"
-		if next != "" {
-			path += "&continue=" + url.QueryEscape(next)
-		}
-		if err := p.API.Do("GET", path, nil, 200, &page); err != nil {
-			return 0, err
-		}
-		count += len(page.Items)
-		if page.Continue == "" {
-			return count, nil
-		}
-		next = page.Continue
 	}
 }
 

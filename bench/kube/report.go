@@ -109,8 +109,10 @@ func notes(w io.Writer, clients int) {
 - **labspace**: the shipped binary, built once from ./cmd/labspace and started for each round
   as `+"`labspace serve --kubeconfig`"+` with a fresh data folder, signed in and given a new
   project's building blocks before the clock starts. %[1]d clients create the workspaces through
-  the API; it is timed until the API lists every one Running. labspace has no watch for that, so
-  the list is asked for every %[2]s: the time is up to %[2]s late, and answering is labspace CPU.
+  the API; it is timed until labspace counts every one Running (labspace_workspaces in its
+  /metrics, one indexed count in its store), confirmed by listing them once. labspace has no
+  watch for that, so /metrics is read every %[2]s: the time is up to %[2]s late, and answering
+  is labspace CPU. (Listing the Running workspaces at every read cost more the more ran.)
   labspace also makes the project's namespace, its network policies and the objects besides
   the pod that a workspace needs; the floor makes the namespace and the pods only.
 - After each round its namespace is deleted (labspace stopped first), pods first with no grace,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labspace/labspace/bench/benchkit"
@@ -48,28 +46,10 @@ func createWorkspaces(api *benchkit.Client, prefix string, from, to, projects, c
 	})
 }
 
-// countPhase lists every visible workspace in phase, 1000 (the most) a
-// page, as an admin would page through the API.
+// countPhase lists every visible workspace in phase, as an admin would
+// page through the API.
 func countPhase(api *benchkit.Client, phase string) (int, error) {
-	count, next := 0, ""
-	for {
-		var page struct {
-			Items    []struct{} `json:"items"`
-			Continue string     `json:"continue"`
-		}
-		path := "/api/v1/workspaces?limit=1000&phase=" + phase
-		if next != "" {
-			path += "&continue=" + url.QueryEscape(next)
-		}
-		if err := api.Do("GET", path, nil, 200, &page); err != nil {
-			return 0, err
-		}
-		count += len(page.Items)
-		if page.Continue == "" {
-			return count, nil
-		}
-		next = page.Continue
-	}
+	return kubebench.CountListed(api, "/api/v1/workspaces?phase="+phase)
 }
 
 // awaitPhase reads /metrics every second until n workspaces are in phase
@@ -78,11 +58,11 @@ func countPhase(api *benchkit.Client, phase string) (int, error) {
 // more the more were Running), then confirms it by paging through the
 // API once. each, when not nil, gets every reading; what it returns goes
 // on the progress lines.
-func awaitPhase(api *benchkit.Client, phase string, n int, each func(m samples) string) error {
+func awaitPhase(api *benchkit.Client, phase string, n int, each func(m kubebench.Samples) string) error {
 	deadline := time.Now().Add(phaseLimit)
 	said := time.Now()
 	for {
-		m, err := scrape(api)
+		m, err := kubebench.Scrape(api)
 		if err != nil {
 			return err
 		}
@@ -109,42 +89,9 @@ func awaitPhase(api *benchkit.Client, phase string, n int, each func(m samples) 
 	}
 }
 
-// samples are /metrics' values: by series as written ("name{labels}")
-// and, summed over their labels, by metric name.
-type samples map[string]float64
-
-// scrape reads /metrics.
-func scrape(api *benchkit.Client) (samples, error) {
-	res, err := api.HC.Get(api.Base + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	m := samples{}
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		cut := strings.LastIndexByte(line, ' ')
-		if line == "" || line[0] == '#' || cut < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[cut+1:], 64)
-		if err != nil {
-			return nil, err
-		}
-		series := line[:cut]
-		m[series] = v
-		if name, _, ok := strings.Cut(series, "{"); ok {
-			m[name] += v
-		}
-	}
-	return m, sc.Err()
-}
-
 // metric is the value of a metric in /metrics, summed over its labels.
 func metric(api *benchkit.Client, name string) (float64, error) {
-	m, err := scrape(api)
+	m, err := kubebench.Scrape(api)
 	if err != nil {
 		return 0, err
 	}

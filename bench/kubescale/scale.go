@@ -88,7 +88,7 @@ func runLabspace(ctx context.Context, c *kubetest.Cluster, exe, dir string, o op
 			return err
 		}
 		benchkit.Progress("labspace: all %d created in %s", o.workspaces, time.Since(t0).Round(time.Millisecond))
-		return awaitPhase(p.API, "Running", o.workspaces, func(m samples) string {
+		return awaitPhase(p.API, "Running", o.workspaces, func(m kubebench.Samples) string {
 			d := m["labspace_controller_queue_depth"]
 			res.peakQueue = max(res.peakQueue, d)
 			return fmt.Sprintf(" (pods Ready %d, controller queue %.0f)", w.Ready.Load(), d)
