@@ -383,11 +383,13 @@ func openRuntime(ctx context.Context, cfg Config, svc *service.Service, toolKey 
 		Inputs: func(ctx context.Context, w *labspace.Workspace) (*runtime.Inputs, error) {
 			return svc.WorkloadInputs(service.AsController(ctx), w)
 		}})
-	// Informers report what changes: polls are a safety net, rare, or
-	// at 10,000 workspaces starting they fill the controller's queue. A
-	// pass mostly waits on the API server or a store commit, so many run
-	// at once (and the store commits their writes together).
-	return rt, 10 * time.Second, 64, err
+	// Informers report what changes: polls are a safety net, as rare as
+	// the resync of running workspaces; at 10,000 workspaces starting,
+	// polls every 10 s were most of the controller's passes and held up
+	// the starts. A pass mostly waits on the API server or a store
+	// commit, so many run at once (and the store commits their writes
+	// together).
+	return rt, time.Minute, 64, err
 }
 
 // serviceMetrics returns the metrics, with the collectors that read the
