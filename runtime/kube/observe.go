@@ -50,7 +50,7 @@ func observe(w *labspace.Workspace, pod *corev1.Pod, missing string) runtime.Obs
 		}
 		return runtime.Observation{State: runtime.Waiting, Reason: reason, Message: c.Message, StartedAt: started}
 	}
-	if c := condition(pod, corev1.PodReady); c != nil && c.Status == corev1.ConditionTrue {
+	if podReady(pod) {
 		o := runtime.Observation{State: runtime.Ready, Tools: tools(w, pod), StartedAt: started}
 		if missing != "" {
 			o.State, o.Reason, o.Message = runtime.Degraded, "Degraded", missing
