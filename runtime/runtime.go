@@ -119,7 +119,8 @@ type Runtime interface {
 	Delete(ctx context.Context, w *labspace.Workspace) error
 	// Observe reports what runs for w.
 	Observe(ctx context.Context, w *labspace.Workspace) (Observation, error)
-	// Capacity reports what the runtime can hold.
+	// Capacity reports what the runtime can hold; callers only read it
+	// (its slices may be shared with other callers).
 	Capacity(ctx context.Context) (Capacity, error)
 	// Workloads lists the ids of the workspaces that have anything running,
 	// so that the controller can stop what no workspace claims.

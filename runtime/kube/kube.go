@@ -78,6 +78,8 @@ type Runtime struct {
 	made map[string]madePod
 	// meters read what workloads use from Prometheus (use.go); nil without one.
 	meters *meters
+
+	capacity capacity
 }
 
 type madePod struct {
@@ -169,6 +171,10 @@ func (r *Runtime) ours() []cache.SharedIndexInformer {
 // objects make a workspace's phase (not its Secrets) say when they change.
 func (r *Runtime) prepare() error {
 	if err := r.nodes.SetTransform(lean); err != nil {
+		return err
+	}
+	r.capacity.list = r.nodes.GetStore().List
+	if _, err := r.nodes.AddEventHandler(r.capacity.handler()); err != nil {
 		return err
 	}
 	for _, inf := range r.ours() {
@@ -354,52 +360,6 @@ func isOurClaim(w *labspace.Workspace, claim string) bool {
 	for _, d := range w.Spec.DataSources {
 		if d.Spec.PVC != nil && d.Spec.PVC.New != nil && baseName(w)+"-"+d.From.Name == claim {
 			return true
-		}
-	}
-	return false
-}
-
-// Capacity lists the cluster's nodes; its totals are what the ready,
-// schedulable ones can hold. A cordoned or NotReady node is maintenance,
-// not a smaller cluster: it still counts when deciding whether a request
-// could ever fit.
-func (r *Runtime) Capacity(ctx context.Context) (runtime.Capacity, error) {
-	c := runtime.Capacity{Scheduled: true}
-	for _, o := range r.nodes.GetStore().List() {
-		n := o.(*corev1.Node)
-		a := n.Status.Allocatable
-		gpus := a[GPUResource]
-		node := runtime.Node{Name: n.Name, Pool: n.Labels[LabelNodePool], GPUs: int(gpus.Value()),
-			MilliCPU: quantity(a, corev1.ResourceCPU, true), MemoryBytes: quantity(a, corev1.ResourceMemory, false)}
-		switch {
-		case n.Spec.Unschedulable:
-			node.Unavailable = "cordoned"
-		case !nodeReady(n):
-			node.Unavailable = "not ready"
-		default:
-			c.MilliCPU += node.MilliCPU
-			c.MemoryBytes += node.MemoryBytes
-		}
-		c.Nodes = append(c.Nodes, node)
-	}
-	return c, nil
-}
-
-func quantity(l corev1.ResourceList, name corev1.ResourceName, milli bool) int64 {
-	q, ok := l[name]
-	if !ok {
-		return 0
-	}
-	if milli {
-		return q.MilliValue()
-	}
-	return q.Value()
-}
-
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
 		}
 	}
 	return false
