@@ -14,9 +14,10 @@ import (
 )
 
 // pollEvery is how often labspace's /metrics is read for how many
-// workspaces run: it has no watch, so the answer is up to this late, and
-// each read is labspace CPU time counted in its round.
-const pollEvery = 50 * time.Millisecond
+// workspaces run once nine in ten do (pollCoarse before): it has no watch,
+// so the answer is up to this late, and each read is labspace CPU time
+// counted in its round.
+const pollEvery, pollCoarse = 50 * time.Millisecond, 500 * time.Millisecond
 
 // labspaceRound starts `labspace serve` on the cluster with a fresh data
 // folder, creates a new project's building blocks, and times n workspaces
@@ -70,7 +71,7 @@ func startLabspace(exe, dir, kubeconfig string, clients int) (labspaceProc, erro
 	return labspaceProc{p}, err
 }
 
-// awaitRunning reads labspace's /metrics every pollEvery until it counts
+// awaitRunning reads labspace's /metrics (see pollEvery) until it counts
 // n workspaces Running, saying every second how many, then confirms it
 // by listing project's Running workspaces once. (Listing them at every
 // ask cost labspace more the more were Running.)
@@ -95,7 +96,7 @@ func (p labspaceProc) awaitRunning(project string, n int) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%d of %d workspaces Running after 5m", running, n)
 		}
-		time.Sleep(pollEvery)
+		time.Sleep(kubebench.Every(running, n, pollCoarse, pollEvery))
 	}
 }
 

@@ -111,8 +111,8 @@ func notes(w io.Writer, clients int) {
   project's building blocks before the clock starts. %[1]d clients create the workspaces through
   the API; it is timed until labspace counts every one Running (labspace_workspaces in its
   /metrics, one indexed count in its store), confirmed by listing them once. labspace has no
-  watch for that, so /metrics is read every %[2]s: the time is up to %[2]s late, and answering
-  is labspace CPU. (Listing the Running workspaces at every read cost more the more ran.)
+  watch for that, so /metrics is read every %[2]s once nine in ten are counted (every %[3]s
+  before): the time is up to %[2]s late, and answering is labspace CPU. (Listing the Running workspaces at every read cost more the more ran.)
   labspace also makes the project's namespace, its network policies and the objects besides
   the pod that a workspace needs; the floor makes the namespace and the pods only.
 - After each round its namespace is deleted (labspace stopped first), pods first with no grace,
@@ -122,7 +122,7 @@ func notes(w io.Writer, clients int) {
   process over the timed part; peak RSS is sampled every 50 ms. "this process CPU" is the
   benchmark itself: its clients and, for the floor, its informer.
 - There is no -cpuprofile any more: it profiled this process, and labspace no longer runs in it.
-`, clients, pollEvery)
+`, clients, pollEvery, pollCoarse)
 }
 
 // median returns the median sample of a side's rounds, each field the

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labspace/labspace/bench/benchkit"
 )
@@ -16,6 +17,17 @@ type Samples map[string]float64
 // Running is how many workspaces labspace counts Running
 // (labspace_workspaces, one indexed count in its store).
 func (m Samples) Running() int { return int(m[`labspace_workspaces{phase="Running"}`]) }
+
+// Every is how long to wait before reading labspace's count of got (of n)
+// again: coarse until nine in ten are counted, fine after. A read of
+// /metrics costs labspace more the more workspaces run (six series each),
+// and only the last readings decide the time measured.
+func Every(got, n int, coarse, fine time.Duration) time.Duration {
+	if got*10 >= n*9 {
+		return fine
+	}
+	return coarse
+}
 
 // Scrape reads labspace's /metrics.
 func Scrape(api *benchkit.Client) (Samples, error) {

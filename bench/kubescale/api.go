@@ -52,7 +52,7 @@ func countPhase(api *benchkit.Client, phase string) (int, error) {
 	return kubebench.CountListed(api, "/api/v1/workspaces?phase="+phase)
 }
 
-// awaitPhase reads /metrics every second until n workspaces are in phase
+// awaitPhase reads /metrics (kubebench.Every: each 5 s, each second near the end) until n workspaces are in phase
 // by labspace_workspaces (one indexed count in the store: paging through
 // 10,000 workspaces each second cost labspace a good part of a core, and
 // more the more were Running), then confirms it by paging through the
@@ -85,7 +85,7 @@ func awaitPhase(api *benchkit.Client, phase string, n int, each func(m kubebench
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%d of %d workspaces %s after %s", got, n, phase, phaseLimit)
 		}
-		time.Sleep(time.Second)
+		time.Sleep(kubebench.Every(got, n, 5*time.Second, time.Second))
 	}
 }
 
