@@ -164,7 +164,7 @@ func (c *Controller) reconcile(ctx context.Context, id string) (time.Duration, e
 	if s.observed != nil {
 		held, from := w.Holds(), w.Status.Phase
 		s.observed.Tools = c.toolStatus(w, s.observed.Phase == labspace.PhaseRunning)
-		if w, err = c.svc.SetObserved(ctx, id, *s.observed); err != nil {
+		if w, err = c.svc.SetObserved(ctx, w, *s.observed); err != nil {
 			return 0, err
 		}
 		c.counted(from, w.Status.Phase)
@@ -243,7 +243,7 @@ func (c *Controller) apply(ctx context.Context, w *labspace.Workspace) error {
 		o := observed(labspace.PhaseFailed, "StartFailed", err.Error())
 		o.Release = true
 		o.Tools = c.toolStatus(w, false)
-		w2, serr := c.svc.SetObserved(ctx, w.ID, *o)
+		w2, serr := c.svc.SetObserved(ctx, w, *o)
 		if serr == nil {
 			*w = *w2
 			c.queueAll(ctx, labspace.PhasePending)
@@ -256,7 +256,7 @@ func (c *Controller) apply(ctx context.Context, w *labspace.Workspace) error {
 		// and said on the workspace meanwhile.
 		o := observed(w.Status.Phase, "StartRetrying", "The runtime did not take the workspace yet; labspace tries again: "+err.Error())
 		o.Retrying, o.Tools = true, c.toolStatus(w, false)
-		if w2, serr := c.svc.SetObserved(ctx, w.ID, *o); serr == nil {
+		if w2, serr := c.svc.SetObserved(ctx, w, *o); serr == nil {
 			*w = *w2
 		}
 	}

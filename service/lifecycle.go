@@ -103,9 +103,12 @@ type Observed struct {
 	Retrying bool
 }
 
-// SetObserved writes what the controller observed, with an event when the
-// phase changes. It writes nothing when nothing changed.
-func (s *Service) SetObserved(ctx context.Context, id string, o Observed) (*labspace.Workspace, error) {
+// SetObserved writes what the controller observed of seen (the workspace
+// as its pass read it), with an event when the phase changes. When o
+// changes nothing of seen's status it reads and writes nothing: most
+// passes observe nothing new, and any write since seen was read brings the
+// workspace another pass.
+func (s *Service) SetObserved(ctx context.Context, seen *labspace.Workspace, o Observed) (*labspace.Workspace, error) {
 	if err := controllerOnly(ctx); err != nil {
 		return nil, err
 	}
@@ -118,19 +121,12 @@ func (s *Service) SetObserved(ctx context.Context, id string, o Observed) (*labs
 		st.Conditions = w.Status.Conditions
 		return st
 	}
-	// Most passes observe nothing new: check in a read transaction first,
-	// so they do not queue behind the single writer.
-	var w labspace.Workspace
-	err := s.store.View(ctx, func(tx store.Tx) error {
-		rec, err := tx.Get(labspace.KindWorkspace, id)
-		if err != nil {
-			return err
-		}
-		return store.Decode(rec, &w)
-	})
-	if err != nil || same(apply(&w), w.Status) {
-		return &w, err
+	if same(apply(seen), seen.Status) {
+		return seen, nil
 	}
+	id := seen.ID
+	var w labspace.Workspace
+	var err error
 	failed := false
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		rec, err := tx.Get(labspace.KindWorkspace, id)

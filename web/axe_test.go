@@ -44,7 +44,7 @@ func TestAccessibilityOfEveryPageAndPhase(t *testing.T) {
 	for _, s := range states {
 		w, err := k.svc.CreateWorkspace(k.admin, "lab", &labspace.WorkspaceCreate{Name: "ws-" + s.name, Environment: "python-http", Compute: "cpu-small"})
 		k.must(w, err)
-		k.must(k.svc.SetObserved(ctl, w.ID, s.obs))
+		k.must(k.svc.SetObserved(ctl, w, s.obs))
 	}
 	warned, err := k.svc.GetWorkspace(k.admin, "lab", "ws-warned")
 	k.must(warned, err)

@@ -23,7 +23,7 @@ func TestGridSortsByIdleTime(t *testing.T) {
 			t.Fatal(err)
 		}
 		k.ago = started
-		k.must(k.svc.SetObserved(ctl, w.ID, service.Observed{Phase: labspace.PhaseRunning, Reason: "Ready"}))
+		k.must(k.svc.SetObserved(ctl, w, service.Observed{Phase: labspace.PhaseRunning, Reason: "Ready"}))
 		k.ago = 0
 		if active > 0 {
 			act := &labspace.Activity{Last: time.Now().Add(-active), Signal: labspace.SignalToolTraffic}

@@ -236,9 +236,13 @@ func (b *podBuilder) env() []corev1.EnvVar {
 	for _, k := range keys {
 		out = append(out, corev1.EnvVar{Name: k, Value: vars[k]})
 	}
-	// The tool token, through the credentials Secret: not in the pod's spec.
-	token := runtime.Credential{ID: "labspace", Values: map[string]string{"tool-token": runtime.ToolToken(b.opts.ToolKey, w.ID)}}
-	out = append(out, b.secretEnv(runtime.ToolTokenVar, token, "tool-token"))
+	// The tool token, through the credentials Secret: not in the pod's
+	// spec. A workspace with no tool has nothing for it to guard, and no
+	// Secret to write unless it has credentials.
+	if len(w.Spec.Environment.Spec.Tools) > 0 {
+		token := runtime.Credential{ID: "labspace", Values: map[string]string{"tool-token": runtime.ToolToken(b.opts.ToolKey, w.ID)}}
+		out = append(out, b.secretEnv(runtime.ToolTokenVar, token, "tool-token"))
+	}
 	for _, e := range w.Spec.Env {
 		if e.Credential == nil {
 			out = append(out, corev1.EnvVar{Name: e.Name, Value: e.Value})

@@ -115,7 +115,7 @@ func TestDataSourcesAndConnections(t *testing.T) {
 
 // A workspace whose tools all go through the proxy, with no credentials
 // and no new claims, is two objects: the Secret with its tool token and
-// the pod. No Service, and no owner object.
+// the pod. No Service, and no owner object. With no tool, the pod alone.
 func TestAPlainWorkspaceIsTwoObjects(t *testing.T) {
 	w := &labspace.Workspace{Meta: labspace.Meta{ID: "0f3c2a1b-aaaa-bbbb-cccc-000000000001", Name: "plain",
 		Scope: labspace.ProjectScope("p")}}
@@ -126,6 +126,11 @@ func TestAPlainWorkspaceIsTwoObjects(t *testing.T) {
 	}
 	if len(wl.pod.OwnerReferences) != 0 || len(wl.secrets[0].OwnerReferences) != 0 {
 		t.Errorf("owners: pod %v, secret %v", wl.pod.OwnerReferences, wl.secrets[0].OwnerReferences)
+	}
+	// With no tool there is no token to guard: the pod alone.
+	w.Spec.Environment.Spec.Tools = nil
+	if wl := build(w, &runtime.Inputs{Namespace: "labspace-p"}, &Options{}); len(wl.secrets) != 0 || wl.pod == nil {
+		t.Errorf("a workspace with no tool and no credentials: %d secrets, want the pod alone", len(wl.secrets))
 	}
 }
 
