@@ -159,9 +159,13 @@ type ToolBlocks struct {
 
 // CreateToolBlocks creates, as the client's user, a project without quota
 // limits, a tiny compute resource (10m, 16Mi: a hundred fit on 2 cores)
-// and an environment whose command serves one tool.
+// and an environment whose command serves one tool (none when b.Tool is "").
 func (c *Client) CreateToolBlocks(b ToolBlocks) error {
 	global := map[string]any{"type": "global"}
+	tools := []map[string]any{}
+	if b.Tool != "" {
+		tools = append(tools, map[string]any{"name": b.Tool, "type": "custom", "port": 8000, "connection": "external-url"})
+	}
 	steps := []struct {
 		path string
 		body any
@@ -172,7 +176,7 @@ func (c *Client) CreateToolBlocks(b ToolBlocks) error {
 			"spec": map[string]any{"cpuRequest": "10m", "memoryRequest": "16Mi"}}},
 		{"/api/v1/environments", map[string]any{"meta": map[string]any{"name": b.Environment, "scope": global},
 			"spec": map[string]any{"image": "local/" + b.Environment, "command": b.Command[:1], "args": b.Command[1:],
-				"tools": []map[string]any{{"name": b.Tool, "type": "custom", "port": 8000, "connection": "external-url"}}}}},
+				"tools": tools}}},
 	}
 	for _, s := range steps {
 		if err := c.Do("POST", s.path, s.body, 201, nil); err != nil {

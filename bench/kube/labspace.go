@@ -31,8 +31,11 @@ func labspaceRound(ctx context.Context, c *kubetest.Cluster, exe, dir string, ro
 	}
 	defer p.stop()
 	project := "bench-" + strconv.Itoa(round)
-	err = p.API.CreateToolBlocks(benchkit.ToolBlocks{Project: project, Compute: "tiny", Environment: "tool", Tool: "web",
-		Command: []string{"serve"}})
+	blocks := benchkit.ToolBlocks{Project: project, Compute: "tiny", Environment: "tool", Tool: "web", Command: []string{"serve"}}
+	if noTool {
+		blocks.Tool = ""
+	}
+	err = p.API.CreateToolBlocks(blocks)
 	if err != nil {
 		return sample{}, err
 	}

@@ -49,6 +49,10 @@ type round struct {
 	sample sample
 }
 
+// noTool has labspace's workspaces made from an environment with no tool,
+// whose start writes the pod alone (no Secret for a tool token).
+var noTool bool
+
 // result is every round on one cluster.
 type result struct {
 	rates  rates
@@ -59,6 +63,7 @@ type result struct {
 func main() {
 	n := flag.Int("n", 500, "workspaces (and pods) to start at once in each round")
 	clients := flag.Int("c", 16, "concurrent clients sending the requests")
+	flag.BoolVar(&noTool, "no-tool", false, "workspaces of an environment with no tool: no tool token, so no Secret (the pod alone)")
 	rateFlag := flag.String("rates", "both", "the control plane's component rates: default (as clusters ship), tuned, or both (each on a cluster of its own)")
 	flag.Parse()
 	settings, ok := rateSettings[*rateFlag]

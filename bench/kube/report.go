@@ -99,6 +99,14 @@ func perProgram(w io.Writer, res result) {
 	fmt.Fprintln(w)
 }
 
+// environment says what labspace's workspaces are made from.
+func environment() string {
+	if noTool {
+		return "an environment with no tool: each start writes the pod alone"
+	}
+	return "an environment with one tool behind the proxy: each start writes its tool token's Secret, then the pod"
+}
+
 func notes(w io.Writer, clients int) {
 	fmt.Fprintf(w, `How it is measured:
 
@@ -108,7 +116,7 @@ func notes(w io.Writer, clients int) {
   pods has seen every pod Ready. Nothing polls.
 - **labspace**: the shipped binary, built once from ./cmd/labspace and started for each round
   as `+"`labspace serve --kubeconfig`"+` with a fresh data folder, signed in and given a new
-  project's building blocks before the clock starts. %[1]d clients create the workspaces through
+  project's building blocks before the clock starts (%[4]s). %[1]d clients create the workspaces through
   the API; it is timed until labspace counts every one Running (labspace_workspaces in its
   /metrics, one indexed count in its store), confirmed by listing them once. labspace has no
   watch for that, so /metrics is read every %[2]s once nine in ten are counted (every %[3]s
@@ -122,7 +130,7 @@ func notes(w io.Writer, clients int) {
   process over the timed part; peak RSS is sampled every 50 ms. "this process CPU" is the
   benchmark itself: its clients and, for the floor, its informer.
 - There is no -cpuprofile any more: it profiled this process, and labspace no longer runs in it.
-`, clients, pollEvery, pollCoarse)
+`, clients, pollEvery, pollCoarse, environment())
 }
 
 // median returns the median sample of a side's rounds, each field the
