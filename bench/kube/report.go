@@ -116,11 +116,12 @@ func notes(w io.Writer, clients int) {
   pods has seen every pod Ready. Nothing polls.
 - **labspace**: the shipped binary, built once from ./cmd/labspace and started for each round
   as `+"`labspace serve --kubeconfig`"+` with a fresh data folder, signed in and given a new
-  project's building blocks before the clock starts (%[4]s). %[1]d clients create the workspaces through
-  the API; it is timed until labspace counts every one Running (labspace_workspaces in its
-  /metrics, one indexed count in its store), confirmed by listing them once. labspace has no
-  watch for that, so /metrics is read every %[2]s once nine in ten are counted (every %[3]s
-  before): the time is up to %[2]s late, and answering is labspace CPU. (Listing the Running workspaces at every read cost more the more ran.)
+  project's building blocks before the clock starts (%[4]s). %[1]d clients create the
+  workspaces through the API; it is timed until labspace counts every one Running
+  (labspace_workspaces in its /metrics, one indexed count in its store), confirmed by listing
+  them once. labspace has no watch for that, so /metrics is read every %[2]s once nine in ten
+  are counted (every %[3]s before): the time is up to %[2]s late, and answering is labspace
+  CPU. (Listing the Running workspaces at every read cost more the more ran.)
   labspace also makes the project's namespace, its network policies and the objects besides
   the pod that a workspace needs; the floor makes the namespace and the pods only.
 - After each round its namespace is deleted (labspace stopped first), pods first with no grace,

@@ -52,8 +52,9 @@ func countPhase(api *benchkit.Client, phase string) (int, error) {
 	return kubebench.CountListed(api, "/api/v1/workspaces?phase="+phase)
 }
 
-// awaitPhase reads /metrics (kubebench.Every: each 5 s, each second near the end) until n workspaces are in phase
-// by labspace_workspaces (one indexed count in the store: paging through
+// awaitPhase reads /metrics (kubebench.Every: each 5 s, each second near
+// the end) until n workspaces are in phase by labspace_workspaces (one
+// indexed count in the store: paging through
 // 10,000 workspaces each second cost labspace a good part of a core, and
 // more the more were Running), then confirms it by paging through the
 // API once. each, when not nil, gets every reading; what it returns goes

@@ -126,11 +126,11 @@ func notes(w io.Writer, o opts) {
   (quota 1000 cores, 4Ti: far above need, so admission checks but never refuses), a global compute
   resource (10m, 16Mi) and environment are made before the clock; %[4]d clients create the
   %[2]d workspaces through the API, timed until labspace's /metrics counts them all Running
-  (labspace_workspaces{phase="Running"}, read every 5 s until nine in ten are counted, then once a second: up to 1 s late;
-  the same reading gives the controller's queue. Each read writes six series per running
-  workspace, 60,000 lines at 10,000, so reading it every second all along cost labspace a tenth
-  of its CPU), confirmed by paging through GET /api/v1/workspaces?phase=Running
-  once. (Paging through them every second instead cost labspace more the more were Running.)
+  (labspace_workspaces{phase="Running"}, read every 5 s until nine in ten are counted, then
+  once a second: up to 1 s late; the same reading gives the controller's queue. Each read
+  writes six series per running workspace, 60,000 lines at 10,000, so reading it every second
+  all along cost labspace a tenth of its CPU), confirmed by paging through
+  GET /api/v1/workspaces?phase=Running once. (Paging through them every second instead cost labspace more the more were Running.)
 - **At rest**: after the controller's queue is empty and 10 s more, RSS from /proc and
   go_memstats_heap_inuse_bytes from /metrics, every 6 s for a minute (medians), and CPU over
   that minute, which holds one of the controller's minute-long resyncs. The same after %[5]d workspaces created with "desiredPhase": "Stopped".
